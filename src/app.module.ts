@@ -1,0 +1,14 @@
+import { Module } from '@nestjs/common';
+import { ConfigModule, ConfigService } from '@nestjs/config';
+import { validateEnvironment } from './config/environment.js';
+import { realtimeOptionsFromEnv } from './config/realtime-options.factory.js';
+import { RealtimeModule } from './realtime/index.js';
+
+/** The standalone app: the realtime module configured from environment variables. */
+@Module({
+  imports: [
+    ConfigModule.forRoot({ isGlobal: true, validate: validateEnvironment }),
+    RealtimeModule.forRootAsync({ inject: [ConfigService], useFactory: realtimeOptionsFromEnv }),
+  ],
+})
+export class AppModule {}

@@ -1,0 +1,74 @@
+import { plainToInstance, Transform } from 'class-transformer';
+import { IsBoolean, IsIn, IsInt, IsNumber, IsOptional, IsString, IsUrl, Max, Min, validateSync } from 'class-validator';
+
+/** The development JWT secret: used, with a loud warning, when `JWT_SECRET` is unset outside production. */
+export const DEV_JWT_SECRET = 'dev-insecure-secret-change-me-0123456789';
+
+/** Secrets that must never sign production tokens: the dev default and the `.env.example` placeholder. */
+const KNOWN_SECRETS = new Set([DEV_JWT_SECRET, 'change-me', 'changeme', 'secret', 'replace-with-a-long-random-secret']);
+
+const toBoolean = ({ value }: { value: unknown }): unknown =>
+  value === 'true' || value === '1' ? true : value === 'false' || value === '0' || value === '' ? false : value;
+
+const csv = ({ value }: { value: unknown }): unknown =>
+  typeof value === 'string' ? value.split(',').map((item) => item.trim()).filter(Boolean) : value;
+
+/** Every environment variable of the standalone app (`.env.example` documents each). */
+export class EnvironmentVariables {
+  @IsIn(['development', 'production', 'test']) @IsOptional() NODE_ENV = 'development';
+  @IsInt() @Min(0) @Max(65535) PORT = 3000;
+  @IsString() HOST = '0.0.0.0';
+  @IsIn(['text', 'json']) LOG_FORMAT: 'text' | 'json' = 'text';
+
+  @IsString() @IsOptional() JWT_SECRET?: string;
+  @IsString() @IsOptional() JWT_PUBLIC_KEY?: string;
+  @IsString() @IsOptional() JWT_ISSUER?: string;
+  @IsString() @IsOptional() JWT_AUDIENCE?: string;
+  @IsNumber() @Min(0) @Max(300) JWT_CLOCK_TOLERANCE = 5;
+
+  @Transform(csv) @IsString({ each: true }) WS_ALLOWED_ORIGINS: string[] = [];
+  @IsInt() @Min(64) @Max(104_857_600) WS_MESSAGE_MAX_SIZE = 1_048_576;
+  @IsInt() @Min(1) @Max(1000) WS_MAX_JSON_DEPTH = 32;
+  @IsNumber() @Min(0.1) WS_RATE_LIMIT_PER_SEC = 20;
+  @IsInt() @Min(1) WS_MAX_QUEUE_SIZE = 10_000;
+  @IsInt() @Min(1024) WS_MAX_QUEUE_BYTES = 4_194_304;
+  @IsNumber() @Min(0.05) WS_HEARTBEAT_INTERVAL = 30;
+  @IsNumber() @Min(0.1) WS_HEARTBEAT_TIMEOUT = 60;
+  @Transform(toBoolean) @IsBoolean() WS_REQUIRE_ACL = false;
+  @IsString() @IsOptional() WS_ADMIN_TOKEN?: string;
+  @IsString() @IsOptional() WS_INSTANCE_ID?: string;
+
+  @IsUrl({ protocols: ['redis', 'rediss'], require_tld: false, require_protocol: true }) @IsOptional() REDIS_URL?: string;
+  @IsString() WS_REDIS_PREFIX = '';
+  @IsInt() @Min(0) WS_BUS_BUFFER_SIZE = 10_000;
+
+  @IsInt() @Min(1) CHAT_MAX_CONNECTIONS_PER_USER = 5;
+  @IsInt() @Min(1) @Max(1_048_576) CHAT_MAX_CONTENT_LENGTH = 4000;
+  @IsInt() @Min(1) SCHEDULER_MAX_CONNECTIONS_PER_USER = 10;
+  @IsInt() @Min(1) SCHEDULER_MAX_CONNECTIONS_PER_IP = 50;
+  @IsInt() @Min(1) SCHEDULER_MAX_CONNECTIONS = 1000;
+  @IsInt() @Min(1) CHECKPOINT_MAX_CONNECTIONS = 100;
+  @IsString() @IsOptional() CHECKPOINT_AUTH_TOKEN?: string;
+}
+
+/**
+ * Validates and converts `process.env` for `ConfigModule.forRoot({ validate })`: a bad value
+ * stops start-up with a message naming the variable; production refuses a missing or known secret.
+ */
+export function validateEnvironment(raw: Record<string, unknown>): EnvironmentVariables {
+  const present = Object.fromEntries(Object.entries(raw).filter(([, value]) => value !== ''));
+  const env = plainToInstance(EnvironmentVariables, present, { enableImplicitConversion: true, exposeDefaultValues: true });
+  const errors = validateSync(env, { skipMissingProperties: false });
+  if (errors.length > 0) {
+    const reasons = errors.flatMap((error) => Object.values(error.constraints ?? {}));
+    throw new Error(`Invalid environment: ${reasons.join('; ')}`);
+  }
+  if (env.NODE_ENV === 'production' && !env.JWT_PUBLIC_KEY) {
+    if (!env.JWT_SECRET || KNOWN_SECRETS.has(env.JWT_SECRET) || env.JWT_SECRET.length < 32) {
+      throw new Error(
+        'Invalid environment: JWT_SECRET must be set to a real secret of at least 32 characters (or JWT_PUBLIC_KEY) when NODE_ENV=production',
+      );
+    }
+  }
+  return env;
+}

@@ -1,0 +1,51 @@
+import { Logger } from '@nestjs/common';
+import type { ConfigService } from '@nestjs/config';
+import type { RealtimeModuleOptions } from '../realtime/realtime.options.js';
+import { DEV_JWT_SECRET, type EnvironmentVariables } from './environment.js';
+
+/** The realtime module options of the standalone app, from its validated environment. */
+export function realtimeOptionsFromEnv(config: ConfigService<EnvironmentVariables, true>): RealtimeModuleOptions {
+  const get = <K extends keyof EnvironmentVariables>(key: K): EnvironmentVariables[K] => config.get(key, { infer: true });
+  const publicKey = get('JWT_PUBLIC_KEY');
+  let secret = get('JWT_SECRET');
+  if (!secret && !publicKey) {
+    secret = DEV_JWT_SECRET;
+    new Logger('Realtime').warn(
+      '!!! JWT_SECRET is not set: using the INSECURE development secret. Anyone can mint tokens. ' +
+        'Set JWT_SECRET (or JWT_PUBLIC_KEY) before exposing this server. !!!',
+    );
+  }
+  const redisUrl = get('REDIS_URL');
+  return {
+    auth: {
+      secret,
+      publicKey,
+      issuer: get('JWT_ISSUER'),
+      audience: get('JWT_AUDIENCE'),
+      clockToleranceSec: get('JWT_CLOCK_TOLERANCE'),
+    },
+    allowedOrigins: get('WS_ALLOWED_ORIGINS'),
+    messageMaxSize: get('WS_MESSAGE_MAX_SIZE'),
+    maxJsonDepth: get('WS_MAX_JSON_DEPTH'),
+    rateLimitPerSec: get('WS_RATE_LIMIT_PER_SEC'),
+    maxQueueSize: get('WS_MAX_QUEUE_SIZE'),
+    maxQueueBytes: get('WS_MAX_QUEUE_BYTES'),
+    heartbeatIntervalMs: get('WS_HEARTBEAT_INTERVAL') * 1000,
+    heartbeatTimeoutMs: get('WS_HEARTBEAT_TIMEOUT') * 1000,
+    requireAcl: get('WS_REQUIRE_ACL'),
+    adminToken: get('WS_ADMIN_TOKEN'),
+    instanceId: get('WS_INSTANCE_ID'),
+    redis: redisUrl ? { url: redisUrl, prefix: get('WS_REDIS_PREFIX') } : undefined,
+    busBufferSize: get('WS_BUS_BUFFER_SIZE'),
+    chat: {
+      maxConnectionsPerUser: get('CHAT_MAX_CONNECTIONS_PER_USER'),
+      maxContentLength: get('CHAT_MAX_CONTENT_LENGTH'),
+    },
+    scheduler: {
+      maxConnectionsPerUser: get('SCHEDULER_MAX_CONNECTIONS_PER_USER'),
+      maxConnectionsPerIp: get('SCHEDULER_MAX_CONNECTIONS_PER_IP'),
+      maxConnections: get('SCHEDULER_MAX_CONNECTIONS'),
+    },
+    checkpoint: { maxConnections: get('CHECKPOINT_MAX_CONNECTIONS'), authToken: get('CHECKPOINT_AUTH_TOKEN') },
+  };
+}

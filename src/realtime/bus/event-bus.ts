@@ -1,0 +1,35 @@
+import type { GatewayName } from '../core/gateway-protocol.js';
+
+/**
+ * What travels between instances. Frames travel already serialized, so an event is
+ * serialized once per broadcast, whatever the number of recipients or instances.
+ */
+export type BusMessage =
+  /** A frame for the connections of `gateway` in any of `topics` (each gets it once). */
+  | { kind: 'topics'; gateway: GatewayName; topics: string[]; frame: string }
+  /** A frame for every connection of `gateway`. */
+  | { kind: 'gateway'; gateway: GatewayName; frame: string }
+  /** A frame for one connection, wherever it is. */
+  | { kind: 'connection'; connectionId: string; frame: string }
+  /** Close one connection, wherever it is. */
+  | { kind: 'disconnect'; connectionId: string; code: number; reason: string };
+
+export type BusStatus = 'up' | 'down' | 'disabled';
+
+export type BusHandler = (message: BusMessage) => void;
+
+/**
+ * Delivers every published message to this instance's handlers at once (synchronously) and
+ * to every other instance's handlers once.
+ */
+export interface EventBus {
+  readonly name: 'memory' | 'redis';
+  publish(message: BusMessage): void;
+  subscribe(handler: BusHandler): void;
+  status(): BusStatus;
+  /** Sends what is buffered, as far as the broker is reachable. */
+  flush(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export const EVENT_BUS = Symbol('EVENT_BUS');

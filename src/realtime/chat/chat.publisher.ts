@@ -1,0 +1,71 @@
+import { Injectable } from '@nestjs/common';
+import { RealtimeError } from '../core/realtime-error.js';
+import { isDeliverableRoom, userRoom } from './chat-room.js';
+import { CHAT_EVENT_TYPES, type ChatEventType } from './chat-events.js';
+import { ChatService } from './chat.service.js';
+
+type Data = Record<string, unknown>;
+type Id = string | number;
+
+const PUBLISHABLE = new Set<string>(CHAT_EVENT_TYPES.filter((type) => type !== 'error'));
+
+/**
+ * The host application's handle on chat rooms (seed 000's `ws_events.py` helpers): inject it
+ * into any service and push events; they reach every member of the room on every instance.
+ */
+@Injectable()
+export class ChatPublisher {
+  constructor(private readonly chat: ChatService) {}
+
+  /** Publishes any chat event type to a `channel|project|task:<id>` or `user:<id>` room. */
+  publish(room: string, type: ChatEventType, data: Data, sender: string | null = null): void {
+    if (!isDeliverableRoom(room)) throw RealtimeError.badFrame(`Invalid room: ${room}`);
+    if (!PUBLISHABLE.has(type)) throw RealtimeError.badFrame(`Unknown event type: ${type}`);
+    this.chat.publish(room, type, data, sender);
+  }
+
+  message(room: string, data: Data, sender: string | null = null): void {
+    this.publish(room, 'message', data, sender);
+  }
+
+  messageEdited(room: string, data: Data, sender: string | null = null): void {
+    this.publish(room, 'message.edited', data, sender);
+  }
+
+  messageDeleted(room: string, data: Data, sender: string | null = null): void {
+    this.publish(room, 'message.deleted', data, sender);
+  }
+
+  taskCreated(taskId: Id, data: Data, sender: string | null = null): void {
+    this.publish(`task:${taskId}`, 'task.created', data, sender);
+  }
+
+  taskUpdated(taskId: Id, data: Data, sender: string | null = null): void {
+    this.publish(`task:${taskId}`, 'task.updated', data, sender);
+  }
+
+  taskStatusChanged(taskId: Id, data: Data, sender: string | null = null): void {
+    this.publish(`task:${taskId}`, 'task.status_changed', data, sender);
+  }
+
+  taskAssigned(taskId: Id, data: Data, sender: string | null = null): void {
+    this.publish(`task:${taskId}`, 'task.assigned', data, sender);
+  }
+
+  taskDeleted(taskId: Id, data: Data, sender: string | null = null): void {
+    this.publish(`task:${taskId}`, 'task.deleted', data, sender);
+  }
+
+  projectUpdated(projectId: Id, data: Data, sender: string | null = null): void {
+    this.publish(`project:${projectId}`, 'project.updated', data, sender);
+  }
+
+  projectArchived(projectId: Id, data: Data, sender: string | null = null): void {
+    this.publish(`project:${projectId}`, 'project.archived', data, sender);
+  }
+
+  /** To every connection of one user, through its `user:<id>` room. */
+  notify(userId: Id, data: Data, sender: string | null = null): void {
+    this.publish(userRoom(userId), 'notification.new', data, sender);
+  }
+}

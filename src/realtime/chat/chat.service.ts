@@ -1,0 +1,105 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { ACCESS_POLICY, type AccessPolicy } from '../core/access-policy.js';
+import type { Connection } from '../core/connection.js';
+import { ConnectionRegistry } from '../core/connection-registry.service.js';
+import { Fanout } from '../core/fanout.service.js';
+import type { Principal } from '../core/principal.js';
+import { RealtimeError } from '../core/realtime-error.js';
+import { REALTIME_CONFIG, type RealtimeConfig } from '../realtime.config.js';
+import { parseJoinableRoom, userRoom } from './chat-room.js';
+import type { ChatEvent, ChatEventType } from './chat-events.js';
+import { timestamp } from './chat.protocol.js';
+
+/** Rooms, presence and messages of the chat gateway; knows connections, not sockets or frames. */
+@Injectable()
+export class ChatService {
+  constructor(
+    private readonly registry: ConnectionRegistry,
+    private readonly fanout: Fanout,
+    @Inject(ACCESS_POLICY) private readonly policy: AccessPolicy,
+    @Inject(REALTIME_CONFIG) private readonly config: RealtimeConfig,
+  ) {}
+
+  /** Puts a new connection in its own `user:<sub>` room and returns the welcome frame. */
+  connect(connection: Connection): object {
+    const principal = this.principalOf(connection);
+    this.registry.join(connection, userRoom(principal.sub));
+    return {
+      type: 'connected',
+      data: {
+        message: 'Connected successfully',
+        user_id: principal.userId,
+        username: principal.username,
+        connection_id: connection.id,
+      },
+      timestamp: timestamp(),
+    };
+  }
+
+  /** Leaves every room, so the rest of each room hears `user_left` for the user's last tab. */
+  disconnect(connection: Connection): void {
+    for (const room of [...connection.topics]) this.leaveRoom(connection, room);
+  }
+
+  async join(connection: Connection, room: string): Promise<object> {
+    const principal = this.principalOf(connection);
+    const resource = parseJoinableRoom(room);
+    if (!(await this.policy.canAccess(principal, resource))) throw RealtimeError.forbidden('Access denied');
+    if (!connection.isOpen || connection.topics.has(room)) return this.roomReply('room_joined', room);
+    if (!this.isUserIn(room, principal.sub)) this.publish(room, 'user_joined', presenceData(principal), principal.username);
+    this.registry.join(connection, room);
+    return this.roomReply('room_joined', room);
+  }
+
+  leave(connection: Connection, room: string): object {
+    parseJoinableRoom(room);
+    this.leaveRoom(connection, room);
+    return this.roomReply('room_left', room);
+  }
+
+  sendMessage(connection: Connection, room: string, content: string): void {
+    parseJoinableRoom(room);
+    if (!connection.topics.has(room)) throw RealtimeError.forbidden('Not a member of room');
+    if (content.length > this.config.chat.maxContentLength) {
+      throw RealtimeError.badFrame(`Invalid content: longer than ${this.config.chat.maxContentLength} characters`);
+    }
+    const principal = this.principalOf(connection);
+    this.publish(room, 'message', { content, user_id: principal.userId, username: principal.username }, principal.username);
+  }
+
+  /** Sends a server event to every member of `room`, on every instance. */
+  publish(room: string, type: ChatEventType, data: Record<string, unknown>, sender: string | null): void {
+    const event: ChatEvent = { type, room, data, sender, timestamp: timestamp() };
+    this.fanout.toTopics('chat', [room], event);
+  }
+
+  private leaveRoom(connection: Connection, room: string): void {
+    const principal = this.principalOf(connection);
+    if (room === userRoom(principal.sub)) {
+      this.registry.leave(connection, room);
+      return;
+    }
+    if (this.registry.leave(connection, room).presenceChanged) {
+      this.publish(room, 'user_left', presenceData(principal), principal.username);
+    }
+  }
+
+  private roomReply(type: 'room_joined' | 'room_left', room: string): object {
+    return { type, room, data: { room }, timestamp: timestamp() };
+  }
+
+  private isUserIn(room: string, sub: string): boolean {
+    let found = false;
+    this.registry.forEachMember('chat', [room], (member) => (found ||= member.principal?.sub === sub));
+    return found;
+  }
+
+  private principalOf(connection: Connection): Principal {
+    if (!connection.principal) throw new RealtimeError('unauthenticated', 'Authentication required');
+    return connection.principal;
+  }
+}
+
+function presenceData(principal: Principal): Record<string, unknown> {
+  return { user_id: principal.userId, username: principal.username };
+}

@@ -1,0 +1,171 @@
+import type { IncomingMessage } from 'node:http';
+import { randomUUID } from 'node:crypto';
+import WebSocket from 'ws';
+import type { GatewayName, GatewayProtocol } from './gateway-protocol.js';
+import type { Principal } from './principal.js';
+import { PreparedFrame } from './prepared-frame.js';
+import { CloseCode, type RealtimeError } from './realtime-error.js';
+import { TokenBucket } from './token-bucket.js';
+
+/** The outbound bounds of SPEC.md §9: past either, the socket is closed with 1013. */
+export interface OutboundLimits {
+  maxQueueSize: number;
+  maxQueueBytes: number;
+}
+
+/** How long a socket closed for overflow gets to finish the close handshake. */
+const OVERFLOW_CLOSE_GRACE_MS = 2_000;
+
+/** Instance-wide totals a connection adds to. */
+export interface TrafficCounters {
+  messagesIn: number;
+  messagesOut: number;
+}
+
+export interface ConnectionInit {
+  socket: WebSocket;
+  request: IncomingMessage;
+  protocol: GatewayProtocol;
+  params: Readonly<Record<string, string>>;
+  principal: Principal | undefined;
+  rateLimiter: TokenBucket;
+  limits: OutboundLimits;
+  traffic: TrafficCounters;
+  id?: string;
+}
+
+interface SenderInternals {
+  _state: number;
+  sendFrame(list: Buffer[], cb?: (err?: Error) => void): void;
+}
+
+let nextSequence = 0;
+
+/**
+ * One client socket of any gateway, with the metadata the registry and admin views show,
+ * its outbound backlog accounting, and its inbound rate limiter. Gateways talk to clients
+ * only through this.
+ */
+export class Connection {
+  readonly id: string;
+  /** Monotonic per process: the pagination order of the admin views. */
+  readonly sequence = ++nextSequence;
+  readonly connectedAt = new Date();
+  lastSeenAt = Date.now();
+  messagesIn = 0;
+  messagesOut = 0;
+  /** Rooms or subscriptions, maintained by the registry. */
+  readonly topics = new Set<string>();
+  /** Gateway-specific state (e.g. the checkpoint gateway's authentication). */
+  readonly state: Record<string, unknown> = {};
+  readonly ip: string;
+  readonly userAgent: string;
+  closeCode?: number;
+
+  private pendingMessages = 0;
+  private overflowed = false;
+  private readonly onWritten = (): void => {
+    this.pendingMessages--;
+  };
+
+  readonly socket: WebSocket;
+  readonly protocol: GatewayProtocol;
+  readonly params: Readonly<Record<string, string>>;
+  principal: Principal | undefined;
+  readonly rateLimiter: TokenBucket;
+  private readonly limits: OutboundLimits;
+  private readonly traffic: TrafficCounters;
+
+  constructor(init: ConnectionInit) {
+    this.id = init.id ?? randomUUID();
+    this.socket = init.socket;
+    this.protocol = init.protocol;
+    this.params = init.params;
+    this.principal = init.principal;
+    this.rateLimiter = init.rateLimiter;
+    this.limits = init.limits;
+    this.traffic = init.traffic;
+    this.ip = clientIp(init.request);
+    this.userAgent = String(init.request.headers['user-agent'] ?? '');
+  }
+
+  /** Counts one inbound frame. */
+  recordInbound(now: number): void {
+    this.lastSeenAt = now;
+    this.messagesIn++;
+    this.traffic.messagesIn++;
+  }
+
+  get gateway(): GatewayName {
+    return this.protocol.gateway;
+  }
+
+  get isOpen(): boolean {
+    return this.socket.readyState === WebSocket.OPEN && !this.overflowed;
+  }
+
+  /** Unsent bytes: what `ws` and the socket hold beyond what the kernel took. */
+  get backlogBytes(): number {
+    return this.socket.bufferedAmount;
+  }
+
+  send(frame: object): boolean {
+    return this.sendJson(JSON.stringify(frame));
+  }
+
+  sendError(error: RealtimeError, inReplyTo?: Record<string, unknown>): boolean {
+    return this.send(this.protocol.errorFrame(error, inReplyTo));
+  }
+
+  sendJson(json: string): boolean {
+    if (!this.admit(Buffer.byteLength(json))) return false;
+    this.countOutbound();
+    this.socket.send(json, this.onWritten);
+    return true;
+  }
+
+  /** Writes an already framed broadcast without copying it. */
+  sendPrepared(frame: PreparedFrame): boolean {
+    if (!this.admit(frame.byteLength)) return false;
+    this.countOutbound();
+    const sender = (this.socket as unknown as { _sender: SenderInternals })._sender;
+    if (sender._state === 0) sender.sendFrame(frame.framed, this.onWritten);
+    else this.socket.send(frame.payload, { binary: false }, this.onWritten);
+    return true;
+  }
+
+  private countOutbound(): void {
+    this.pendingMessages++;
+    this.messagesOut++;
+    this.traffic.messagesOut++;
+  }
+
+  close(code: number, reason: string): void {
+    if (this.socket.readyState >= WebSocket.CLOSING) return;
+    this.closeCode ??= code;
+    this.socket.close(code, reason);
+  }
+
+  terminate(): void {
+    this.socket.terminate();
+  }
+
+  private admit(bytes: number): boolean {
+    if (!this.isOpen) return false;
+    const overQueue = this.pendingMessages >= this.limits.maxQueueSize;
+    const overBytes = this.socket.bufferedAmount + bytes > this.limits.maxQueueBytes;
+    if (!overQueue && !overBytes) return true;
+    this.closeForOverflow();
+    return false;
+  }
+
+  private closeForOverflow(): void {
+    this.overflowed = true;
+    this.close(CloseCode.TRY_AGAIN_LATER, 'Message queue overflow');
+    setTimeout(() => this.terminate(), OVERFLOW_CLOSE_GRACE_MS).unref();
+  }
+}
+
+function clientIp(request: IncomingMessage): string {
+  return request.socket.remoteAddress?.replace(/^::ffff:/, '') ?? 'unknown';
+}

@@ -1,0 +1,49 @@
+/** What went wrong, independent of how a gateway's protocol words it. */
+export type RealtimeErrorKind =
+  | 'bad_frame'
+  | 'unknown_type'
+  | 'forbidden'
+  | 'rate_limited'
+  | 'unauthenticated'
+  | 'capacity'
+  | 'not_found'
+  | 'internal';
+
+/**
+ * A typed failure raised by services and the transport; each gateway's protocol maps it to
+ * its own error frame in one place (`GatewayProtocol.errorFrame`).
+ */
+export class RealtimeError extends Error {
+  constructor(
+    readonly kind: RealtimeErrorKind,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'RealtimeError';
+  }
+
+  static badFrame(message: string): RealtimeError {
+    return new RealtimeError('bad_frame', message);
+  }
+
+  static forbidden(message = 'Forbidden'): RealtimeError {
+    return new RealtimeError('forbidden', message);
+  }
+}
+
+export const RATE_LIMITED = new RealtimeError('rate_limited', 'Rate limit exceeded');
+export const AUTH_REQUIRED = new RealtimeError('unauthenticated', 'Authentication required');
+export const INVALID_TOKEN = new RealtimeError('unauthenticated', 'Invalid or expired token');
+export const TOO_MANY_CONNECTIONS = new RealtimeError('capacity', 'Too many connections');
+
+/** Close codes shared by every gateway (RFC 6455 and the 4xxx range of SPEC.md). */
+export const CloseCode = {
+  GOING_AWAY: 1001,
+  MESSAGE_TOO_BIG: 1009,
+  TRY_AGAIN_LATER: 1013,
+  ADMIN_DISCONNECT: 4000,
+  UNAUTHENTICATED: 4401,
+  FORBIDDEN: 4403,
+  REPLACED: 4409,
+  TOO_MANY_CONNECTIONS: 4429,
+} as const;

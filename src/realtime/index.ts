@@ -1,0 +1,11 @@
+export { RealtimeModule } from './realtime.module.js';
+export type { RealtimeModuleOptions } from './realtime.options.js';
+export { REALTIME_CONFIG, type RealtimeConfig } from './realtime.config.js';
+export { RealtimeWsAdapter } from './core/realtime-ws.adapter.js';
+export { ConnectionRegistry } from './core/connection-registry.service.js';
+export { ACCESS_POLICY, DefaultAccessPolicy, type AccessPolicy, type ResourceRef } from './core/access-policy.js';
+export type { Principal } from './core/principal.js';
+export { RealtimeError } from './core/realtime-error.js';
+export { EVENT_BUS, type EventBus, type BusMessage } from './bus/event-bus.js';
+export { ChatPublisher } from './chat/chat.publisher.js';
+export type { ChatEventType } from './chat/chat-events.js';

@@ -1,0 +1,70 @@
+import type { INestApplication } from '@nestjs/common';
+import { Test } from '@nestjs/testing';
+import type { AddressInfo } from 'node:net';
+import { RealtimeModule, RealtimeWsAdapter, type RealtimeModuleOptions } from '../../src/realtime/index.js';
+import { TestClient } from './test-client.js';
+import { hsToken, TEST_SECRET, type Claims } from './tokens.js';
+
+export const ADMIN_TOKEN = 'test-admin-token-0123456789';
+
+export interface TestApp {
+  app: INestApplication;
+  port: number;
+  baseUrl: string;
+  wsUrl(path: string, token?: string): string;
+  /** Opens a chat connection for `claims` (token in the query string) and waits for its welcome. */
+  chat(claims: Claims): Promise<TestClient>;
+  http(method: string, path: string, options?: { token?: string; body?: unknown }): Promise<{ status: number; body: any }>;
+  close(): Promise<void>;
+}
+
+/** The realtime module on an ephemeral port, configured like a host app would. */
+export async function startTestApp(options: RealtimeModuleOptions = {}, imports: any[] = []): Promise<TestApp> {
+  const moduleRef = await Test.createTestingModule({
+    imports: [
+      RealtimeModule.forRoot({ auth: { secret: TEST_SECRET }, adminToken: ADMIN_TOKEN, ...options }),
+      ...imports,
+    ],
+  }).compile();
+  const app = moduleRef.createNestApplication({ logger: ['error', 'warn'] });
+  app.useWebSocketAdapter(new RealtimeWsAdapter(app));
+  await app.listen(0, '127.0.0.1');
+  return wrap(app);
+}
+
+export function wrap(app: INestApplication): TestApp {
+  const port = (app.getHttpServer().address() as AddressInfo).port;
+  const baseUrl = `http://127.0.0.1:${port}`;
+  const wsUrl = (path: string, token?: string): string =>
+    `ws://127.0.0.1:${port}${path}${token ? `${path.includes('?') ? '&' : '?'}token=${token}` : ''}`;
+  return {
+    app,
+    port,
+    baseUrl,
+    wsUrl,
+    async chat(claims: Claims) {
+      const client = await TestClient.open(wsUrl('/api/v1/ws/connect', hsToken(claims)));
+      await client.nextOfType('connected');
+      return client;
+    },
+    async http(method, path, { token, body } = {}) {
+      const response = await fetch(`${baseUrl}${path}`, {
+        method,
+        headers: {
+          ...(token ? { authorization: `Bearer ${token}` } : {}),
+          ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+        },
+        body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+      });
+      const text = await response.text();
+      let parsed: unknown = text;
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        /* not JSON */
+      }
+      return { status: response.status, body: parsed };
+    },
+    close: () => app.close(),
+  };
+}
