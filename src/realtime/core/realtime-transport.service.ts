@@ -180,7 +180,8 @@ export class RealtimeTransport implements BeforeApplicationShutdown, OnApplicati
     this.hooks.set(connection, hooks);
     const exp = connection.principal?.exp;
     if (exp !== undefined) {
-      const delay = Math.min(Math.max(exp * 1000 - Date.now(), 0), MAX_TIMER_MS);
+      const expiresAt = (exp + this.config.auth.clockToleranceSec) * 1000;
+      const delay = Math.min(Math.max(expiresAt - Date.now(), 0), MAX_TIMER_MS);
       hooks.expiryTimer = setTimeout(() => connection.close(CloseCode.UNAUTHENTICATED, 'Token expired'), delay);
       hooks.expiryTimer.unref();
     }
