@@ -1,19 +1,31 @@
 import 'reflect-metadata';
 import { ConsoleLogger, Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { AppModule } from './app.module.js';
+import { validateEnvironment } from './config/environment.js';
 import { RealtimeWsAdapter } from './realtime/index.js';
 
-/** Nest closes sockets and the bus on SIGTERM/SIGINT; this is the backstop of SPEC.md §9. */
+/** SIGTERM/SIGINT: close sockets (1001) and the bus, then exit; past this, exit anyway (SPEC.md §9). */
 const SHUTDOWN_DEADLINE_MS = 10_000;
 
 async function bootstrap(): Promise<void> {
   const logger = new ConsoleLogger('Realtime', { json: process.env.LOG_FORMAT === 'json' });
+  // Validated first, so that a configuration error is one line naming the variable, not a stack.
+  validateEnvironment(process.env);
+  const { AppModule } = await import('./app.module.js');
   const app = await NestFactory.create(AppModule, { logger });
   app.useWebSocketAdapter(new RealtimeWsAdapter(app));
-  app.enableShutdownHooks(['SIGTERM', 'SIGINT']);
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-    process.once(signal, () => setTimeout(() => process.exit(1), SHUTDOWN_DEADLINE_MS).unref());
+    process.once(signal, () => {
+      Logger.log(`${signal}: shutting down`, 'Realtime');
+      setTimeout(() => process.exit(1), SHUTDOWN_DEADLINE_MS).unref();
+      app.close().then(
+        () => process.exit(0),
+        (error: Error) => {
+          console.error(`Shutdown failed: ${error.message}`);
+          process.exit(1);
+        },
+      );
+    });
   }
   const port = Number(process.env.PORT ?? 3000);
   const host = process.env.HOST ?? '0.0.0.0';

@@ -15,39 +15,39 @@ const csv = ({ value }: { value: unknown }): unknown =>
 
 /** Every environment variable of the standalone app (`.env.example` documents each). */
 export class EnvironmentVariables {
-  @IsIn(['development', 'production', 'test']) @IsOptional() NODE_ENV = 'development';
-  @IsInt() @Min(0) @Max(65535) PORT = 3000;
-  @IsString() HOST = '0.0.0.0';
+  @IsIn(['development', 'production', 'test']) @IsOptional() NODE_ENV: string = 'development';
+  @IsInt() @Min(0) @Max(65535) PORT: number = 3000;
+  @IsString() HOST: string = '0.0.0.0';
   @IsIn(['text', 'json']) LOG_FORMAT: 'text' | 'json' = 'text';
 
   @IsString() @IsOptional() JWT_SECRET?: string;
   @IsString() @IsOptional() JWT_PUBLIC_KEY?: string;
   @IsString() @IsOptional() JWT_ISSUER?: string;
   @IsString() @IsOptional() JWT_AUDIENCE?: string;
-  @IsNumber() @Min(0) @Max(300) JWT_CLOCK_TOLERANCE = 5;
+  @IsNumber() @Min(0) @Max(300) JWT_CLOCK_TOLERANCE: number = 5;
 
   @Transform(csv) @IsString({ each: true }) WS_ALLOWED_ORIGINS: string[] = [];
-  @IsInt() @Min(64) @Max(104_857_600) WS_MESSAGE_MAX_SIZE = 1_048_576;
-  @IsInt() @Min(1) @Max(1000) WS_MAX_JSON_DEPTH = 32;
-  @IsNumber() @Min(0.1) WS_RATE_LIMIT_PER_SEC = 20;
-  @IsInt() @Min(1) WS_MAX_QUEUE_SIZE = 10_000;
-  @IsInt() @Min(1024) WS_MAX_QUEUE_BYTES = 4_194_304;
-  @IsNumber() @Min(0.05) WS_HEARTBEAT_INTERVAL = 30;
-  @IsNumber() @Min(0.1) WS_HEARTBEAT_TIMEOUT = 60;
-  @Transform(toBoolean) @IsBoolean() WS_REQUIRE_ACL = false;
+  @IsInt() @Min(64) @Max(104_857_600) WS_MESSAGE_MAX_SIZE: number = 1_048_576;
+  @IsInt() @Min(1) @Max(1000) WS_MAX_JSON_DEPTH: number = 32;
+  @IsNumber() @Min(0.1) WS_RATE_LIMIT_PER_SEC: number = 20;
+  @IsInt() @Min(1) WS_MAX_QUEUE_SIZE: number = 10_000;
+  @IsInt() @Min(1024) WS_MAX_QUEUE_BYTES: number = 4_194_304;
+  @IsNumber() @Min(0.05) WS_HEARTBEAT_INTERVAL: number = 30;
+  @IsNumber() @Min(0.1) WS_HEARTBEAT_TIMEOUT: number = 60;
+  @Transform(toBoolean) @IsBoolean() WS_REQUIRE_ACL: boolean = false;
   @IsString() @IsOptional() WS_ADMIN_TOKEN?: string;
   @IsString() @IsOptional() WS_INSTANCE_ID?: string;
 
   @IsUrl({ protocols: ['redis', 'rediss'], require_tld: false, require_protocol: true }) @IsOptional() REDIS_URL?: string;
-  @IsString() WS_REDIS_PREFIX = '';
-  @IsInt() @Min(0) WS_BUS_BUFFER_SIZE = 10_000;
+  @IsString() WS_REDIS_PREFIX: string = '';
+  @IsInt() @Min(0) WS_BUS_BUFFER_SIZE: number = 10_000;
 
-  @IsInt() @Min(1) CHAT_MAX_CONNECTIONS_PER_USER = 5;
-  @IsInt() @Min(1) @Max(1_048_576) CHAT_MAX_CONTENT_LENGTH = 4000;
-  @IsInt() @Min(1) SCHEDULER_MAX_CONNECTIONS_PER_USER = 10;
-  @IsInt() @Min(1) SCHEDULER_MAX_CONNECTIONS_PER_IP = 50;
-  @IsInt() @Min(1) SCHEDULER_MAX_CONNECTIONS = 1000;
-  @IsInt() @Min(1) CHECKPOINT_MAX_CONNECTIONS = 100;
+  @IsInt() @Min(1) CHAT_MAX_CONNECTIONS_PER_USER: number = 5;
+  @IsInt() @Min(1) @Max(1_048_576) CHAT_MAX_CONTENT_LENGTH: number = 4000;
+  @IsInt() @Min(1) SCHEDULER_MAX_CONNECTIONS_PER_USER: number = 10;
+  @IsInt() @Min(1) SCHEDULER_MAX_CONNECTIONS_PER_IP: number = 50;
+  @IsInt() @Min(1) SCHEDULER_MAX_CONNECTIONS: number = 1000;
+  @IsInt() @Min(1) CHECKPOINT_MAX_CONNECTIONS: number = 100;
   @IsString() @IsOptional() CHECKPOINT_AUTH_TOKEN?: string;
 }
 

@@ -1,0 +1,89 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer } from 'node:net';
+import { TestClient, eventually } from './support/test-client.js';
+import { hsToken } from './support/tokens.js';
+
+/** The standalone app as users run it: `node dist/main.js` (built by `pretest`), configured by env. */
+const SECRET = 'standalone-secret-0123456789-0123456789';
+
+async function freePort(): Promise<number> {
+  const server = createServer().listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as { port: number };
+  server.close();
+  return port;
+}
+
+interface Started {
+  child: ChildProcess;
+  output: () => string;
+  exited: Promise<number | null>;
+}
+
+function run(env: Record<string, string>): Started {
+  const child = spawn(process.execPath, ['dist/main.js'], {
+    env: { PATH: process.env.PATH!, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout!.on('data', (d) => (output += d));
+  child.stderr!.on('data', (d) => (output += d));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return { child, output: () => output, exited };
+}
+
+describe('standalone app', () => {
+  it('refuses to start in production without a real JWT secret', async () => {
+    for (const secret of [undefined, 'change-me', 'short-secret']) {
+      const app = run({ NODE_ENV: 'production', PORT: '0', ...(secret ? { JWT_SECRET: secret } : {}) });
+      expect(await app.exited).toBe(1);
+      expect(app.output()).toMatch(/JWT_SECRET/);
+    }
+  });
+
+  it('stops at start-up on a bad variable, naming it', async () => {
+    const app = run({ PORT: '0', WS_RATE_LIMIT_PER_SEC: 'lots' });
+    expect(await app.exited).toBe(1);
+    expect(app.output()).toMatch(/WS_RATE_LIMIT_PER_SEC/);
+  });
+
+  it('warns loudly about the development secret outside production', async () => {
+    const port = await freePort();
+    const app = run({ PORT: String(port), HOST: '127.0.0.1' });
+    await eventually(() => /Listening on/.test(app.output()), 15_000, 'start-up');
+    expect(app.output()).toMatch(/INSECURE development secret/);
+    app.child.kill('SIGTERM');
+    expect(await app.exited).toBe(0);
+  });
+
+  it('shuts down gracefully on SIGTERM: 503 health, no new upgrades, close 1001, exit within 10 s, no token in logs', async () => {
+    const port = await freePort();
+    const app = run({ PORT: String(port), HOST: '127.0.0.1', JWT_SECRET: SECRET, NODE_ENV: 'production' });
+    await eventually(() => /Listening on/.test(app.output()), 15_000, 'start-up');
+    const token = hsToken({ sub: '1', username: 'a' }, SECRET);
+    const url = `ws://127.0.0.1:${port}/api/v1/ws/connect?token=${token}`;
+    const clients = await Promise.all([TestClient.open(url), TestClient.open(url)]);
+    // A client that never reads keeps the close handshake pending, so the shutdown window is observable.
+    const stuck = await TestClient.open(url);
+    await stuck.next();
+    (stuck.socket as any)._socket.pause();
+    await new TestClient(`ws://127.0.0.1:${port}/api/v1/ws/connect?token=bad.token.value`).waitClose();
+
+    const startedAt = Date.now();
+    app.child.kill('SIGTERM');
+    for (const client of clients) expect(await client.waitClose()).toEqual({ code: 1001, reason: 'Server shutting down' });
+    const health = await fetch(`http://127.0.0.1:${port}/ws/health`);
+    expect(health.status).toBe(503);
+    expect((await health.json()).status).toBe('shutting_down');
+    await expect(TestClient.open(url)).rejects.toThrow(/HTTP 503/);
+
+    expect(await app.exited).toBe(0);
+    expect(Date.now() - startedAt).toBeLessThan(10_000);
+    expect(app.output()).toMatch(/disconnect gateway=chat .*code=1001/);
+    expect(app.output()).toMatch(/security.auth_failed/);
+    expect(app.output()).not.toContain(token);
+    expect(app.output()).not.toContain(token.split('.')[2]);
+    expect(app.output()).not.toContain('bad.token.value');
+  }, 20_000);
+});
