@@ -23,12 +23,21 @@ const { values } = parseArgs({
 
 function fromDotEnv(name) {
   if (!existsSync('.env')) return undefined;
-  const line = readFileSync('.env', 'utf8').split('\n').find((l) => l.startsWith(`${name}=`));
+  const line = readFileSync('.env', 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith(`${name}=`));
   return line?.slice(name.length + 1).trim() || undefined;
 }
 
-const list = (text) => (text ? text.split(',').map((s) => s.trim()).filter(Boolean) : undefined);
-const base64url = (value) => Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)).toString('base64url');
+const list = (text) =>
+  text
+    ? text
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean)
+    : undefined;
+const base64url = (value) =>
+  Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)).toString('base64url');
 
 const secret = values.secret ?? process.env.JWT_SECRET ?? fromDotEnv('JWT_SECRET') ?? DEV_JWT_SECRET;
 const now = Math.floor(Date.now() / 1000);

@@ -15,7 +15,13 @@ describe('REST admin API (SPEC §8)', () => {
   it('serves GET /ws/health without credentials', async () => {
     const { status, body } = await t.http('GET', '/ws/health');
     expect(status).toBe(200);
-    expect(body).toEqual({ status: 'ok', bus: 'memory', redis: 'disabled', connections: expect.any(Number), uptime: expect.any(Number) });
+    expect(body).toEqual({
+      status: 'ok',
+      bus: 'memory',
+      redis: 'disabled',
+      connections: expect.any(Number),
+      uptime: expect.any(Number),
+    });
   });
 
   it.each([
@@ -27,7 +33,13 @@ describe('REST admin API (SPEC §8)', () => {
   ])('closes %s %s: 401 without or with bad credentials, 403 for a non-admin JWT', async (method, path) => {
     expect((await t.http(method, path)).status).toBe(401);
     expect((await t.http(method, path, { token: 'wrong' })).status).toBe(401);
-    expect((await t.http(method, path, { token: hsToken({ sub: 'x', roles: ['admin'] }, 'not-the-secret-not-the-secret-xx') })).status).toBe(401);
+    expect(
+      (
+        await t.http(method, path, {
+          token: hsToken({ sub: 'x', roles: ['admin'] }, 'not-the-secret-not-the-secret-xx'),
+        })
+      ).status,
+    ).toBe(401);
     expect((await t.http(method, path, { token: userJwt })).status).toBe(403);
   });
 
@@ -86,7 +98,9 @@ describe('REST admin API (SPEC §8)', () => {
       const seen: string[] = [];
       let cursor: string | null = null;
       do {
-        const page: any = await t.http('GET', `/ws/clients?limit=3${cursor ? `&cursor=${cursor}` : ''}`, { token: ADMIN_TOKEN });
+        const page: any = await t.http('GET', `/ws/clients?limit=3${cursor ? `&cursor=${cursor}` : ''}`, {
+          token: ADMIN_TOKEN,
+        });
         expect(page.body.clients.length).toBeLessThanOrEqual(3);
         seen.push(...page.body.clients.map((c: any) => c.id));
         cursor = page.body.next_cursor;

@@ -14,14 +14,21 @@ async function refused(url: string, options = {}): Promise<{ frames: any[]; code
 function expectAuthError(result: { frames: any[]; code: number; reason: string }, reason: string): void {
   expect(result.code).toBe(4401);
   expect(result.reason).toBe(reason);
-  expect(result.frames).toEqual([{ type: 'error', data: { error: reason, code: 4401 }, timestamp: expect.any(String) }]);
+  expect(result.frames).toEqual([
+    { type: 'error', data: { error: reason, code: 4401 }, timestamp: expect.any(String) },
+  ]);
 }
 
 describe('upgrade authentication (SPEC §2)', () => {
   let t: TestApp;
   beforeAll(async () => {
     t = await startTestApp({
-      auth: { secret: 'test-secret-0123456789-0123456789-abcdef', issuer: 'https://issuer.test', audience: 'realtime', clockToleranceSec: 5 },
+      auth: {
+        secret: 'test-secret-0123456789-0123456789-abcdef',
+        issuer: 'https://issuer.test',
+        audience: 'realtime',
+        clockToleranceSec: 5,
+      },
     });
   });
   afterAll(() => t.close());
@@ -86,14 +93,21 @@ describe('public-key authentication', () => {
   });
 
   it('refuses an HS256 token signed with the public key (algorithm confusion)', async () => {
-    expectAuthError(await refused(t.wsUrl(CHAT, confusedToken({ sub: '5' }, keys.publicKey))), 'Invalid or expired token');
+    expectAuthError(
+      await refused(t.wsUrl(CHAT, confusedToken({ sub: '5' }, keys.publicKey))),
+      'Invalid or expired token',
+    );
   });
 });
 
 describe('upgrade routing, origins and limits', () => {
   let t: TestApp;
   beforeAll(async () => {
-    t = await startTestApp({ allowedOrigins: ['https://app.example.com'], heartbeatIntervalMs: 100, heartbeatTimeoutMs: 400 });
+    t = await startTestApp({
+      allowedOrigins: ['https://app.example.com'],
+      heartbeatIntervalMs: 100,
+      heartbeatTimeoutMs: 400,
+    });
   });
   afterAll(() => t.close());
 
@@ -125,7 +139,9 @@ describe('upgrade routing, origins and limits', () => {
     const sixth = await refused(t.wsUrl(CHAT, hsToken({ sub: 'limited' })));
     expect(sixth.code).toBe(4429);
     expect(sixth.reason).toBe('Too many connections');
-    expect(sixth.frames).toEqual([{ type: 'error', data: { error: 'Too many connections', code: 4429 }, timestamp: expect.any(String) }]);
+    expect(sixth.frames).toEqual([
+      { type: 'error', data: { error: 'Too many connections', code: 4429 }, timestamp: expect.any(String) },
+    ]);
     const other = await t.chat({ sub: 'someone-else' });
     tabs[0].close();
     await tabs[0].waitClose();

@@ -147,11 +147,26 @@ describe('chat gateway (SPEC §3)', () => {
       ['send without room', { type: 'send_message', data: { content: 'x' } }, 4400, /Missing room/],
       ['send without data', { type: 'send_message', room: 'channel:1' }, 4400, /content/],
       ['send with empty content', { type: 'send_message', room: 'channel:1', data: { content: '' } }, 4400, /content/],
-      ['send with non-string content', { type: 'send_message', room: 'channel:1', data: { content: 3 } }, 4400, /content/],
-      ['send with content over the limit', { type: 'send_message', room: 'channel:1', data: { content: 'x'.repeat(51) } }, 4400, /content/],
+      [
+        'send with non-string content',
+        { type: 'send_message', room: 'channel:1', data: { content: 3 } },
+        4400,
+        /content/,
+      ],
+      [
+        'send with content over the limit',
+        { type: 'send_message', room: 'channel:1', data: { content: 'x'.repeat(51) } },
+        4400,
+        /content/,
+      ],
       ['a bad room prefix', { type: 'join_room', room: 'team:1' }, 4403, /room/i],
       ['a non-numeric room id', { type: 'join_room', room: 'channel:abc' }, 4403, /room/i],
-      ['a send to a room not joined', { type: 'send_message', room: 'channel:2', data: { content: 'x' } }, 4403, /member/],
+      [
+        'a send to a room not joined',
+        { type: 'send_message', room: 'channel:2', data: { content: 'x' } },
+        4403,
+        /member/,
+      ],
       ['a __proto__ key', '{"type":"ping","__proto__":{"admin":true}}', 4400, /__proto__/],
       ['a constructor key', { type: 'ping', data: { constructor: { prototype: 1 } } }, 4400, /constructor/],
       ['a binary frame', Buffer.from([1, 2, 3]), 4400, /Binary/],
@@ -160,7 +175,11 @@ describe('chat gateway (SPEC §3)', () => {
     it.each(cases)('%s → error frame', async (_name, frame, code, message) => {
       client.send(frame as never);
       const error = await client.next();
-      expect(error).toEqual({ type: 'error', data: { error: expect.stringMatching(message), code }, timestamp: expect.stringMatching(ISO_MS) });
+      expect(error).toEqual({
+        type: 'error',
+        data: { error: expect.stringMatching(message), code },
+        timestamp: expect.stringMatching(ISO_MS),
+      });
       client.send({ type: 'ping' });
       expect((await client.next()).type).toBe('pong');
     });

@@ -27,8 +27,8 @@ function run(env: Record<string, string>): Started {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
-  child.stdout!.on('data', (d) => (output += d));
-  child.stderr!.on('data', (d) => (output += d));
+  child.stdout.on('data', (d) => (output += d));
+  child.stderr.on('data', (d) => (output += d));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   return { child, output: () => output, exited };
 }
@@ -72,7 +72,8 @@ describe('standalone app', () => {
 
     const startedAt = Date.now();
     app.child.kill('SIGTERM');
-    for (const client of clients) expect(await client.waitClose()).toEqual({ code: 1001, reason: 'Server shutting down' });
+    for (const client of clients)
+      expect(await client.waitClose()).toEqual({ code: 1001, reason: 'Server shutting down' });
     const health = await fetch(`http://127.0.0.1:${port}/ws/health`);
     expect(health.status).toBe(503);
     expect((await health.json()).status).toBe('shutting_down');

@@ -11,7 +11,12 @@ const toBoolean = ({ value }: { value: unknown }): unknown =>
   value === 'true' || value === '1' ? true : value === 'false' || value === '0' || value === '' ? false : value;
 
 const csv = ({ value }: { value: unknown }): unknown =>
-  typeof value === 'string' ? value.split(',').map((item) => item.trim()).filter(Boolean) : value;
+  typeof value === 'string'
+    ? value
+        .split(',')
+        .map((item) => item.trim())
+        .filter(Boolean)
+    : value;
 
 /** Every environment variable of the standalone app (`.env.example` documents each). */
 export class EnvironmentVariables {
@@ -38,7 +43,9 @@ export class EnvironmentVariables {
   @IsString() @IsOptional() WS_ADMIN_TOKEN?: string;
   @IsString() @IsOptional() WS_INSTANCE_ID?: string;
 
-  @IsUrl({ protocols: ['redis', 'rediss'], require_tld: false, require_protocol: true }) @IsOptional() REDIS_URL?: string;
+  @IsUrl({ protocols: ['redis', 'rediss'], require_tld: false, require_protocol: true })
+  @IsOptional()
+  REDIS_URL?: string;
   @IsString() WS_REDIS_PREFIX: string = '';
   @IsInt() @Min(0) WS_BUS_BUFFER_SIZE: number = 10_000;
 
@@ -57,7 +64,10 @@ export class EnvironmentVariables {
  */
 export function validateEnvironment(raw: Record<string, unknown>): EnvironmentVariables {
   const present = Object.fromEntries(Object.entries(raw).filter(([, value]) => value !== ''));
-  const env = plainToInstance(EnvironmentVariables, present, { enableImplicitConversion: true, exposeDefaultValues: true });
+  const env = plainToInstance(EnvironmentVariables, present, {
+    enableImplicitConversion: true,
+    exposeDefaultValues: true,
+  });
   const errors = validateSync(env, { skipMissingProperties: false });
   if (errors.length > 0) {
     const reasons = errors.flatMap((error) => Object.values(error.constraints ?? {}));

@@ -5,7 +5,8 @@ import { DEV_JWT_SECRET, type EnvironmentVariables } from './environment.js';
 
 /** The realtime module options of the standalone app, from its validated environment. */
 export function realtimeOptionsFromEnv(config: ConfigService<EnvironmentVariables, true>): RealtimeModuleOptions {
-  const get = <K extends keyof EnvironmentVariables>(key: K): EnvironmentVariables[K] => config.get(key, { infer: true });
+  const get = <K extends keyof EnvironmentVariables>(key: K): EnvironmentVariables[K] =>
+    config.get(key, { infer: true });
   const publicKey = get('JWT_PUBLIC_KEY');
   let secret = get('JWT_SECRET');
   if (!secret && !publicKey) {

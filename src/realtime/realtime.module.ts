@@ -58,6 +58,14 @@ const accessPolicyProvider: Provider = {
     ChatPublisher,
     ChatGateway,
   ],
-  exports: [ChatPublisher, ConnectionRegistry, ACCESS_POLICY, EVENT_BUS, REALTIME_CONFIG, TokenVerifier, RealtimeTransport],
+  exports: [
+    ChatPublisher,
+    ConnectionRegistry,
+    ACCESS_POLICY,
+    EVENT_BUS,
+    REALTIME_CONFIG,
+    TokenVerifier,
+    RealtimeTransport,
+  ],
 })
 export class RealtimeModule extends ConfigurableRealtimeModule {}

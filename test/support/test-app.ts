@@ -14,7 +14,11 @@ export interface TestApp {
   wsUrl(path: string, token?: string): string;
   /** Opens a chat connection for `claims` (token in the query string) and waits for its welcome. */
   chat(claims: Claims): Promise<TestClient>;
-  http(method: string, path: string, options?: { token?: string; body?: unknown }): Promise<{ status: number; body: any }>;
+  http(
+    method: string,
+    path: string,
+    options?: { token?: string; body?: unknown },
+  ): Promise<{ status: number; body: any }>;
   close(): Promise<void>;
 }
 

@@ -34,7 +34,7 @@ export class TestClient {
     this.closed = new Promise((resolve) =>
       this.socket.once('close', (code, reason) => resolve({ code, reason: reason.toString() })),
     );
-    this.socket.on('message', (data) => this.record(data.toString()));
+    this.socket.on('message', (data) => this.record((data as Buffer).toString()));
   }
 
   readonly socket: WebSocket;
@@ -51,7 +51,7 @@ export class TestClient {
 
   /** The next frame not yet consumed (matching `match`, skipping others), within `timeoutMs`. */
   next(match: (frame: Frame) => boolean = () => true, timeoutMs = 3000): Promise<Frame> {
-    for (; this.cursor < this.frames.length; ) {
+    for (; this.cursor < this.frames.length;) {
       const frame = this.frames[this.cursor++];
       if (match(frame)) return Promise.resolve(frame);
     }
@@ -119,7 +119,11 @@ export class TestClient {
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Polls `check` until it returns true, or fails after `timeoutMs`. */
-export async function eventually(check: () => boolean | Promise<boolean>, timeoutMs = 5000, what = 'condition'): Promise<void> {
+export async function eventually(
+  check: () => boolean | Promise<boolean>,
+  timeoutMs = 5000,
+  what = 'condition',
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (await check()) return;

@@ -1,4 +1,14 @@
-import { Controller, Delete, Get, NotFoundException, Param, Query, UseGuards, UsePipes, ValidationPipe } from '@nestjs/common';
+import {
+  Controller,
+  Delete,
+  Get,
+  NotFoundException,
+  Param,
+  Query,
+  UseGuards,
+  UsePipes,
+  ValidationPipe,
+} from '@nestjs/common';
 import { ConnectionRegistry } from '../core/connection-registry.service.js';
 import { CloseCode } from '../core/realtime-error.js';
 import { AdminAuthGuard } from './admin-auth.guard.js';

@@ -37,7 +37,11 @@ export class RealtimeStats {
       instance_id: this.config.instanceId,
       uptime: this.traffic.uptimeSeconds,
       connections: { total: this.registry.size, by_gateway: byGateway },
-      messages: { in: this.traffic.messagesIn, out: this.traffic.messagesOut, per_second: this.traffic.messagesPerSecond },
+      messages: {
+        in: this.traffic.messagesIn,
+        out: this.traffic.messagesOut,
+        per_second: this.traffic.messagesPerSecond,
+      },
       rooms: topics,
       bus: { name: this.bus.name, redis: this.bus.status() },
     };

@@ -1,4 +1,10 @@
-import { ConnectedSocket, MessageBody, SubscribeMessage, type OnGatewayConnection, type OnGatewayDisconnect } from '@nestjs/websockets';
+import {
+  ConnectedSocket,
+  MessageBody,
+  SubscribeMessage,
+  type OnGatewayConnection,
+  type OnGatewayDisconnect,
+} from '@nestjs/websockets';
 import type { Connection } from '../core/connection.js';
 import { frameValidationPipe } from '../core/frame-validation.pipe.js';
 import { RealtimeGateway } from '../core/realtime-gateway.decorator.js';
@@ -20,7 +26,10 @@ export class ChatGateway implements OnGatewayConnection<Connection>, OnGatewayDi
   }
 
   @SubscribeMessage('join_room')
-  join(@ConnectedSocket() connection: Connection, @MessageBody(frameValidationPipe) frame: RoomFrameDto): Promise<object> {
+  join(
+    @ConnectedSocket() connection: Connection,
+    @MessageBody(frameValidationPipe) frame: RoomFrameDto,
+  ): Promise<object> {
     return this.chat.join(connection, frame.room);
   }
 

@@ -46,7 +46,8 @@ export class ChatService {
     const resource = parseJoinableRoom(room);
     if (!(await this.policy.canAccess(principal, resource))) throw RealtimeError.forbidden('Access denied');
     if (!connection.isOpen || connection.topics.has(room)) return this.roomReply('room_joined', room);
-    if (!this.isUserIn(room, principal.sub)) this.publish(room, 'user_joined', presenceData(principal), principal.username);
+    if (!this.isUserIn(room, principal.sub))
+      this.publish(room, 'user_joined', presenceData(principal), principal.username);
     this.registry.join(connection, room);
     return this.roomReply('room_joined', room);
   }
@@ -64,7 +65,12 @@ export class ChatService {
       throw RealtimeError.badFrame(`Invalid content: longer than ${this.config.chat.maxContentLength} characters`);
     }
     const principal = this.principalOf(connection);
-    this.publish(room, 'message', { content, user_id: principal.userId, username: principal.username }, principal.username);
+    this.publish(
+      room,
+      'message',
+      { content, user_id: principal.userId, username: principal.username },
+      principal.username,
+    );
   }
 
   /** Sends a server event to every member of `room`, on every instance. */

@@ -133,7 +133,11 @@ export class RealtimeTransport implements BeforeApplicationShutdown, OnApplicati
     if (this.shuttingDown) return rejectUpgrade(socket, 503, 'Server shutting down');
     if (!route || !gateway) return rejectUpgrade(socket, 404, 'Not Found');
     if (!this.originAllowed(request.headers.origin)) {
-      this.log.security('origin_refused', { gateway: route.gateway, ip: ipOf(request), origin: request.headers.origin });
+      this.log.security('origin_refused', {
+        gateway: route.gateway,
+        ip: ipOf(request),
+        origin: request.headers.origin,
+      });
       return rejectUpgrade(socket, 403, 'Forbidden');
     }
     this.wss.handleUpgrade(request, socket, head, (ws) => this.accept(ws, request, url, route, gateway));
@@ -156,7 +160,11 @@ export class RealtimeTransport implements BeforeApplicationShutdown, OnApplicati
       traffic: this.traffic,
     });
     if (authResult.error && !(authResult.anonymous && protocol.allowsAnonymous)) {
-      this.log.security('auth_failed', { gateway: protocol.gateway, ip: connection.ip, reason: authResult.error.message });
+      this.log.security('auth_failed', {
+        gateway: protocol.gateway,
+        ip: connection.ip,
+        reason: authResult.error.message,
+      });
       return this.refuse(connection, authResult.error, CloseCode.UNAUTHENTICATED, authResult.error.message);
     }
     try {
@@ -170,7 +178,13 @@ export class RealtimeTransport implements BeforeApplicationShutdown, OnApplicati
     gateway.emit('connection', connection, request);
   }
 
-  private refuse(connection: Connection, error: RealtimeError | undefined, code: number, reason: string, frame?: object): void {
+  private refuse(
+    connection: Connection,
+    error: RealtimeError | undefined,
+    code: number,
+    reason: string,
+    frame?: object,
+  ): void {
     connection.send(frame ?? connection.protocol.errorFrame(error!));
     connection.close(code, reason);
   }
@@ -212,7 +226,12 @@ export class RealtimeTransport implements BeforeApplicationShutdown, OnApplicati
    * Frames are handled one at a time, in order: a frame whose handler is still running (an
    * async access check, say) holds back the next, so `join_room` then `send_message` just works.
    */
-  private receive(connection: Connection, handlers: ReadonlyMap<string, FrameHandler>, data: RawData, isBinary: boolean): void {
+  private receive(
+    connection: Connection,
+    handlers: ReadonlyMap<string, FrameHandler>,
+    data: RawData,
+    isBinary: boolean,
+  ): void {
     connection.recordInbound(Date.now());
     const hooks = this.hooks.get(connection);
     if (!hooks) return;
@@ -237,7 +256,7 @@ export class RealtimeTransport implements BeforeApplicationShutdown, OnApplicati
       connection.sendError(BINARY_REFUSED);
       return this.next(connection, hooks, handlers);
     }
-    const frame = this.parser.parse(data.toString());
+    const frame = this.parser.parse((data as Buffer).toString());
     if (frame instanceof RealtimeError) {
       connection.sendError(frame);
       return this.next(connection, hooks, handlers);
@@ -252,9 +271,10 @@ export class RealtimeTransport implements BeforeApplicationShutdown, OnApplicati
     Promise.resolve(handler(frame, key!))
       .then(
         (reply) => {
-          if (reply !== undefined && reply !== null) connection.send(reply as object);
+          if (reply !== undefined && reply !== null) connection.send(reply);
         },
-        (error: Error) => this.log.error('handler_failed', { gateway: connection.gateway, type: key, reason: error.message }),
+        (error: Error) =>
+          this.log.error('handler_failed', { gateway: connection.gateway, type: key, reason: error.message }),
       )
       .finally(() => {
         hooks.busy = false;
@@ -270,7 +290,11 @@ export class RealtimeTransport implements BeforeApplicationShutdown, OnApplicati
   private rateLimited(connection: Connection, hooks: ConnectionHooks): void {
     if (connection.lastSeenAt - hooks.lastRateLimitNoticeAt < 1000) return;
     hooks.lastRateLimitNoticeAt = connection.lastSeenAt;
-    this.log.security('rate_limited', { gateway: connection.gateway, user: connection.principal?.sub, ip: connection.ip });
+    this.log.security('rate_limited', {
+      gateway: connection.gateway,
+      user: connection.principal?.sub,
+      ip: connection.ip,
+    });
     connection.sendError(RATE_LIMITED);
   }
 
@@ -290,7 +314,6 @@ export class RealtimeTransport implements BeforeApplicationShutdown, OnApplicati
     const allowed = this.config.allowedOrigins;
     return allowed.length === 0 || origin === undefined || allowed.includes(origin);
   }
-
 
   private describe(connection: Connection): Record<string, string | undefined> {
     return { gateway: connection.gateway, id: connection.id, user: connection.principal?.sub, ip: connection.ip };

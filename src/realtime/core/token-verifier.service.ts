@@ -6,7 +6,17 @@ import type { Principal } from './principal.js';
 
 type Claims = Record<string, unknown>;
 
-const ASYMMETRIC_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'ES256', 'ES384', 'ES512', 'PS256', 'PS384', 'PS512'] as const;
+const ASYMMETRIC_ALGORITHMS = [
+  'RS256',
+  'RS384',
+  'RS512',
+  'ES256',
+  'ES384',
+  'ES512',
+  'PS256',
+  'PS384',
+  'PS512',
+] as const;
 
 /**
  * Verifies JWTs for every gateway and the admin API. The key is built once as a

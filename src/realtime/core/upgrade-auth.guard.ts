@@ -5,8 +5,7 @@ import { AUTH_REQUIRED, INVALID_TOKEN, type RealtimeError } from './realtime-err
 import { TokenVerifier } from './token-verifier.service.js';
 
 export type UpgradeAuthResult =
-  | { principal: Principal; error?: undefined }
-  | { principal?: undefined; error: RealtimeError; anonymous: boolean };
+  { principal: Principal; error?: undefined } | { principal?: undefined; error: RealtimeError; anonymous: boolean };
 
 /**
  * The one authentication step of every gateway: the JWT of the `token` query parameter, or
