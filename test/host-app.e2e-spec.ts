@@ -56,29 +56,47 @@ class TasksController {
   }
 }
 
-@Module({ controllers: [TasksController], providers: [TasksService], exports: [TasksService] })
-class TasksModule {}
+/** How the host configures the module: from its own ConfigService, asynchronously. */
+function realtimeFromConfig(accessPolicy: AccessPolicy) {
+  return RealtimeModule.forRootAsync({
+    imports: [ConfigModule],
+    inject: [ConfigService],
+    useFactory: async (config: ConfigService): Promise<RealtimeModuleOptions> => ({
+      auth: { secret: config.getOrThrow<string>('realtime.jwtSecret') },
+      chat: { maxContentLength: config.getOrThrow<number>('realtime.maxContentLength') },
+      accessPolicy,
+    }),
+  });
+}
 
-/** The host's root module: its own config, the realtime module configured from it, its own features. */
+const hostConfig = () =>
+  ConfigModule.forRoot({
+    ignoreEnvFile: true,
+    load: [() => ({ realtime: { jwtSecret: TEST_SECRET, maxContentLength: 100 } })],
+  });
+
+/** The host's root module: its own config, the realtime module configured from it, its own service and route. */
 @Module({
-  imports: [
-    ConfigModule.forRoot({
-      ignoreEnvFile: true,
-      load: [() => ({ realtime: { jwtSecret: TEST_SECRET, maxContentLength: 100 } })],
-    }),
-    RealtimeModule.forRootAsync({
-      imports: [ConfigModule],
-      inject: [ConfigService],
-      useFactory: async (config: ConfigService): Promise<RealtimeModuleOptions> => ({
-        auth: { secret: config.getOrThrow<string>('realtime.jwtSecret') },
-        chat: { maxContentLength: config.getOrThrow<number>('realtime.maxContentLength') },
-        accessPolicy: policy,
-      }),
-    }),
-    TasksModule,
-  ],
+  imports: [hostConfig(), realtimeFromConfig(policy)],
+  controllers: [TasksController],
+  providers: [TasksService],
 })
 class HostModule {}
+
+/** The usual layout of a monolith: the tasks feature in its own module, next to the realtime module. */
+@Module({ controllers: [TasksController], providers: [TasksService] })
+class TasksModule {}
+
+@Module({ imports: [hostConfig(), realtimeFromConfig(new ProjectOnePolicy()), TasksModule] })
+class FeatureHostModule {}
+
+async function startHost(root: unknown): Promise<TestApp> {
+  const moduleRef = await Test.createTestingModule({ imports: [root as never] }).compile();
+  const app = moduleRef.createNestApplication({ logger: ['error', 'warn'] });
+  app.useWebSocketAdapter(new RealtimeWsAdapter(app));
+  await app.listen(0, '127.0.0.1');
+  return wrap(app);
+}
 
 // ---- the tests -------------------------------------------------------------------------------
 
@@ -87,13 +105,10 @@ describe('embedding in a host app (SPEC §1)', () => {
   let t: TestApp;
 
   beforeAll(async () => {
-    const moduleRef = await Test.createTestingModule({ imports: [HostModule] }).compile();
-    app = moduleRef.createNestApplication({ logger: ['error', 'warn'] });
-    app.useWebSocketAdapter(new RealtimeWsAdapter(app));
-    await app.listen(0, '127.0.0.1');
-    t = wrap(app);
+    t = await startHost(HostModule);
+    app = t.app;
   });
-  afterAll(() => app?.close());
+  afterAll(() => t?.close());
 
   async function joined(sub: string, room: string): Promise<TestClient> {
     const client = await t.chat({ sub, username: `user-${sub}` });
@@ -194,5 +209,27 @@ describe('embedding in a host app (SPEC §1)', () => {
     client.send({ type: 'ping' });
     expect(await client.next()).toMatchObject({ type: 'pong' });
     client.close();
+  });
+});
+
+describe('embedding: a host feature module injects ChatPublisher (SPEC §1 "from any service")', () => {
+  let t: TestApp | undefined;
+  afterAll(() => t?.close());
+
+  it('compiles, and the feature\'s service publishes to task rooms', async () => {
+    t = await startHost(FeatureHostModule);
+    const member = await t.chat({ sub: '21', username: 'zoe' });
+    member.send({ type: 'join_room', room: 'task:42' });
+    await member.nextOfType('room_joined');
+
+    const response = await t.http('POST', '/tasks/42', { body: { status: 'in_progress' } });
+    expect(response.status).toBe(200);
+    expect(await member.nextOfType('task.updated')).toMatchObject({
+      type: 'task.updated',
+      room: 'task:42',
+      data: { task_id: 42, changes: { status: 'in_progress' } },
+      sender: 'tasks-service',
+    });
+    member.close();
   });
 });
