@@ -1,4 +1,14 @@
-import { Body, Controller, HttpCode, Inject, Injectable, Module, Param, Post, type INestApplication } from '@nestjs/common';
+import {
+  Body,
+  Controller,
+  HttpCode,
+  Inject,
+  Injectable,
+  Module,
+  Param,
+  Post,
+  type INestApplication,
+} from '@nestjs/common';
 import { ConfigModule, ConfigService } from '@nestjs/config';
 import { Test } from '@nestjs/testing';
 import {
@@ -117,7 +127,7 @@ describe('embedding in a host app (SPEC §1)', () => {
     return client;
   }
 
-  it('serves the gateways and the admin API next to the host\'s own routes', async () => {
+  it("serves the gateways and the admin API next to the host's own routes", async () => {
     const { status, body } = await t.http('GET', '/ws/health');
     expect(status).toBe(200);
     expect(body).toMatchObject({ status: 'ok', bus: 'memory', redis: 'disabled' });
@@ -151,7 +161,7 @@ describe('embedding in a host app (SPEC §1)', () => {
     outsider.close();
   });
 
-  it('delivers task.updated when the host\'s own REST controller calls the service', async () => {
+  it("delivers task.updated when the host's own REST controller calls the service", async () => {
     const member = await joined('9', 'task:42');
 
     const response = await t.http('POST', '/tasks/42', { body: { title: 'Ship it', assignee: 3 } });
@@ -170,7 +180,7 @@ describe('embedding in a host app (SPEC §1)', () => {
     member.close();
   });
 
-  it('decides joins with the host\'s (async) access policy from the options', async () => {
+  it("decides joins with the host's (async) access policy from the options", async () => {
     const client = await t.chat({ sub: '11', username: 'eve' });
     policy.calls.length = 0;
 
@@ -202,7 +212,7 @@ describe('embedding in a host app (SPEC §1)', () => {
     client.close();
   });
 
-  it('lets the host\'s policy veto a join the default policy would allow (no acl claim)', async () => {
+  it("lets the host's policy veto a join the default policy would allow (no acl claim)", async () => {
     const client = await t.chat({ sub: '12', username: 'mallory' });
     client.send({ type: 'join_room', room: 'project:99' });
     expect(await client.next()).toMatchObject({ type: 'error', data: { code: 4403 } });
@@ -216,7 +226,7 @@ describe('embedding: a host feature module injects ChatPublisher (SPEC §1 "from
   let t: TestApp | undefined;
   afterAll(() => t?.close());
 
-  it('compiles, and the feature\'s service publishes to task rooms', async () => {
+  it("compiles, and the feature's service publishes to task rooms", async () => {
     t = await startHost(FeatureHostModule);
     const member = await t.chat({ sub: '21', username: 'zoe' });
     member.send({ type: 'join_room', room: 'task:42' });

@@ -8,7 +8,6 @@ import { startTestApp, type TestApp } from './support/test-app.js';
  */
 
 const ISO_MS = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
-const CHAT_PATH = '/api/v1/ws/connect';
 const SEED = 0x5eed_c4a7;
 const MAX_DEPTH = 32;
 const HOSTILE_ROOM = 'channel:1';
@@ -82,7 +81,25 @@ function parses(text: string): boolean {
   }
 }
 
-const UNICODE_BITS = ['é', 'ß', 'Ω', 'р', 'ı', '١', '９', '🏓', '👩‍💻', '\u200b', '\u202e', '\ufeff', '\u0000', '\u0007', '\\', '"', '\n'];
+const UNICODE_BITS = [
+  'é',
+  'ß',
+  'Ω',
+  'р',
+  'ı',
+  '١',
+  '９',
+  '🏓',
+  '👩‍💻',
+  '\u200b',
+  '\u202e',
+  '\ufeff',
+  '\u0000',
+  '\u0007',
+  '\\',
+  '"',
+  '\n',
+];
 const REAL_TYPES = new Set(['join_room', 'leave_room', 'send_message', 'ping']);
 
 function randomText(rng: Rng, maxLength: number): string {
@@ -126,7 +143,7 @@ const GARBAGE = [
   '\u0000',
   '[1,2',
   '[,]',
-  "{\"type\":\"send_message\",\"room\":\"channel:1\",\"data\":{\"content\":'x'}}",
+  '{"type":"send_message","room":"channel:1","data":{"content":\'x\'}}',
 ];
 
 const VALID_FRAMES = [
@@ -169,7 +186,10 @@ function hostileKey(rng: Rng): HostileCase {
   const key = pick(rng, HOSTILE_KEYS);
   const spelled = rng() < 0.2 ? key.replace(/_/g, '\\u005f').replace(/^c/, '\\u0063').replace(/^p/, '\\u0070') : key;
   const depth = rng() < 0.3 ? 1 : int(rng, 2, MAX_DEPTH);
-  const value = depth >= MAX_DEPTH ? pick(rng, ['1', 'null', '"x"', 'true']) : pick(rng, ['{"isAdmin":true}', '{}', '[]', '1', '{"polluted":"yes"}', 'null']);
+  const value =
+    depth >= MAX_DEPTH
+      ? pick(rng, ['1', 'null', '"x"', 'true'])
+      : pick(rng, ['{"isAdmin":true}', '{}', '[]', '1', '{"polluted":"yes"}', 'null']);
   const base = pick(rng, [
     `"type":"ping"`,
     `"type":"join_room","room":"channel:7"`,
@@ -181,18 +201,40 @@ function hostileKey(rng: Rng): HostileCase {
     text = rng() < 0.5 ? `{"${spelled}":${value},${base}${content}}` : `{${base}${content},"${spelled}":${value}}`;
   } else {
     // the hostile key sits in an object at `depth`; data itself is depth 2
-    const holder = rng() < 0.5 ? `{"content":"via ${key}","${spelled}":${value}}` : `{"${spelled}":${value},"content":"x"}`;
+    const holder =
+      rng() < 0.5 ? `{"content":"via ${key}","${spelled}":${value}}` : `{"${spelled}":${value},"content":"x"}`;
     text = `{${base},"data":${wrap(rng, depth - 2, holder)}}`;
   }
   return { kind: `${key} key at depth ${depth}`, payload: text, code: 4400, error: new RegExp(key) };
 }
 
-const NON_STRINGS = ['5', '-1', '0.5', 'true', 'false', 'null', '[]', '["ping"]', '{}', '{"type":"ping"}', '1e308', '-1e400', '123456789012345678901234567890', `1${'0'.repeat(400)}`];
+const NON_STRINGS = [
+  '5',
+  '-1',
+  '0.5',
+  'true',
+  'false',
+  'null',
+  '[]',
+  '["ping"]',
+  '{}',
+  '{"type":"ping"}',
+  '1e308',
+  '-1e400',
+  '123456789012345678901234567890',
+  `1${'0'.repeat(400)}`,
+];
 
 function wrongType(rng: Rng): HostileCase {
   const roll = rng();
   if (roll < 0.15) {
-    const text = pick(rng, ['{}', '{"room":"channel:1"}', '{"data":{"content":"x"}}', '{"Type":"ping"}', '{" type":"ping"}']);
+    const text = pick(rng, [
+      '{}',
+      '{"room":"channel:1"}',
+      '{"data":{"content":"x"}}',
+      '{"Type":"ping"}',
+      '{" type":"ping"}',
+    ]);
     return { kind: 'missing type', payload: text, code: 4400, error: /type/i };
   }
   if (roll < 0.5) {
@@ -234,7 +276,12 @@ function wrongRoomType(rng: Rng): HostileCase {
   const type = pick(rng, ['join_room', 'leave_room', 'send_message']);
   const room = pick(rng, [...NON_STRINGS.filter((v) => v !== 'null'), '["channel:1"]', '{"toString":"channel:1"}']);
   const data = type === 'send_message' ? ',"data":{"content":"x"}' : '';
-  return { kind: `${type} with room ${room.slice(0, 20)}`, payload: `{"type":"${type}","room":${room}${data}}`, code: 4400, error: /room/i };
+  return {
+    kind: `${type} with room ${room.slice(0, 20)}`,
+    payload: `{"type":"${type}","room":${room}${data}}`,
+    code: 4400,
+    error: /room/i,
+  };
 }
 
 function missingRoom(rng: Rng): HostileCase {
@@ -275,7 +322,8 @@ const BAD_ROOMS = [
 
 function badRoom(rng: Rng): HostileCase {
   const type = pick(rng, ['join_room', 'leave_room', 'send_message']);
-  const room = rng() < 0.85 ? pick(rng, BAD_ROOMS) : `${pick(rng, ['channel', 'task', 'project'])}:${randomText(rng, 10)}`;
+  const room =
+    rng() < 0.85 ? pick(rng, BAD_ROOMS) : `${pick(rng, ['channel', 'task', 'project'])}:${randomText(rng, 10)}`;
   const code = /^(channel|project|task):\d{1,20}$/.test(room) ? null : 4403;
   if (code === null) return badRoom(rng);
   const frame: Frame = { type, room };
@@ -292,7 +340,12 @@ function emptyRoom(rng: Rng): HostileCase {
 
 function notJoined(rng: Rng): HostileCase {
   const room = `${pick(rng, ['channel', 'project', 'task'])}:${int(rng, 2, 999_999)}`;
-  return { kind: `send to ${room} not joined`, payload: j({ type: 'send_message', room, data: { content: 'x' } }), code: 4403, error: /member|room/i };
+  return {
+    kind: `send to ${room} not joined`,
+    payload: j({ type: 'send_message', room, data: { content: 'x' } }),
+    code: 4403,
+    error: /member|room/i,
+  };
 }
 
 function badData(rng: Rng): HostileCase {
@@ -319,11 +372,30 @@ function badData(rng: Rng): HostileCase {
     `,"data":{"content":"${'x'.repeat(4001)}"}`,
     `,"data":{"content":"${'🏓'.repeat(2001)}"}`,
   ]);
-  return { kind: `send_message data ${data.slice(0, 30)}`, payload: `{"type":"send_message","room":"${HOSTILE_ROOM}"${data}}`, code: 4400, error: /content/ };
+  return {
+    kind: `send_message data ${data.slice(0, 30)}`,
+    payload: `{"type":"send_message","room":"${HOSTILE_ROOM}"${data}}`,
+    code: 4400,
+    error: /content/,
+  };
 }
 
 function notAnObject(rng: Rng): HostileCase {
-  const text = pick(rng, ['null', 'true', 'false', '0', '-0', '1e400', '"ping"', '""', '[]', '[null]', '[{"type":"ping"}]', '[[[[]]]]', '"{\\"type\\":\\"ping\\"}"']);
+  const text = pick(rng, [
+    'null',
+    'true',
+    'false',
+    '0',
+    '-0',
+    '1e400',
+    '"ping"',
+    '""',
+    '[]',
+    '[null]',
+    '[{"type":"ping"}]',
+    '[[[[]]]]',
+    '"{\\"type\\":\\"ping\\"}"',
+  ]);
   return { kind: `not an object: ${text}`, payload: text, code: 4400, error: /object/ };
 }
 
@@ -331,7 +403,8 @@ function binary(rng: Rng): HostileCase {
   let bytes: Buffer;
   const roll = rng();
   if (roll < 0.3) bytes = Buffer.from(j({ type: 'ping' }));
-  else if (roll < 0.4) bytes = Buffer.from(j({ type: 'send_message', room: HOSTILE_ROOM, data: { content: 'binary' } }));
+  else if (roll < 0.4)
+    bytes = Buffer.from(j({ type: 'send_message', room: HOSTILE_ROOM, data: { content: 'binary' } }));
   else if (roll < 0.45) bytes = Buffer.alloc(0);
   else bytes = Buffer.from(Array.from({ length: int(rng, 1, 256) }, () => int(rng, 0, 255)));
   return { kind: `binary frame of ${bytes.length} bytes`, payload: bytes, code: 4400, error: /Binary/i };
@@ -376,8 +449,10 @@ function checkGenerated(c: HostileCase): void {
     return;
   }
   const value = JSON.parse(text);
-  if (c.kind.startsWith('nested') && depthOf(value) <= MAX_DEPTH) throw new Error(`generator bug: ${c.kind} is ${depthOf(value)} deep`);
-  if (!c.kind.startsWith('nested') && depthOf(value) > MAX_DEPTH) throw new Error(`generator bug: ${c.kind} is too deep`);
+  if (c.kind.startsWith('nested') && depthOf(value) <= MAX_DEPTH)
+    throw new Error(`generator bug: ${c.kind} is ${depthOf(value)} deep`);
+  if (!c.kind.startsWith('nested') && depthOf(value) > MAX_DEPTH)
+    throw new Error(`generator bug: ${c.kind} is too deep`);
 }
 
 /** `levels` nested objects: levels(1) = {}, levels(2) = {"a":{}}, … */
@@ -396,12 +471,12 @@ function captureOutput(): Captured {
   const streams = [process.stdout, process.stderr];
   const originals = streams.map((stream) => stream.write);
   for (const stream of streams) {
-    stream.write = ((chunk: unknown, ...rest: unknown[]) => {
+    stream.write = (chunk: unknown, ...rest: unknown[]) => {
       lines.push(...String(chunk).split('\n'));
       const callback = rest.find((arg) => typeof arg === 'function') as (() => void) | undefined;
       callback?.();
       return true;
-    }) as typeof stream.write;
+    };
   }
   return {
     lines,
@@ -421,7 +496,8 @@ function expectError(frame: Frame, code: 4400 | 4403 | 'either' | 4429, error: R
     ISO_MS.test(frame.timestamp) &&
     Object.keys(frame).sort().join() === 'data,timestamp,type' &&
     Object.keys(frame.data).sort().join() === 'code,error';
-  if (!ok) throw new Error(`${label}: expected chat error ${codes.join('|')} ${error} but got ${JSON.stringify(frame)}`);
+  if (!ok)
+    throw new Error(`${label}: expected chat error ${codes.join('|')} ${error} but got ${JSON.stringify(frame)}`);
 }
 
 describe('hostile input on the chat gateway (SPEC §10)', () => {
@@ -458,7 +534,11 @@ describe('hostile input on the chat gateway (SPEC §10)', () => {
         third.send({ type: 'send_message', room: HOSTILE_ROOM, data: { content: `during ${sentByThird++}` } });
         await sleep(1);
       }
-      await eventually(() => hostile.frames.slice(before).filter((f) => f.type === 'error').length >= cases.length, 10_000, `${cases.length} error frames`);
+      await eventually(
+        () => hostile.frames.slice(before).filter((f) => f.type === 'error').length >= cases.length,
+        10_000,
+        `${cases.length} error frames`,
+      );
       hostile.send({ type: 'ping' });
       await hostile.nextOfType('pong');
       third.send({ type: 'send_message', room: HOSTILE_ROOM, data: { content: `after ${sentByThird++}` } });
@@ -473,7 +553,9 @@ describe('hostile input on the chat gateway (SPEC §10)', () => {
     const errors = replies.filter((frame) => frame.type === 'error');
     expect(errors).toHaveLength(cases.length);
     const ownReplies = replies.filter((frame) => frame.type === 'error' || frame.type === 'pong');
-    cases.forEach((c, i) => expectError(ownReplies[i], c.code, c.error, `#${i} ${c.kind} ${String(c.payload).slice(0, 120)}`));
+    cases.forEach((c, i) =>
+      expectError(ownReplies[i], c.code, c.error, `#${i} ${c.kind} ${String(c.payload).slice(0, 120)}`),
+    );
     expect(ownReplies[cases.length]).toEqual({ type: 'pong', timestamp: expect.stringMatching(ISO_MS) });
     expect(ownReplies).toHaveLength(cases.length + 1);
     // the hostile client only ever received the third member's messages besides its own replies
@@ -492,7 +574,10 @@ describe('hostile input on the chat gateway (SPEC §10)', () => {
     expect(messages.every((m) => m.sender === 'tom' && m.data.user_id === 'third')).toBe(true);
     expect(bystander.ofType('error')).toHaveLength(0);
     expect(third.ofType('error')).toHaveLength(0);
-    expect(bystander.frames.filter((f) => !['message', 'user_joined'].includes(f.type))).toEqual([]);
+    expect(
+      bystander.frames.filter((f) => !['connected', 'room_joined', 'message', 'user_joined'].includes(f.type)),
+    ).toEqual([]);
+    expect(bystander.ofType('room_joined')).toHaveLength(1);
 
     // no stack trace, no unhandled error, nothing polluted
     const stackLines = output.lines.filter((line) => STACK_LINE.test(line));
@@ -536,9 +621,12 @@ describe('hostile input on the chat gateway (SPEC §10)', () => {
 
   it('refuses a text frame of invalid UTF-8 with 1007', async () => {
     const client = await t.chat({ sub: 'utf8' });
+    const id = client.frames[0].data.connection_id as string;
+    expect(registry.get(id)).toBeDefined();
     client.socket.send(Buffer.from([0x7b, 0x22, 0x74, 0xff, 0xfe, 0xc3, 0x28, 0x22, 0x7d]), { binary: false });
     expect((await client.waitClose()).code).toBe(1007);
-    await eventually(() => registry.size === 0, 3000, 'connection released');
+    expect(client.ofType('error')).toHaveLength(0);
+    await eventually(() => registry.get(id) === undefined, 3000, 'connection released');
   });
 });
 
@@ -572,10 +660,11 @@ describe('frame size bound (SPEC §10, messageMaxSize 4096)', () => {
 
   it('closes with 1009 on one byte more', async () => {
     const client = await t.chat({ sub: 'size' });
+    const id = client.frames[0].data.connection_id as string;
     client.send(pingOfBytes(4097));
     expect((await client.waitClose()).code).toBe(1009);
     expect(client.ofType('pong')).toHaveLength(0);
-    await eventually(() => t.app.get(ConnectionRegistry).size === 0, 3000, 'connection released');
+    await eventually(() => t.app.get(ConnectionRegistry).get(id) === undefined, 3000, 'connection released');
   });
 
   it('closes with 1009 on a binary frame over the bound too', async () => {

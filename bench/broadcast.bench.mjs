@@ -1,0 +1,91 @@
+// Broadcast benchmark: N chat clients in one room, M events published through the host API.
+// Measures handshake rate (JWT verify + admission), end-to-end fan-out throughput and heap growth.
+//   npm run bench                      (defaults: 500 clients, 2000 events of ~200 bytes)
+//   CLIENTS=1000 EVENTS=5000 npm run bench
+import 'reflect-metadata';
+import { createHmac } from 'node:crypto';
+import { NestFactory } from '@nestjs/core';
+import { Module } from '@nestjs/common';
+import WebSocket from 'ws';
+import { ChatPublisher, RealtimeModule, RealtimeWsAdapter } from '../dist/realtime/index.js';
+
+const CLIENTS = Number(process.env.CLIENTS ?? 500);
+const EVENTS = Number(process.env.EVENTS ?? 2000);
+const SECRET = 'bench-secret-0123456789-0123456789-0123';
+
+const b64 = (v) => Buffer.from(JSON.stringify(v)).toString('base64url');
+function token(sub) {
+  const unsigned = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64({ sub, exp: Math.floor(Date.now() / 1000) + 3600 })}`;
+  return `${unsigned}.${createHmac('sha256', SECRET).update(unsigned).digest('base64url')}`;
+}
+
+class BenchModule {}
+Module({
+  imports: [RealtimeModule.forRoot({ auth: { secret: SECRET }, rateLimitPerSec: 1000, chat: { maxConnectionsPerUser: 100000 } })],
+})(BenchModule);
+
+const app = await NestFactory.create(BenchModule, { logger: ['error'] });
+app.useWebSocketAdapter(new RealtimeWsAdapter(app));
+await app.listen(0, '127.0.0.1');
+const { port } = app.getHttpServer().address();
+const publisher = app.get(ChatPublisher);
+
+let received = 0;
+const sockets = [];
+const handshakeStart = process.hrtime.bigint();
+for (let batch = 0; batch < CLIENTS; batch += 100) {
+  await Promise.all(
+    Array.from({ length: Math.min(100, CLIENTS - batch) }, (_, i) => {
+      const ws = new WebSocket(`ws://127.0.0.1:${port}/api/v1/ws/connect?token=${token(String(batch + i))}`);
+      sockets.push(ws);
+      return new Promise((resolve) => {
+        ws.once('message', () => {
+          ws.send(JSON.stringify({ type: 'join_room', room: 'channel:1' }));
+          ws.once('message', () => {
+            ws.on('message', () => received++);
+            resolve();
+          });
+        });
+      });
+    }),
+  );
+}
+const handshakeMs = Number(process.hrtime.bigint() - handshakeStart) / 1e6;
+
+global.gc?.();
+const heapBefore = process.memoryUsage().heapUsed;
+const expected = CLIENTS * EVENTS;
+const payload = { text: 'x'.repeat(150), n: 0 };
+const start = process.hrtime.bigint();
+const cpuStart = process.cpuUsage();
+for (let i = 0; i < EVENTS; i++) {
+  payload.n = i;
+  publisher.message('channel:1', payload, 'bench');
+  if (i % 50 === 49) await new Promise((r) => setImmediate(r));
+}
+while (received < expected) await new Promise((r) => setTimeout(r, 5));
+const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+const cpu = process.cpuUsage(cpuStart);
+global.gc?.();
+const heapAfter = process.memoryUsage().heapUsed;
+
+console.log(
+  JSON.stringify(
+    {
+      clients: CLIENTS,
+      events: EVENTS,
+      deliveries: expected,
+      handshake_join_per_sec: Math.round(CLIENTS / (handshakeMs / 1000)),
+      deliveries_per_sec: Math.round(expected / seconds),
+      events_per_sec: Math.round(EVENTS / seconds),
+      seconds: Number(seconds.toFixed(3)),
+      cpu_ms_server_and_clients: Math.round((cpu.user + cpu.system) / 1000),
+      heap_growth_mb: Number(((heapAfter - heapBefore) / 1048576).toFixed(2)),
+    },
+    null,
+    2,
+  ),
+);
+sockets.forEach((ws) => ws.terminate());
+await app.close();
+process.exit(0);
