@@ -76,7 +76,7 @@ describe('standalone app', () => {
       expect(await client.waitClose()).toEqual({ code: 1001, reason: 'Server shutting down' });
     const health = await fetch(`http://127.0.0.1:${port}/ws/health`);
     expect(health.status).toBe(503);
-    expect((await health.json()).status).toBe('shutting_down');
+    expect(((await health.json()) as { status: string }).status).toBe('shutting_down');
     await expect(TestClient.open(url)).rejects.toThrow(/HTTP 503/);
 
     expect(await app.exited).toBe(0);

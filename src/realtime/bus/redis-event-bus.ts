@@ -9,63 +9,66 @@ export interface RedisEventBusOptions {
   bufferSize: number;
 }
 
-interface Envelope {
-  origin: string;
-  message: BusMessage;
-}
-
 const retryStrategy = (attempt: number): number => Math.min(100 * 2 ** Math.min(attempt, 6), 5_000);
+const READ_BLOCK_MS = 5_000;
+const READ_BATCH = 512;
+/** Entries kept in the stream: what an instance that was cut off for a while can still catch up on. */
+const MIN_STREAM_LENGTH = 10_000;
+
+type StreamReply = Array<[key: string, entries: Array<[id: string, fields: string[]]>]> | null;
 
 /**
- * Redis pub/sub on `<prefix>ws:events`. A publish is delivered locally at once; other instances
- * get it through Redis and skip their own echoes, so each instance delivers it exactly once.
- * While Redis is unreachable, publishes wait in a bounded buffer and go out in order on reconnect.
+ * The cluster bus on Redis, key `<prefix>ws:events`. A publish is delivered locally at once and
+ * appended to a Redis stream; every instance reads the stream from the last entry it saw and skips
+ * its own entries, so each instance delivers each event once and in order. Unlike plain pub/sub,
+ * nothing is lost when Redis or an instance reconnects late: the reader resumes where it stopped.
+ * While Redis is unreachable, publishes wait in a bounded buffer and are appended in order on reconnect.
  */
 export class RedisEventBus implements EventBus {
   readonly name = 'redis' as const;
   private readonly logger = new Logger(RedisEventBus.name);
   private readonly handlers: BusHandler[] = [];
-  private readonly channel: string;
-  private readonly publisher: Redis;
-  private readonly subscriber: Redis;
+  private readonly key: string;
+  private readonly writer: Redis;
+  private readonly reader: Redis;
   private readonly pending: string[] = [];
+  private readonly maxLength: number;
+  private lastId = '$';
+  private reading = false;
+  private closed = false;
   private dropped = 0;
 
   constructor(private readonly options: RedisEventBusOptions) {
-    this.channel = `${options.prefix}ws:events`;
-    const common = { retryStrategy, enableOfflineQueue: false, maxRetriesPerRequest: null, lazyConnect: true };
-    this.publisher = new Redis(options.url, { ...common, connectionName: `${options.instanceId}:pub` });
-    this.subscriber = new Redis(options.url, {
+    this.key = `${options.prefix}ws:events`;
+    this.maxLength = Math.max(MIN_STREAM_LENGTH, options.bufferSize);
+    const common = { retryStrategy, maxRetriesPerRequest: null, lazyConnect: true };
+    this.writer = new Redis(options.url, {
       ...common,
-      enableOfflineQueue: true,
-      connectionName: `${options.instanceId}:sub`,
+      enableOfflineQueue: false,
+      connectionName: `${options.instanceId}:w`,
     });
-    this.publisher.on('ready', () => this.drain());
-    for (const client of [this.publisher, this.subscriber]) {
+    this.reader = new Redis(options.url, { ...common, connectionName: `${options.instanceId}:r` });
+    this.writer.on('ready', () => this.drain());
+    this.reader.on('ready', () => void this.readLoop());
+    for (const client of [this.writer, this.reader]) {
       client.on('error', (error: Error) => this.logger.warn(`Redis: ${error.message}`));
     }
-    this.subscriber.on('message', (channel: string, data: string) => this.receive(channel, data));
   }
 
   /** Connects in the background: the instance serves its own sockets whether or not Redis is up. */
   start(): void {
-    this.publisher.connect().catch(() => undefined);
-    this.subscriber.connect().catch(() => undefined);
-    this.subscriber.subscribe(this.channel).catch((error: Error) => this.logger.warn(`subscribe: ${error.message}`));
+    this.writer.connect().catch(() => undefined);
+    this.reader.connect().catch(() => undefined);
   }
 
   publish(message: BusMessage): void {
     this.deliverLocally(message);
-    const data = JSON.stringify({ origin: this.options.instanceId, message } satisfies Envelope);
-    if (this.pending.length === 0 && this.publisher.status === 'ready') {
-      this.send(data);
+    const data = JSON.stringify({ origin: this.options.instanceId, message });
+    if (this.pending.length === 0 && this.writer.status === 'ready') {
+      this.append(data);
       return;
     }
-    if (this.pending.length >= this.options.bufferSize) {
-      this.pending.shift();
-      this.dropped++;
-    }
-    this.pending.push(data);
+    this.buffer(data);
   }
 
   subscribe(handler: BusHandler): void {
@@ -73,49 +76,87 @@ export class RedisEventBus implements EventBus {
   }
 
   status(): BusStatus {
-    return this.publisher.status === 'ready' && this.subscriber.status === 'ready' ? 'up' : 'down';
-  }
-
-  get bufferedCount(): number {
-    return this.pending.length;
-  }
-
-  get droppedCount(): number {
-    return this.dropped;
+    return this.writer.status === 'ready' && this.reader.status === 'ready' ? 'up' : 'down';
   }
 
   async flush(): Promise<void> {
-    if (this.publisher.status !== 'ready') return;
+    if (this.writer.status !== 'ready') return;
     this.drain();
-    await this.publisher.ping().catch(() => undefined);
+    await this.writer.ping().catch(() => undefined);
   }
 
   async close(): Promise<void> {
     await this.flush();
-    this.publisher.disconnect();
-    this.subscriber.disconnect();
+    this.closed = true;
+    this.writer.disconnect();
+    this.reader.disconnect();
+  }
+
+  private buffer(data: string): void {
+    if (this.pending.length >= this.options.bufferSize) {
+      this.pending.shift();
+      this.dropped++;
+    }
+    this.pending.push(data);
   }
 
   private drain(): void {
     if (this.pending.length > 0) this.logger.log(`Redis is back: sending ${this.pending.length} buffered events`);
-    while (this.pending.length > 0 && this.publisher.status === 'ready') this.send(this.pending.shift()!);
+    while (this.pending.length > 0 && this.writer.status === 'ready') this.append(this.pending.shift()!);
     if (this.dropped > 0) {
       this.logger.warn(`${this.dropped} events were dropped while Redis was down (WS_BUS_BUFFER_SIZE)`);
       this.dropped = 0;
     }
   }
 
-  private send(data: string): void {
-    this.publisher.publish(this.channel, data).catch((error: Error) => this.logger.warn(`publish: ${error.message}`));
+  private append(data: string): void {
+    this.writer
+      .xadd(this.key, 'MAXLEN', '~', String(this.maxLength), '*', 'd', data)
+      .catch((error: Error) => this.logger.warn(`publish: ${error.message}`));
   }
 
-  private receive(channel: string, data: string): void {
-    if (channel !== this.channel) return;
-    let envelope: Envelope;
+  /** Reads the stream while the reader is connected; resumes from `lastId` after a reconnect. */
+  private async readLoop(): Promise<void> {
+    if (this.reading) return;
+    this.reading = true;
     try {
-      envelope = JSON.parse(data) as Envelope;
+      if (this.lastId === '$') this.lastId = await this.latestId();
+      while (!this.closed && this.reader.status === 'ready') {
+        const reply = await this.reader.xread(
+          'COUNT',
+          READ_BATCH,
+          'BLOCK',
+          READ_BLOCK_MS,
+          'STREAMS',
+          this.key,
+          this.lastId,
+        );
+        for (const [, entries] of reply ?? []) {
+          for (const [id, fields] of entries) {
+            this.lastId = id;
+            this.receive(fields[1]);
+          }
+        }
+      }
+    } catch (error) {
+      if (!this.closed) this.logger.warn(`read: ${(error as Error).message}`);
+    } finally {
+      this.reading = false;
+    }
+  }
+
+  /** Where a fresh instance starts: after the newest entry, so it does not replay history. */
+  private async latestId(): Promise<string> {
+    const [last] = (await this.reader.xrevrange(this.key, '+', '-', 'COUNT', 1)) as Array<[string, string[]]>;
+    return last?.[0] ?? '0-0';
+  }
+
+  private receive(data: string | undefined): void {
+    let envelope: { origin: string; message: BusMessage };
+    try {
+      envelope = JSON.parse(data ?? '') as { origin: string; message: BusMessage };
     } catch {
-      this.logger.warn('Ignored a malformed bus message');
+      this.logger.warn('Ignored a malformed bus entry');
       return;
     }
     if (envelope.origin === this.options.instanceId) return;

@@ -62,11 +62,9 @@ export class Connection {
   readonly userAgent: string;
   closeCode?: number;
 
-  private pendingMessages = 0;
+  /** Messages sent while a backlog existed; back to zero once the kernel has taken everything. */
+  private queuedMessages = 0;
   private overflowed = false;
-  private readonly onWritten = (): void => {
-    this.pendingMessages--;
-  };
 
   readonly socket: WebSocket;
   readonly protocol: GatewayProtocol;
@@ -119,23 +117,24 @@ export class Connection {
 
   sendJson(json: string): boolean {
     if (!this.admit(Buffer.byteLength(json))) return false;
+    this.socket.send(json);
     this.countOutbound();
-    this.socket.send(json, this.onWritten);
     return true;
   }
 
   /** Writes an already framed broadcast without copying it. */
   sendPrepared(frame: PreparedFrame): boolean {
     if (!this.admit(frame.byteLength)) return false;
-    this.countOutbound();
     const sender = (this.socket as unknown as { _sender: SenderInternals })._sender;
-    if (sender._state === 0) sender.sendFrame(frame.framed, this.onWritten);
-    else this.socket.send(frame.payload, { binary: false }, this.onWritten);
+    if (sender._state === 0) sender.sendFrame(frame.framed);
+    else this.socket.send(frame.payload, { binary: false });
+    this.countOutbound();
     return true;
   }
 
+  /** Call after writing: a message the kernel did not take at once joins the backlog. */
   private countOutbound(): void {
-    this.pendingMessages++;
+    if (this.socket.bufferedAmount > 0) this.queuedMessages++;
     this.messagesOut++;
     this.traffic.messagesOut++;
   }
@@ -152,7 +151,8 @@ export class Connection {
 
   private admit(bytes: number): boolean {
     if (!this.isOpen) return false;
-    const overQueue = this.pendingMessages >= this.limits.maxQueueSize;
+    if (this.socket.bufferedAmount === 0) this.queuedMessages = 0;
+    const overQueue = this.queuedMessages >= this.limits.maxQueueSize;
     const overBytes = this.socket.bufferedAmount + bytes > this.limits.maxQueueBytes;
     if (!overQueue && !overBytes) return true;
     this.closeForOverflow();
