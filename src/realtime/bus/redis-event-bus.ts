@@ -15,8 +15,6 @@ const READ_BATCH = 512;
 /** Entries kept in the stream: what an instance that was cut off for a while can still catch up on. */
 const MIN_STREAM_LENGTH = 10_000;
 
-type StreamReply = Array<[key: string, entries: Array<[id: string, fields: string[]]>]> | null;
-
 /**
  * The cluster bus on Redis, key `<prefix>ws:events`. A publish is delivered locally at once and
  * appended to a Redis stream; every instance reads the stream from the last entry it saw and skips
