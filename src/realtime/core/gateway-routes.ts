@@ -14,7 +14,8 @@ interface CompiledRoute {
 }
 
 const SEGMENT = '([A-Za-z0-9_.~-]{1,128})';
-const CLIENT_ID = '([A-Za-z0-9_.-]{1,64})';
+/** A notify client id; the scheduler's and checkpoint's path words are not client ids. */
+const CLIENT_ID = '(?!(?:experiments|tasks|projects|user|checkpoints)$)([A-Za-z0-9_.-]{1,64})';
 
 /**
  * Every upgrade path of SPEC.md §3–6, most specific first: fixed paths win over

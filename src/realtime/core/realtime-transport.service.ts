@@ -11,6 +11,7 @@ import { GatewayServer } from './gateway-server.js';
 import { InboundFrameParser } from './inbound-frame.parser.js';
 import { LifecycleLog } from './lifecycle-log.js';
 import { CloseCode, RATE_LIMITED, RealtimeError } from './realtime-error.js';
+import { redactUrl } from './redact.js';
 import { TokenBucket } from './token-bucket.js';
 import { TrafficStats } from './traffic-stats.service.js';
 import { UpgradeAuthGuard } from './upgrade-auth.guard.js';
@@ -174,7 +175,7 @@ export class RealtimeTransport implements BeforeApplicationShutdown, OnApplicati
       this.log.security('limit_hit', { gateway: protocol.gateway, user: connection.principal?.sub, ip: connection.ip });
       return this.refuse(connection, undefined, refusal.code, refusal.reason, refusal.frame);
     }
-    this.track(connection);
+    this.track(connection, request);
     gateway.emit('connection', connection, request);
   }
 
@@ -189,7 +190,7 @@ export class RealtimeTransport implements BeforeApplicationShutdown, OnApplicati
     connection.close(code, reason);
   }
 
-  private track(connection: Connection): void {
+  private track(connection: Connection, request: IncomingMessage): void {
     const hooks: ConnectionHooks = { onClose: [], backlog: [], busy: false, lastRateLimitNoticeAt: 0 };
     this.hooks.set(connection, hooks);
     const exp = connection.principal?.exp;
@@ -201,7 +202,7 @@ export class RealtimeTransport implements BeforeApplicationShutdown, OnApplicati
     }
     connection.socket.on('pong', () => (connection.lastSeenAt = Date.now()));
     connection.socket.once('close', (code: number) => this.release(connection, hooks, code));
-    this.log.info('connect', this.describe(connection));
+    this.log.info('connect', { ...this.describe(connection), url: redactUrl(request.url) });
   }
 
   private release(connection: Connection, hooks: ConnectionHooks, code: number): void {
