@@ -421,3 +421,21 @@ describe('connection churn leaves nothing behind (SPEC §3, §9)', () => {
     expect([...modes.keys()].sort()).toEqual([...MODES].sort());
   });
 });
+
+describe('one large event', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp({ maxQueueBytes: 65_536 });
+  });
+  afterAll(() => t.close());
+
+  it('is delivered to a reader with nothing pending even when larger than maxQueueBytes', async () => {
+    const client = await t.chat({ sub: 'big' });
+    client.send({ type: 'join_room', room: 'channel:9' });
+    await client.nextOfType('room_joined');
+    t.app.get(ChatPublisher).message('channel:9', { blob: 'x'.repeat(200_000) });
+    expect((await client.nextOfType('message')).data.blob).toHaveLength(200_000);
+    expect(client.socket.readyState).toBe(WebSocket.OPEN);
+    client.close();
+  });
+});

@@ -151,9 +151,11 @@ export class Connection {
 
   private admit(bytes: number): boolean {
     if (!this.isOpen) return false;
-    if (this.socket.bufferedAmount === 0) this.queuedMessages = 0;
+    const backlog = this.socket.bufferedAmount;
+    if (backlog === 0) this.queuedMessages = 0;
     const overQueue = this.queuedMessages >= this.limits.maxQueueSize;
-    const overBytes = this.socket.bufferedAmount + bytes > this.limits.maxQueueBytes;
+    // One large event to a socket with nothing pending is not a backlog.
+    const overBytes = backlog > 0 && backlog + bytes > this.limits.maxQueueBytes;
     if (!overQueue && !overBytes) return true;
     this.closeForOverflow();
     return false;
