@@ -11,6 +11,7 @@ import { ChatGateway } from './chat/chat.gateway.js';
 import { ChatPublisher } from './chat/chat.publisher.js';
 import { ChatService } from './chat/chat.service.js';
 import { ACCESS_POLICY, DefaultAccessPolicy } from './core/access-policy.js';
+import { ClusterView } from './core/cluster-view.service.js';
 import { ConnectionRegistry } from './core/connection-registry.service.js';
 import { Fanout } from './core/fanout.service.js';
 import { RealtimeTransport } from './core/realtime-transport.service.js';
@@ -49,6 +50,7 @@ const accessPolicyProvider: Provider = {
     TokenVerifier,
     UpgradeAuthGuard,
     ConnectionRegistry,
+    ClusterView,
     TrafficStats,
     Fanout,
     RealtimeTransport,

@@ -23,7 +23,7 @@ export class ListClientsQueryDto {
   limit: number = 100;
 
   @IsOptional()
-  @Matches(/^\d{1,15}$/, { message: 'cursor must be the next_cursor of a previous page' })
+  @Matches(/^[A-Za-z0-9_-]{1,200}$/, { message: 'cursor must be the next_cursor of a previous page' })
   cursor?: string;
 }
 

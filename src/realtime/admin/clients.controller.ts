@@ -9,7 +9,9 @@ import {
   UsePipes,
   ValidationPipe,
 } from '@nestjs/common';
+import type { ClientDescriptor } from '../core/client-descriptor.js';
 import { ConnectionRegistry } from '../core/connection-registry.service.js';
+import { Fanout } from '../core/fanout.service.js';
 import { CloseCode } from '../core/realtime-error.js';
 import { AdminAuthGuard } from './admin-auth.guard.js';
 import { ListClientsQueryDto } from './admin.dto.js';
@@ -25,41 +27,56 @@ export class ClientsController {
   constructor(
     private readonly registry: ConnectionRegistry,
     private readonly stats: RealtimeStats,
+    private readonly fanout: Fanout,
   ) {}
 
   @Get('stats')
-  getStats(): Record<string, unknown> {
+  getStats(): Promise<Record<string, unknown>> {
     return this.stats.stats();
   }
 
+  /** Every instance's clients, oldest first; `next_cursor` resumes after the last one returned. */
   @Get('clients')
-  list(@Query() query: ListClientsQueryDto): Record<string, unknown> {
-    const matching = this.registry.list({ gateway: query.gateway, user: query.user });
-    const after = query.cursor === undefined ? 0 : Number(query.cursor);
-    const start = matching.findIndex((connection) => connection.sequence > after);
+  async list(@Query() query: ListClientsQueryDto): Promise<Record<string, unknown>> {
+    const matching = (await this.stats.clusterClients())
+      .filter((client) => query.gateway === undefined || client.gateway === query.gateway)
+      .filter((client) => query.user === undefined || String(client.user_id) === query.user)
+      .sort((a, b) => orderKey(a).localeCompare(orderKey(b)));
+    const after = query.cursor === undefined ? '' : Buffer.from(query.cursor, 'base64url').toString();
+    const start = after ? matching.findIndex((client) => orderKey(client) > after) : 0;
     const page = start < 0 ? [] : matching.slice(start, start + query.limit);
     const hasMore = start >= 0 && start + query.limit < matching.length;
     return {
-      clients: page.map((connection) => this.stats.describe(connection)),
+      clients: page,
       total: matching.length,
-      next_cursor: hasMore ? String(page[page.length - 1].sequence) : null,
+      next_cursor: hasMore ? Buffer.from(orderKey(page[page.length - 1])).toString('base64url') : null,
     };
   }
 
   @Get('clients/:clientId')
-  get(@Param('clientId') clientId: string): Record<string, unknown> {
-    return this.stats.describe(this.find(clientId));
+  async get(@Param('clientId') clientId: string): Promise<ClientDescriptor> {
+    const local = this.registry.get(clientId);
+    return local ? this.stats.describe(local) : this.findElsewhere(clientId);
   }
 
+  /** Closes the client with 4000 on whichever instance holds it. */
   @Delete('clients/:clientId')
-  disconnect(@Param('clientId') clientId: string): Record<string, unknown> {
-    this.find(clientId).close(CloseCode.ADMIN_DISCONNECT, 'Disconnected by administrator');
+  async disconnect(@Param('clientId') clientId: string): Promise<Record<string, unknown>> {
+    const local = this.registry.get(clientId);
+    if (local) {
+      local.close(CloseCode.ADMIN_DISCONNECT, 'Disconnected by administrator');
+      return { disconnected: true, id: clientId };
+    }
+    await this.findElsewhere(clientId);
+    this.fanout.disconnect(clientId, CloseCode.ADMIN_DISCONNECT, 'Disconnected by administrator');
     return { disconnected: true, id: clientId };
   }
 
-  private find(clientId: string) {
-    const connection = this.registry.get(clientId);
-    if (!connection) throw new NotFoundException(`No client ${clientId}`);
-    return connection;
+  private async findElsewhere(clientId: string): Promise<ClientDescriptor> {
+    const client = (await this.stats.clusterClients()).find((candidate) => candidate.id === clientId);
+    if (!client) throw new NotFoundException(`No client ${clientId}`);
+    return client;
   }
 }
+
+const orderKey = (client: ClientDescriptor): string => `${client.connected_at}|${client.id}`;

@@ -1,5 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { EVENT_BUS, type EventBus } from '../bus/event-bus.js';
+import { describeConnection, type ClientDescriptor } from '../core/client-descriptor.js';
+import { ClusterView } from '../core/cluster-view.service.js';
 import type { Connection } from '../core/connection.js';
 import { ConnectionRegistry } from '../core/connection-registry.service.js';
 import type { GatewayName } from '../core/gateway-protocol.js';
@@ -18,6 +20,7 @@ export class RealtimeStats {
     private readonly transport: RealtimeTransport,
     @Inject(EVENT_BUS) private readonly bus: EventBus,
     @Inject(REALTIME_CONFIG) private readonly config: RealtimeConfig,
+    private readonly cluster: ClusterView,
   ) {}
 
   health(): Record<string, unknown> {
@@ -26,7 +29,7 @@ export class RealtimeStats {
     return { status, bus: this.bus.name, redis, connections: this.registry.size, uptime: this.traffic.uptimeSeconds };
   }
 
-  stats(): Record<string, unknown> {
+  async stats(): Promise<Record<string, unknown>> {
     const byGateway: Record<string, number> = {};
     const topics: Record<string, number> = {};
     for (const gateway of GATEWAYS) {
@@ -44,23 +47,28 @@ export class RealtimeStats {
       },
       rooms: topics,
       bus: { name: this.bus.name, redis: this.bus.status() },
+      cluster: await this.clusterTotals(byGateway),
     };
   }
 
-  describe(connection: Connection): Record<string, unknown> {
+  /** Connection totals over every live instance (this one alone without Redis). */
+  private async clusterTotals(local: Record<string, number>): Promise<Record<string, unknown>> {
+    const byGateway = { ...local };
+    const elsewhere = await this.cluster.clientsElsewhere();
+    for (const client of elsewhere) byGateway[client.gateway] = (byGateway[client.gateway] ?? 0) + 1;
     return {
-      id: connection.id,
-      gateway: connection.gateway,
-      user_id: connection.principal?.userId ?? null,
-      username: connection.principal?.username ?? null,
-      ip: connection.ip,
-      user_agent: connection.userAgent,
-      connected_at: connection.connectedAt.toISOString(),
-      last_seen: new Date(connection.lastSeenAt).toISOString(),
-      rooms: [...connection.topics],
-      messages_in: connection.messagesIn,
-      messages_out: connection.messagesOut,
-      instance: this.config.instanceId,
+      instances: await this.cluster.instanceCount(),
+      connections: { total: this.registry.size + elsewhere.length, by_gateway: byGateway },
     };
+  }
+
+  describe(connection: Connection): ClientDescriptor {
+    return describeConnection(connection, this.config.instanceId);
+  }
+
+  /** Every client of the cluster (this instance's live, the others' as of their last snapshot). */
+  async clusterClients(): Promise<ClientDescriptor[]> {
+    const local = this.registry.list().map((connection) => this.describe(connection));
+    return [...local, ...(await this.cluster.clientsElsewhere())];
   }
 }

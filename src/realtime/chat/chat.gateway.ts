@@ -34,7 +34,10 @@ export class ChatGateway implements OnGatewayConnection<Connection>, OnGatewayDi
   }
 
   @SubscribeMessage('leave_room')
-  leave(@ConnectedSocket() connection: Connection, @MessageBody(frameValidationPipe) frame: RoomFrameDto): object {
+  leave(
+    @ConnectedSocket() connection: Connection,
+    @MessageBody(frameValidationPipe) frame: RoomFrameDto,
+  ): Promise<object> {
     return this.chat.leave(connection, frame.room);
   }
 

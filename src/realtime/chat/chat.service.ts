@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { ACCESS_POLICY, type AccessPolicy } from '../core/access-policy.js';
 import type { Connection } from '../core/connection.js';
+import { ClusterView } from '../core/cluster-view.service.js';
 import { ConnectionRegistry } from '../core/connection-registry.service.js';
 import { Fanout } from '../core/fanout.service.js';
 import type { Principal } from '../core/principal.js';
@@ -18,6 +19,7 @@ export class ChatService {
     private readonly fanout: Fanout,
     @Inject(ACCESS_POLICY) private readonly policy: AccessPolicy,
     @Inject(REALTIME_CONFIG) private readonly config: RealtimeConfig,
+    private readonly cluster: ClusterView,
   ) {}
 
   /** Puts a new connection in its own `user:<sub>` room and returns the welcome frame. */
@@ -38,7 +40,7 @@ export class ChatService {
 
   /** Leaves every room, so the rest of each room hears `user_left` for the user's last tab. */
   disconnect(connection: Connection): void {
-    for (const room of [...connection.topics]) this.leaveRoom(connection, room);
+    for (const room of [...connection.topics]) void this.leaveRoom(connection, room);
   }
 
   async join(connection: Connection, room: string): Promise<object> {
@@ -46,15 +48,16 @@ export class ChatService {
     const resource = parseJoinableRoom(room);
     if (!(await this.policy.canAccess(principal, resource))) throw RealtimeError.forbidden('Access denied');
     if (!connection.isOpen || connection.topics.has(room)) return this.roomReply('room_joined', room);
-    if (!this.isUserIn(room, principal.sub))
-      this.publish(room, 'user_joined', presenceData(principal), principal.username);
+    const present = await this.isPresent(room, principal.sub);
+    if (!connection.isOpen) return this.roomReply('room_joined', room);
+    if (!present) this.publish(room, 'user_joined', presenceData(principal), principal.username);
     this.registry.join(connection, room);
     return this.roomReply('room_joined', room);
   }
 
-  leave(connection: Connection, room: string): object {
+  async leave(connection: Connection, room: string): Promise<object> {
     parseJoinableRoom(room);
-    this.leaveRoom(connection, room);
+    await this.leaveRoom(connection, room);
     return this.roomReply('room_left', room);
   }
 
@@ -79,13 +82,14 @@ export class ChatService {
     this.fanout.toTopics('chat', [room], event);
   }
 
-  private leaveRoom(connection: Connection, room: string): void {
+  private async leaveRoom(connection: Connection, room: string): Promise<void> {
     const principal = this.principalOf(connection);
     if (room === userRoom(principal.sub)) {
       this.registry.leave(connection, room);
       return;
     }
-    if (this.registry.leave(connection, room).presenceChanged) {
+    const { presenceChanged } = this.registry.leave(connection, room);
+    if (presenceChanged && !(await this.cluster.presentElsewhere('chat', room, principal.sub))) {
       this.publish(room, 'user_left', presenceData(principal), principal.username);
     }
   }
@@ -94,10 +98,11 @@ export class ChatService {
     return { type, room, data: { room }, timestamp: timestamp() };
   }
 
-  private isUserIn(room: string, sub: string): boolean {
+  /** Whether `sub` is already in `room`, on this instance or another. */
+  private async isPresent(room: string, sub: string): Promise<boolean> {
     let found = false;
     this.registry.forEachMember('chat', [room], (member) => (found ||= member.principal?.sub === sub));
-    return found;
+    return found || this.cluster.presentElsewhere('chat', room, sub);
   }
 
   private principalOf(connection: Connection): Principal {

@@ -33,19 +33,41 @@ export class ConnectionRegistry {
   private readonly userCounts = new Map<string, number>();
   private readonly ipCounts = new Map<string, number>();
   private readonly topics = new Map<GatewayName, Map<string, TopicMembers>>();
+  private readonly listeners: Array<() => void> = [];
 
   get size(): number {
     return this.byId.size;
   }
 
   /** Registers `connection` unless one of `limits` would be passed; throws the refusal. */
-  admit(connection: Connection, limits: ConnectionLimits): void {
-    const refusal = this.checkLimits(connection, limits);
+  admit(connection: Connection, limits: ConnectionLimits, userConnectionsElsewhere = 0): void {
+    const refusal = this.checkLimits(connection, limits, userConnectionsElsewhere);
     if (refusal) throw refusal;
     this.byId.set(connection.id, connection);
     this.gatewaySet(connection.gateway).add(connection);
     increment(this.userCounts, this.userKey(connection));
     increment(this.ipCounts, this.ipKey(connection));
+    this.changed();
+  }
+
+  /** Called after every admission, removal, join and leave (the cluster view republishes). */
+  onChange(listener: () => void): void {
+    this.listeners.push(listener);
+  }
+
+  /** Connections per `gateway|sub` on this instance. */
+  userCountEntries(): Array<[string, number]> {
+    return [...this.userCounts];
+  }
+
+  /** `gateway|topic|sub` for every user present in a topic on this instance. */
+  presenceKeys(): string[] {
+    const keys: string[] = [];
+    for (const [gateway, index] of this.topics) {
+      for (const [topic, members] of index)
+        for (const user of members.users.keys()) keys.push(`${gateway}|${topic}|${user}`);
+    }
+    return keys;
   }
 
   /** Forgets `connection` everywhere: ids, counters, every topic. Idempotent. */
@@ -56,6 +78,7 @@ export class ConnectionRegistry {
     this.byGateway.get(connection.gateway)?.delete(connection);
     decrement(this.userCounts, this.userKey(connection));
     decrement(this.ipCounts, this.ipKey(connection));
+    this.changed();
   }
 
   get(id: string): Connection | undefined {
@@ -92,6 +115,7 @@ export class ConnectionRegistry {
     if (!members) index.set(topic, (members = new TopicMembers()));
     members.connections.add(connection);
     connection.topics.add(topic);
+    this.changed();
     return { presenceChanged: increment(members.users, this.presenceKey(connection)) === 1 };
   }
 
@@ -103,6 +127,7 @@ export class ConnectionRegistry {
     members.connections.delete(connection);
     const remaining = decrement(members.users, this.presenceKey(connection));
     if (members.connections.size === 0) index.delete(topic);
+    this.changed();
     return { presenceChanged: remaining === 0 };
   }
 
@@ -131,10 +156,17 @@ export class ConnectionRegistry {
     return { connections: this.byId.size, topics, users: this.userCounts.size, ips: this.ipCounts.size };
   }
 
-  private checkLimits(connection: Connection, limits: ConnectionLimits): RealtimeError | undefined {
+  private changed(): void {
+    for (const listener of this.listeners) listener();
+  }
+
+  private checkLimits(connection: Connection, limits: ConnectionLimits, elsewhere: number): RealtimeError | undefined {
     const gatewayCount = this.countByGateway(connection.gateway);
     if (limits.total !== undefined && gatewayCount >= limits.total) return TOO_MANY_CONNECTIONS;
-    if (limits.perUser !== undefined && (this.userCounts.get(this.userKey(connection)) ?? 0) >= limits.perUser) {
+    if (
+      limits.perUser !== undefined &&
+      (this.userCounts.get(this.userKey(connection)) ?? 0) + elsewhere >= limits.perUser
+    ) {
       return TOO_MANY_CONNECTIONS;
     }
     if (limits.perIp !== undefined && (this.ipCounts.get(this.ipKey(connection)) ?? 0) >= limits.perIp) {
@@ -143,7 +175,7 @@ export class ConnectionRegistry {
     return undefined;
   }
 
-  private userKey(connection: Connection): string {
+  userKey(connection: Connection): string {
     return `${connection.gateway}|${connection.principal?.sub ?? `anonymous:${connection.id}`}`;
   }
 

@@ -14,7 +14,8 @@ import { CloseCode, RATE_LIMITED, RealtimeError } from './realtime-error.js';
 import { redactUrl } from './redact.js';
 import { TokenBucket } from './token-bucket.js';
 import { TrafficStats } from './traffic-stats.service.js';
-import { UpgradeAuthGuard } from './upgrade-auth.guard.js';
+import { UpgradeAuthGuard, type UpgradeAuthResult } from './upgrade-auth.guard.js';
+import { ClusterView } from './cluster-view.service.js';
 
 /** A gateway's message handler as Nest hands it over: called with the frame, returns the reply. */
 export type FrameHandler = (frame: InboundFrame, key: string) => unknown;
@@ -22,6 +23,15 @@ export type FrameHandler = (frame: InboundFrame, key: string) => unknown;
 const BINARY_REFUSED = RealtimeError.badFrame('Binary frames are not supported');
 const SHUTDOWN_CLOSE_TIMEOUT_MS = 5_000;
 const MAX_TIMER_MS = 2 ** 31 - 1;
+
+interface Upgrade {
+  ws: WebSocket;
+  request: IncomingMessage;
+  route: RouteMatch;
+  gateway: GatewayServer;
+  authResult: UpgradeAuthResult;
+  elsewhere: number;
+}
 
 interface ConnectionHooks {
   onClose: Array<() => void>;
@@ -59,6 +69,7 @@ export class RealtimeTransport implements BeforeApplicationShutdown, OnApplicati
     private readonly auth: UpgradeAuthGuard,
     private readonly registry: ConnectionRegistry,
     private readonly traffic: TrafficStats,
+    private readonly cluster: ClusterView,
   ) {
     this.parser = new InboundFrameParser(config.maxJsonDepth);
     this.maxBacklog = Math.ceil(config.rateLimitPerSec * 2);
@@ -141,15 +152,25 @@ export class RealtimeTransport implements BeforeApplicationShutdown, OnApplicati
       });
       return rejectUpgrade(socket, 403, 'Forbidden');
     }
-    this.wss.handleUpgrade(request, socket, head, (ws) => this.accept(ws, request, url, route, gateway));
+    const authResult = this.auth.authenticate(request, url);
+    // Counted before the upgrade, so no frame can arrive while the cluster is asked.
+    void this.userConnectionsElsewhere(route.gateway, authResult.principal?.sub).then((elsewhere) =>
+      this.wss.handleUpgrade(request, socket, head, (ws) =>
+        this.accept({ ws, request, route, gateway, authResult, elsewhere }),
+      ),
+    );
   }
 
-  private accept(ws: WebSocket, request: IncomingMessage, url: URL, route: RouteMatch, gateway: GatewayServer): void {
+  private async userConnectionsElsewhere(gateway: GatewayName, sub: string | undefined): Promise<number> {
+    if (sub === undefined || this.config.limits[gateway].perUser === undefined || !this.cluster.enabled) return 0;
+    return this.cluster.userConnectionsElsewhere(gateway, sub);
+  }
+
+  private accept({ ws, request, route, gateway, authResult, elsewhere }: Upgrade): void {
     const { protocol } = gateway;
     ws.on('error', (error: Error & { code?: string }) =>
       this.log.info('socket_error', { gateway: protocol.gateway, reason: error.code ?? error.message }),
     );
-    const authResult = this.auth.authenticate(request, url);
     const connection = new Connection({
       socket: ws,
       request,
@@ -169,7 +190,7 @@ export class RealtimeTransport implements BeforeApplicationShutdown, OnApplicati
       return this.refuse(connection, authResult.error, CloseCode.UNAUTHENTICATED, authResult.error.message);
     }
     try {
-      this.registry.admit(connection, this.config.limits[protocol.gateway]);
+      this.registry.admit(connection, this.config.limits[protocol.gateway], elsewhere);
     } catch (error) {
       const refusal = protocol.refusal(error as RealtimeError);
       this.log.security('limit_hit', { gateway: protocol.gateway, user: connection.principal?.sub, ip: connection.ip });
