@@ -1,0 +1,146 @@
+import { Redis } from 'ioredis';
+import { TestClient, eventually, sleep } from './support/test-client.js';
+import { ADMIN_TOKEN, startTestApp, type TestApp } from './support/test-app.js';
+import { hsToken } from './support/tokens.js';
+
+/** SPEC §9 "the cluster acts as one": limits, presence and admin views across two instances on Redis. */
+const REDIS_URL = 'redis://127.0.0.1:6379';
+const CHAT = '/api/v1/ws/connect';
+
+describe('cluster state across instances (SPEC §9)', () => {
+  const prefix = `test-${process.pid}-${Date.now()}-state:`;
+  let a: TestApp;
+  let b: TestApp;
+  let redis: Redis;
+  const open: TestClient[] = [];
+
+  const clusterTotal = async (t: TestApp): Promise<number> =>
+    ((await t.http('GET', '/ws/stats', { token: ADMIN_TOKEN })).body as any).cluster.connections.total as number;
+
+  /** Waits until both instances see `total` connections in the cluster (snapshots are published within ~50 ms). */
+  const settle = (total: number) =>
+    eventually(
+      async () => (await clusterTotal(a)) === total && (await clusterTotal(b)) === total,
+      5000,
+      `cluster total ${total}`,
+    );
+
+  const chat = async (t: TestApp, sub: string): Promise<TestClient> => {
+    const client = await t.chat({ sub, username: sub });
+    open.push(client);
+    return client;
+  };
+
+  beforeAll(async () => {
+    const options = (id: string) => ({
+      redis: { url: REDIS_URL, prefix },
+      instanceId: `${prefix}${id}`,
+      heartbeatTimeoutMs: 3000,
+    });
+    a = await startTestApp(options('A'));
+    b = await startTestApp(options('B'));
+    redis = new Redis(REDIS_URL);
+    await eventually(async () => {
+      const [ha, hb] = await Promise.all([a.http('GET', '/ws/health'), b.http('GET', '/ws/health')]);
+      return ha.body.redis === 'up' && hb.body.redis === 'up';
+    }, 10_000);
+  });
+
+  afterEach(async () => {
+    open.splice(0).forEach((client) => client.close());
+    await settle(0);
+  });
+
+  afterAll(async () => {
+    await a.close();
+    await b.close();
+    await redis.quit();
+  });
+
+  it('counts a user’s connections on every instance against the per-user limit', async () => {
+    for (let i = 0; i < 3; i++) await chat(a, 'multi');
+    for (let i = 0; i < 2; i++) await chat(b, 'multi');
+    await settle(5);
+    for (const t of [a, b]) {
+      const sixth = new TestClient(t.wsUrl(CHAT, hsToken({ sub: 'multi' })));
+      expect(await sixth.waitClose()).toEqual({ code: 4429, reason: 'Too many connections' });
+    }
+    open.pop()!.close();
+    await settle(4);
+    await chat(a, 'multi');
+  });
+
+  it('reports presence per user per room for the whole cluster', async () => {
+    const watcher = await chat(a, 'watcher');
+    watcher.send({ type: 'join_room', room: 'channel:50' });
+    await watcher.nextOfType('room_joined');
+
+    const onA = await chat(a, 'roamer');
+    onA.send({ type: 'join_room', room: 'channel:50' });
+    await onA.nextOfType('room_joined');
+    expect((await watcher.nextOfType('user_joined')).data.user_id).toBe('roamer');
+    await settle(2);
+    await sleep(100);
+
+    const onB = await chat(b, 'roamer');
+    onB.send({ type: 'join_room', room: 'channel:50' });
+    await onB.nextOfType('room_joined');
+    await sleep(200);
+    expect(watcher.ofType('user_joined')).toHaveLength(1);
+
+    onA.send({ type: 'leave_room', room: 'channel:50' });
+    await onA.nextOfType('room_left');
+    await sleep(200);
+    expect(watcher.ofType('user_left')).toHaveLength(0);
+
+    await sleep(100); // let A's snapshot drop the roamer before B's tab leaves
+    onB.close();
+    expect((await watcher.nextOfType('user_left', 5000)).data.user_id).toBe('roamer');
+    await sleep(200);
+    expect(watcher.ofType('user_left')).toHaveLength(1);
+  });
+
+  it('lists, shows and disconnects clients of another instance', async () => {
+    await chat(a, 'on-a');
+    const remote = await chat(b, 'on-b');
+    await settle(2);
+    const list = await a.http('GET', '/ws/clients', { token: ADMIN_TOKEN });
+    expect(list.body.total).toBe(2);
+    const onB = list.body.clients.find((client: any) => client.user_id === 'on-b');
+    expect(onB).toMatchObject({ gateway: 'chat', instance: `${prefix}B`, rooms: ['user:on-b'] });
+    expect((await a.http('GET', `/ws/clients?user=on-b`, { token: ADMIN_TOKEN })).body.total).toBe(1);
+    expect((await a.http('GET', `/ws/clients/${onB.id}`, { token: ADMIN_TOKEN })).body.id).toBe(onB.id);
+
+    const deleted = await a.http('DELETE', `/ws/clients/${onB.id}`, { token: ADMIN_TOKEN });
+    expect(deleted.status).toBe(200);
+    expect(await remote.waitClose()).toEqual({ code: 4000, reason: 'Disconnected by administrator' });
+    await settle(1);
+    expect((await a.http('DELETE', `/ws/clients/${onB.id}`, { token: ADMIN_TOKEN })).status).toBe(404);
+  });
+
+  it('forgets a crashed instance once its snapshot expires', async () => {
+    const ghost = `${prefix}ghost`;
+    const client = {
+      id: 'ghost-client',
+      gateway: 'chat',
+      user_id: 'ghost-user',
+      connected_at: new Date().toISOString(),
+      rooms: [],
+      instance: ghost,
+    };
+    const snapshot = { instance: ghost, clients: [client], users: { 'chat|ghost-user': 5 }, presence: [] };
+    await redis
+      .multi()
+      .set(`${prefix}ws:instance:${ghost}`, JSON.stringify(snapshot), 'PX', 800)
+      .sadd(`${prefix}ws:instances`, ghost)
+      .exec();
+
+    expect((await a.http('GET', '/ws/clients/ghost-client', { token: ADMIN_TOKEN })).status).toBe(200);
+    const refused = new TestClient(a.wsUrl(CHAT, hsToken({ sub: 'ghost-user' })));
+    expect((await refused.waitClose()).code).toBe(4429);
+
+    await sleep(1000);
+    expect((await a.http('GET', '/ws/clients/ghost-client', { token: ADMIN_TOKEN })).status).toBe(404);
+    await chat(a, 'ghost-user');
+  });
+});
