@@ -15,7 +15,7 @@ describe('cluster state across instances (SPEC §9)', () => {
   const open: TestClient[] = [];
 
   const clusterTotal = async (t: TestApp): Promise<number> =>
-    ((await t.http('GET', '/ws/stats', { token: ADMIN_TOKEN })).body as any).cluster.connections.total as number;
+    (await t.http('GET', '/ws/stats', { token: ADMIN_TOKEN })).body.cluster.connections.total as number;
 
   /** Waits until both instances see `total` connections in the cluster (snapshots are published within ~50 ms). */
   const settle = (total: number) =>
