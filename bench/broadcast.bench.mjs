@@ -21,7 +21,13 @@ function token(sub) {
 
 class BenchModule {}
 Module({
-  imports: [RealtimeModule.forRoot({ auth: { secret: SECRET }, rateLimitPerSec: 1000, chat: { maxConnectionsPerUser: 100000 } })],
+  imports: [
+    RealtimeModule.forRoot({
+      auth: { secret: SECRET },
+      rateLimitPerSec: 1000,
+      chat: { maxConnectionsPerUser: 100000 },
+    }),
+  ],
 })(BenchModule);
 
 const app = await NestFactory.create(BenchModule, { logger: ['error'] });

@@ -175,7 +175,7 @@ export class ConnectionRegistry {
     return undefined;
   }
 
-  userKey(connection: Connection): string {
+  private userKey(connection: Connection): string {
     return `${connection.gateway}|${connection.principal?.sub ?? `anonymous:${connection.id}`}`;
   }
 
