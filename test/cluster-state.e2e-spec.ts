@@ -144,3 +144,26 @@ describe('cluster state across instances (SPEC §9)', () => {
     await chat(a, 'ghost-user');
   });
 });
+
+describe('Redis down at start (SPEC §9)', () => {
+  it('starts anyway, reports degraded with HTTP 200, and serves its own sockets', async () => {
+    const t = await startTestApp({ redis: { url: 'redis://127.0.0.1:1', prefix: 'unreachable:' } });
+    try {
+      const health = await t.http('GET', '/ws/health');
+      expect(health).toMatchObject({ status: 200, body: { status: 'degraded', bus: 'redis', redis: 'down' } });
+      const alice = await t.chat({ sub: 'a' });
+      const bob = await t.chat({ sub: 'b' });
+      for (const client of [alice, bob]) {
+        client.send({ type: 'join_room', room: 'channel:1' });
+        await client.nextOfType('room_joined');
+      }
+      alice.send({ type: 'send_message', room: 'channel:1', data: { content: 'still here' } });
+      expect((await bob.nextOfType('message')).data.content).toBe('still here');
+      expect((await t.http('GET', '/ws/clients', { token: ADMIN_TOKEN })).body.total).toBe(2);
+      alice.close();
+      bob.close();
+    } finally {
+      await t.close();
+    }
+  });
+});
