@@ -128,10 +128,11 @@ describe('cluster state across instances (SPEC §9)', () => {
       rooms: [],
       instance: ghost,
     };
-    const snapshot = { instance: ghost, clients: [client], users: { 'chat|ghost-user': 5 }, presence: [] };
+    const state = { users: { 'chat|ghost-user': 5 }, presence: [] };
     await redis
       .multi()
-      .set(`${prefix}ws:instance:${ghost}`, JSON.stringify(snapshot), 'PX', 800)
+      .set(`${prefix}ws:instance:${ghost}:state`, JSON.stringify(state), 'PX', 800)
+      .set(`${prefix}ws:instance:${ghost}:clients`, JSON.stringify([client]), 'PX', 800)
       .sadd(`${prefix}ws:instances`, ghost)
       .exec();
 

@@ -7,10 +7,6 @@ import type { GatewayName } from '../core/gateway-protocol.js';
 export type BusMessage =
   /** A frame for the connections of `gateway` in any of `topics` (each gets it once). */
   | { kind: 'topics'; gateway: GatewayName; topics: string[]; frame: string }
-  /** A frame for every connection of `gateway`. */
-  | { kind: 'gateway'; gateway: GatewayName; frame: string }
-  /** A frame for one connection, wherever it is. */
-  | { kind: 'connection'; connectionId: string; frame: string }
   /** Close one connection, wherever it is. */
   | { kind: 'disconnect'; connectionId: string; code: number; reason: string };
 

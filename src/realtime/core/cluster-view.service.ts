@@ -5,30 +5,34 @@ import { describeConnection, type ClientDescriptor } from './client-descriptor.j
 import { ConnectionRegistry } from './connection-registry.service.js';
 import type { GatewayName } from './gateway-protocol.js';
 
-/** What one instance tells the others about itself. */
-interface InstanceSnapshot {
-  instance: string;
-  clients: ClientDescriptor[];
+/** What limits and presence need from another instance: small, read on every upgrade and join. */
+interface InstanceState {
   users: Record<string, number>;
   presence: string[];
+}
+
+interface OtherInstance {
+  users: Record<string, number>;
+  presence: Set<string>;
 }
 
 const PUBLISH_DEBOUNCE_MS = 50;
 const QUERY_TIMEOUT_MS = 500;
 
 /**
- * The cluster as one (SPEC.md §9): each instance keeps a snapshot of its connections, per-user
- * counts and room presence in Redis under a TTL of `WS_HEARTBEAT_TIMEOUT`, so a crashed instance
- * stops counting within that time. Limits, presence and the admin views read the other instances'
- * snapshots. Without Redis (or while it is down) every answer is local-only.
+ * The cluster as one (SPEC.md §9): each instance keeps its per-user counts and room presence
+ * (`…:state`, read on upgrades and joins) and its client descriptors (`…:clients`, read by the
+ * admin views only) in Redis under a TTL of `WS_HEARTBEAT_TIMEOUT`, so a crashed instance stops
+ * counting within that time. Concurrent state reads share one round trip. Without Redis (or while
+ * it is down) every answer is local-only.
  */
 @Injectable()
 export class ClusterView implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger(ClusterView.name);
   private readonly redis?: Redis;
   private readonly instancesKey: string;
-  private readonly ownKey: string;
   private publishTimer?: NodeJS.Timeout;
+  private stateRead?: Promise<OtherInstance[]>;
   private refreshTimer?: NodeJS.Timeout;
 
   constructor(
@@ -37,7 +41,6 @@ export class ClusterView implements OnModuleInit, OnApplicationShutdown {
   ) {
     const prefix = config.redis?.prefix ?? '';
     this.instancesKey = `${prefix}ws:instances`;
-    this.ownKey = this.snapshotKey(config.instanceId);
     if (config.redis) {
       this.redis = new Redis(config.redis.url, {
         lazyConnect: true,
@@ -70,7 +73,7 @@ export class ClusterView implements OnModuleInit, OnApplicationShutdown {
     if (this.redis.status === 'ready') {
       await this.redis
         .multi()
-        .del(this.ownKey)
+        .del(this.stateKey(this.config.instanceId), this.clientsKey(this.config.instanceId))
         .srem(this.instancesKey, this.config.instanceId)
         .exec()
         .catch(() => undefined);
@@ -81,43 +84,51 @@ export class ClusterView implements OnModuleInit, OnApplicationShutdown {
   /** Connections of `sub` on `gateway` held by the other live instances. */
   async userConnectionsElsewhere(gateway: GatewayName, sub: string): Promise<number> {
     const key = `${gateway}|${sub}`;
-    return (await this.others()).reduce((sum, snapshot) => sum + (snapshot.users[key] ?? 0), 0);
+    return (await this.otherStates()).reduce((sum, other) => sum + (other.users[key] ?? 0), 0);
   }
 
   /** Whether `sub` is in `topic` of `gateway` on another live instance. */
   async presentElsewhere(gateway: GatewayName, topic: string, sub: string): Promise<boolean> {
     const key = `${gateway}|${topic}|${sub}`;
-    return (await this.others()).some((snapshot) => snapshot.presence.includes(key));
+    return (await this.otherStates()).some((other) => other.presence.has(key));
   }
 
   /** Clients held by the other live instances. */
   async clientsElsewhere(): Promise<ClientDescriptor[]> {
-    return (await this.others()).flatMap((snapshot) => snapshot.clients);
+    const lists = await this.readOthers<ClientDescriptor[]>((id) => this.clientsKey(id));
+    return lists.flat();
   }
 
   async instanceCount(): Promise<number> {
-    return 1 + (await this.others()).length;
+    return 1 + (await this.otherStates()).length;
   }
 
-  private async others(): Promise<InstanceSnapshot[]> {
-    if (!this.redis || this.redis.status !== 'ready') return [];
+  private otherStates(): Promise<OtherInstance[]> {
+    this.stateRead ??= this.readOthers<InstanceState>((id) => this.stateKey(id))
+      .then((states) => states.map((state) => ({ users: state.users, presence: new Set(state.presence) })))
+      .finally(() => (this.stateRead = undefined));
+    return this.stateRead;
+  }
+
+  /** The live other instances' values under `keyOf(id)`; empty when Redis is not there. */
+  private async readOthers<T>(keyOf: (instanceId: string) => string): Promise<T[]> {
+    const redis = this.redis;
+    if (!redis || redis.status !== 'ready') return [];
     try {
-      return await withTimeout(this.readOthers(this.redis), QUERY_TIMEOUT_MS);
+      return await withTimeout(this.readLive<T>(redis, keyOf), QUERY_TIMEOUT_MS);
     } catch (error) {
       this.logger.warn(`cluster read: ${(error as Error).message}`);
       return [];
     }
   }
 
-  private async readOthers(redis: Redis): Promise<InstanceSnapshot[]> {
+  private async readLive<T>(redis: Redis, keyOf: (instanceId: string) => string): Promise<T[]> {
     const ids = (await redis.smembers(this.instancesKey)).filter((id) => id !== this.config.instanceId);
     if (ids.length === 0) return [];
-    const values = await redis.mget(ids.map((id) => this.snapshotKey(id)));
+    const values = await redis.mget(ids.map(keyOf));
     const gone = ids.filter((_, i) => values[i] === null);
     if (gone.length > 0) redis.srem(this.instancesKey, ...gone).catch(() => undefined);
-    return values
-      .filter((value): value is string => value !== null)
-      .map((value) => JSON.parse(value) as InstanceSnapshot);
+    return values.filter((value): value is string => value !== null).map((value) => JSON.parse(value) as T);
   }
 
   private schedulePublish(): void {
@@ -129,22 +140,27 @@ export class ClusterView implements OnModuleInit, OnApplicationShutdown {
 
   private async publish(): Promise<void> {
     if (!this.redis || this.redis.status !== 'ready') return;
-    const snapshot: InstanceSnapshot = {
-      instance: this.config.instanceId,
-      clients: this.registry.list().map((connection) => describeConnection(connection, this.config.instanceId)),
+    const { instanceId, heartbeatTimeoutMs } = this.config;
+    const state: InstanceState = {
       users: Object.fromEntries(this.registry.userCountEntries()),
       presence: this.registry.presenceKeys(),
     };
+    const clients = this.registry.list().map((connection) => describeConnection(connection, instanceId));
     await this.redis
       .multi()
-      .set(this.ownKey, JSON.stringify(snapshot), 'PX', this.config.heartbeatTimeoutMs)
-      .sadd(this.instancesKey, this.config.instanceId)
+      .set(this.stateKey(instanceId), JSON.stringify(state), 'PX', heartbeatTimeoutMs)
+      .set(this.clientsKey(instanceId), JSON.stringify(clients), 'PX', heartbeatTimeoutMs)
+      .sadd(this.instancesKey, instanceId)
       .exec()
       .catch((error: Error) => this.logger.warn(`cluster publish: ${error.message}`));
   }
 
-  private snapshotKey(instanceId: string): string {
-    return `${this.config.redis?.prefix ?? ''}ws:instance:${instanceId}`;
+  private stateKey(instanceId: string): string {
+    return `${this.config.redis?.prefix ?? ''}ws:instance:${instanceId}:state`;
+  }
+
+  private clientsKey(instanceId: string): string {
+    return `${this.config.redis?.prefix ?? ''}ws:instance:${instanceId}:clients`;
   }
 }
 

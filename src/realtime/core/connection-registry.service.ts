@@ -100,10 +100,6 @@ export class ConnectionRegistry {
     return this.byGateway.get(gateway)?.size ?? 0;
   }
 
-  connectionsOf(gateway: GatewayName): ReadonlySet<Connection> {
-    return this.byGateway.get(gateway) ?? new Set();
-  }
-
   topicCount(gateway: GatewayName): number {
     return this.topics.get(gateway)?.size ?? 0;
   }

@@ -25,14 +25,6 @@ export class Fanout implements OnModuleInit {
     this.bus.publish({ kind: 'topics', gateway, topics, frame: JSON.stringify(frame) });
   }
 
-  toGateway(gateway: GatewayName, frame: object): void {
-    this.bus.publish({ kind: 'gateway', gateway, frame: JSON.stringify(frame) });
-  }
-
-  toConnection(connectionId: string, frame: object): void {
-    this.bus.publish({ kind: 'connection', connectionId, frame: JSON.stringify(frame) });
-  }
-
   disconnect(connectionId: string, code: number, reason: string): void {
     this.bus.publish({ kind: 'disconnect', connectionId, code, reason });
   }
@@ -44,15 +36,6 @@ export class Fanout implements OnModuleInit {
         const send = lazySender(message.frame);
         this.registry.forEachMember(message.gateway, message.topics, send);
         return send.count;
-      }
-      case 'gateway': {
-        const send = lazySender(message.frame);
-        this.registry.connectionsOf(message.gateway).forEach(send);
-        return send.count;
-      }
-      case 'connection': {
-        const connection = this.registry.get(message.connectionId);
-        return connection?.sendJson(message.frame) ? 1 : 0;
       }
       case 'disconnect': {
         const connection = this.registry.get(message.connectionId);
