@@ -12,7 +12,10 @@ RUN npm run build
 FROM node:20-bookworm-slim AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+# The package leaves @nestjs/*, rxjs & co. to its host (peerDependencies); the standalone app is its
+# own host, so it installs them, with its HTTP platform and config module, at the locked versions.
+RUN node -e "const p=require('./package.json');for(const n of [...Object.keys(p.peerDependencies),'@nestjs/config','@nestjs/platform-express'])p.dependencies[n]=p.devDependencies[n];p.devDependencies={};require('fs').writeFileSync('package.json',JSON.stringify(p))" \
+ && npm install --omit=dev --no-audit --no-fund && npm cache clean --force
 
 FROM node:20-bookworm-slim AS runtime
 ENV NODE_ENV=production \

@@ -1,5 +1,21 @@
 import { plainToInstance, Transform } from 'class-transformer';
-import { IsBoolean, IsIn, IsInt, IsNumber, IsOptional, IsString, IsUrl, Max, Min, validateSync } from 'class-validator';
+import {
+  IsBoolean,
+  IsIn,
+  IsInt,
+  IsNumber,
+  IsOptional,
+  IsString,
+  IsUrl,
+  Matches,
+  Max,
+  Min,
+  validateSync,
+} from 'class-validator';
+import { CHAT_DEFAULTS } from '../realtime/chat/chat.options.js';
+import { CHECKPOINT_DEFAULTS } from '../realtime/checkpoint/checkpoint.options.js';
+import { REALTIME_DEFAULTS as CORE } from '../realtime/realtime.defaults.js';
+import { SCHEDULER_DEFAULTS } from '../realtime/scheduler/scheduler.options.js';
 
 /** The development JWT secret: used, with a loud warning, when `JWT_SECRET` is unset outside production. */
 export const DEV_JWT_SECRET = 'dev-insecure-secret-change-me-0123456789';
@@ -29,32 +45,35 @@ export class EnvironmentVariables {
   @IsString() @IsOptional() JWT_PUBLIC_KEY?: string;
   @IsString() @IsOptional() JWT_ISSUER?: string;
   @IsString() @IsOptional() JWT_AUDIENCE?: string;
-  @IsNumber() @Min(0) @Max(300) JWT_CLOCK_TOLERANCE: number = 5;
+  @IsNumber() @Min(0) @Max(300) JWT_CLOCK_TOLERANCE: number = CORE.clockToleranceSec;
 
   @Transform(csv) @IsString({ each: true }) WS_ALLOWED_ORIGINS: string[] = [];
-  @IsInt() @Min(64) @Max(104_857_600) WS_MESSAGE_MAX_SIZE: number = 1_048_576;
-  @IsInt() @Min(1) @Max(1000) WS_MAX_JSON_DEPTH: number = 32;
-  @IsNumber() @Min(0.1) WS_RATE_LIMIT_PER_SEC: number = 20;
-  @IsInt() @Min(1) WS_MAX_QUEUE_SIZE: number = 10_000;
-  @IsInt() @Min(1024) WS_MAX_QUEUE_BYTES: number = 4_194_304;
-  @IsNumber() @Min(0.05) WS_HEARTBEAT_INTERVAL: number = 30;
-  @IsNumber() @Min(0.1) WS_HEARTBEAT_TIMEOUT: number = 60;
-  @Transform(toBoolean) @IsBoolean() WS_REQUIRE_ACL: boolean = false;
+  @IsInt() @Min(64) @Max(104_857_600) WS_MESSAGE_MAX_SIZE: number = CORE.messageMaxSize;
+  @IsInt() @Min(1) @Max(1000) WS_MAX_JSON_DEPTH: number = CORE.maxJsonDepth;
+  @IsNumber() @Min(0.1) WS_RATE_LIMIT_PER_SEC: number = CORE.rateLimitPerSec;
+  @IsInt() @Min(1) WS_MAX_QUEUE_SIZE: number = CORE.maxQueueSize;
+  @IsInt() @Min(1024) WS_MAX_QUEUE_BYTES: number = CORE.maxQueueBytes;
+  @IsNumber() @Min(0.05) WS_HEARTBEAT_INTERVAL: number = CORE.heartbeatIntervalMs / 1000;
+  @IsNumber() @Min(0.1) WS_HEARTBEAT_TIMEOUT: number = CORE.heartbeatTimeoutMs / 1000;
+  @Transform(toBoolean) @IsBoolean() WS_REQUIRE_ACL: boolean = CORE.requireAcl;
   @IsString() @IsOptional() WS_ADMIN_TOKEN?: string;
   @IsString() @IsOptional() WS_INSTANCE_ID?: string;
 
   @IsUrl({ protocols: ['redis', 'rediss'], require_tld: false, require_protocol: true })
   @IsOptional()
   REDIS_URL?: string;
-  @IsString() WS_REDIS_PREFIX: string = '';
-  @IsInt() @Min(0) WS_BUS_BUFFER_SIZE: number = 10_000;
+  @Transform(csv)
+  @Matches(/^[^\s:]+:\d{1,5}$/, { each: true, message: 'REDIS_CLUSTER_NODES must be a comma list of host:port' })
+  REDIS_CLUSTER_NODES: string[] = [];
+  @IsString() WS_REDIS_PREFIX: string = CORE.redisPrefix;
+  @IsInt() @Min(0) WS_BUS_BUFFER_SIZE: number = CORE.busBufferSize;
 
-  @IsInt() @Min(1) CHAT_MAX_CONNECTIONS_PER_USER: number = 5;
-  @IsInt() @Min(1) @Max(1_048_576) CHAT_MAX_CONTENT_LENGTH: number = 4000;
-  @IsInt() @Min(1) SCHEDULER_MAX_CONNECTIONS_PER_USER: number = 10;
-  @IsInt() @Min(1) SCHEDULER_MAX_CONNECTIONS_PER_IP: number = 50;
-  @IsInt() @Min(1) SCHEDULER_MAX_CONNECTIONS: number = 1000;
-  @IsInt() @Min(1) CHECKPOINT_MAX_CONNECTIONS: number = 100;
+  @IsInt() @Min(1) CHAT_MAX_CONNECTIONS_PER_USER: number = CHAT_DEFAULTS.maxConnectionsPerUser;
+  @IsInt() @Min(1) @Max(1_048_576) CHAT_MAX_CONTENT_LENGTH: number = CHAT_DEFAULTS.maxContentLength;
+  @IsInt() @Min(1) SCHEDULER_MAX_CONNECTIONS_PER_USER: number = SCHEDULER_DEFAULTS.maxConnectionsPerUser;
+  @IsInt() @Min(1) SCHEDULER_MAX_CONNECTIONS_PER_IP: number = SCHEDULER_DEFAULTS.maxConnectionsPerIp;
+  @IsInt() @Min(1) SCHEDULER_MAX_CONNECTIONS: number = SCHEDULER_DEFAULTS.maxConnections;
+  @IsInt() @Min(1) CHECKPOINT_MAX_CONNECTIONS: number = CHECKPOINT_DEFAULTS.maxConnections;
   @IsString() @IsOptional() CHECKPOINT_AUTH_TOKEN?: string;
 }
 

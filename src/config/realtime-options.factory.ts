@@ -17,6 +17,7 @@ export function realtimeOptionsFromEnv(config: ConfigService<EnvironmentVariable
     );
   }
   const redisUrl = get('REDIS_URL');
+  const clusterNodes = get('REDIS_CLUSTER_NODES');
   return {
     auth: {
       secret,
@@ -36,7 +37,8 @@ export function realtimeOptionsFromEnv(config: ConfigService<EnvironmentVariable
     requireAcl: get('WS_REQUIRE_ACL'),
     adminToken: get('WS_ADMIN_TOKEN'),
     instanceId: get('WS_INSTANCE_ID'),
-    redis: redisUrl ? { url: redisUrl, prefix: get('WS_REDIS_PREFIX') } : undefined,
+    redis:
+      redisUrl || clusterNodes.length > 0 ? { url: redisUrl, clusterNodes, prefix: get('WS_REDIS_PREFIX') } : undefined,
     busBufferSize: get('WS_BUS_BUFFER_SIZE'),
     chat: {
       maxConnectionsPerUser: get('CHAT_MAX_CONNECTIONS_PER_USER'),

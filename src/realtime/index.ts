@@ -1,11 +1,19 @@
+/**
+ * The public API of `nest-realtime-gateways`: everything a host application imports. Anything
+ * not exported here is internal and may change without notice.
+ */
 export { RealtimeModule } from './realtime.module.js';
 export type { RealtimeModuleOptions } from './realtime.options.js';
 export { REALTIME_CONFIG, type RealtimeConfig } from './realtime.config.js';
-export { RealtimeWsAdapter } from './core/realtime-ws.adapter.js';
-export { ConnectionRegistry } from './core/connection-registry.service.js';
-export { ACCESS_POLICY, DefaultAccessPolicy, type AccessPolicy, type ResourceRef } from './core/access-policy.js';
-export type { Principal } from './core/principal.js';
-export { RealtimeError } from './core/realtime-error.js';
-export { EVENT_BUS, type EventBus, type BusMessage } from './bus/event-bus.js';
-export { ChatPublisher } from './chat/chat.publisher.js';
-export type { ChatEventType } from './chat/chat-events.js';
+export { RealtimeWsAdapter } from './core/transport/realtime-ws.adapter.js';
+export { ConnectionRegistry } from './core/registry/connection-registry.service.js';
+export { TokenVerifier } from './core/auth/token-verifier.service.js';
+export { ACCESS_POLICY, DefaultAccessPolicy, type AccessPolicy, type ResourceRef } from './core/auth/access-policy.js';
+export type { Principal } from './core/auth/principal.js';
+export { GATEWAY_NAMES, type GatewayName } from './core/gateway/gateway-name.js';
+export { RealtimeError, type RealtimeErrorKind } from './core/gateway/realtime-error.js';
+export { EVENT_BUS, type BusMessage, type BusStatus, type EventBus } from './bus/event-bus.js';
+export type { RedisClient, RedisOptions } from './redis/redis.options.js';
+export { ChatPublisher, type ChatEventType, type ChatOptions } from './chat/index.js';
+export type { SchedulerOptions } from './scheduler/scheduler.options.js';
+export type { CheckpointOptions } from './checkpoint/checkpoint.options.js';

@@ -1,31 +1,27 @@
 import { Module, type Provider } from '@nestjs/common';
-import { ClientsController } from './admin/clients.controller.js';
 import { AdminAuthGuard } from './admin/admin-auth.guard.js';
+import { ClientsController } from './admin/clients.controller.js';
 import { HealthController } from './admin/health.controller.js';
 import { PublishController } from './admin/publish.controller.js';
 import { RealtimeStats } from './admin/realtime-stats.service.js';
-import { EventBusLifecycle } from './bus/event-bus.lifecycle.js';
-import { eventBusProvider } from './bus/event-bus.provider.js';
-import { EVENT_BUS } from './bus/event-bus.js';
-import { ChatGateway } from './chat/chat.gateway.js';
-import { ChatPublisher } from './chat/chat.publisher.js';
-import { ChatService } from './chat/chat.service.js';
-import { ACCESS_POLICY, DefaultAccessPolicy } from './core/access-policy.js';
-import { ClusterView } from './core/cluster-view.service.js';
-import { ConnectionRegistry } from './core/connection-registry.service.js';
-import { Fanout } from './core/fanout.service.js';
-import { RealtimeTransport } from './core/realtime-transport.service.js';
-import { TokenVerifier } from './core/token-verifier.service.js';
-import { TrafficStats } from './core/traffic-stats.service.js';
-import { UpgradeAuthGuard } from './core/upgrade-auth.guard.js';
+import { EVENT_BUS, EventBusLifecycle, eventBusProvider } from './bus/index.js';
+import { CHAT_FEATURE } from './chat/chat.feature.js';
+import { ACCESS_POLICY, DefaultAccessPolicy, TokenVerifier, UpgradeAuthenticator } from './core/auth/index.js';
+import { PUBLISH_TARGETS, type RealtimeFeature } from './core/gateway/index.js';
+import { ClusterView, ConnectionRegistry, Fanout } from './core/registry/index.js';
+import { RealtimeTransport, TrafficStats } from './core/transport/index.js';
 import { REALTIME_CONFIG, resolveRealtimeConfig, type RealtimeConfig } from './realtime.config.js';
 import { ConfigurableRealtimeModule, REALTIME_MODULE_OPTIONS } from './realtime.module-definition.js';
 import type { RealtimeModuleOptions } from './realtime.options.js';
+import { RedisConnector } from './redis/index.js';
+
+/** The gateways served, each registered from its own folder. */
+const FEATURES: RealtimeFeature[] = [CHAT_FEATURE];
 
 const configProvider: Provider = {
   provide: REALTIME_CONFIG,
   inject: [REALTIME_MODULE_OPTIONS],
-  useFactory: (options: RealtimeModuleOptions): RealtimeConfig => resolveRealtimeConfig(options),
+  useFactory: resolveRealtimeConfig,
 };
 
 const accessPolicyProvider: Provider = {
@@ -35,39 +31,49 @@ const accessPolicyProvider: Provider = {
     options.accessPolicy ?? new DefaultAccessPolicy(config),
 };
 
+const publishTargetsProvider: Provider = {
+  provide: PUBLISH_TARGETS,
+  inject: FEATURES.flatMap((feature) => feature.publishTarget ?? []),
+  useFactory: (...targets: unknown[]) => targets,
+};
+
+const CORE_PROVIDERS: Provider[] = [
+  configProvider,
+  accessPolicyProvider,
+  RedisConnector,
+  eventBusProvider,
+  EventBusLifecycle,
+  TokenVerifier,
+  UpgradeAuthenticator,
+  ConnectionRegistry,
+  ClusterView,
+  TrafficStats,
+  Fanout,
+  RealtimeTransport,
+];
+
 /**
  * The realtime gateways of SPEC.md on the host's HTTP server. Import it with
  * `RealtimeModule.forRoot(options)` or `RealtimeModule.forRootAsync({ useFactory, inject, imports })`
- * and install `RealtimeWsAdapter` on the application.
+ * and install `RealtimeWsAdapter` on the application. What it exports is what `index.ts` exports.
+ * @publicApi
  */
 @Module({
   controllers: [HealthController, ClientsController, PublishController],
   providers: [
-    configProvider,
-    accessPolicyProvider,
-    eventBusProvider,
-    EventBusLifecycle,
-    TokenVerifier,
-    UpgradeAuthGuard,
-    ConnectionRegistry,
-    ClusterView,
-    TrafficStats,
-    Fanout,
-    RealtimeTransport,
+    ...CORE_PROVIDERS,
     RealtimeStats,
     AdminAuthGuard,
-    ChatService,
-    ChatPublisher,
-    ChatGateway,
+    publishTargetsProvider,
+    ...FEATURES.flatMap((feature) => feature.providers),
   ],
   exports: [
-    ChatPublisher,
     ConnectionRegistry,
+    TokenVerifier,
     ACCESS_POLICY,
     EVENT_BUS,
     REALTIME_CONFIG,
-    TokenVerifier,
-    RealtimeTransport,
+    ...FEATURES.flatMap((feature) => feature.exports),
   ],
 })
 export class RealtimeModule extends ConfigurableRealtimeModule {}

@@ -1,6 +1,13 @@
-import type { AccessPolicy } from './core/access-policy.js';
+import type { ChatOptions } from './chat/chat.options.js';
+import type { CheckpointOptions } from './checkpoint/checkpoint.options.js';
+import type { AccessPolicy } from './core/auth/access-policy.js';
+import type { RedisOptions } from './redis/redis.options.js';
+import type { SchedulerOptions } from './scheduler/scheduler.options.js';
 
-/** Everything the realtime module can be configured with; every field has a default. */
+/**
+ * Everything the realtime module can be configured with; every field has a default.
+ * @publicApi
+ */
 export interface RealtimeModuleOptions {
   /** JWT verification for every gateway's upgrade and the admin API. */
   auth?: {
@@ -8,38 +15,82 @@ export interface RealtimeModuleOptions {
     secret?: string;
     /** RS256/ES256 public key (PEM); when set, `secret` is ignored. */
     publicKey?: string;
+    /** Required `iss` claim, when set. */
     issuer?: string;
+    /** Required `aud` claim, when set. */
     audience?: string;
-    /** Seconds of clock skew accepted on `exp`/`nbf`. */
+    /**
+     * Seconds of clock skew accepted on `exp`/`nbf`.
+     * @default 5
+     */
     clockToleranceSec?: number;
   };
-  /** Origins allowed to upgrade; empty means any (development). */
+  /**
+   * Origins allowed to upgrade; empty means any (development).
+   * @default []
+   */
   allowedOrigins?: string[];
-  /** Largest inbound frame in bytes; a larger one closes with 1009. */
+  /**
+   * Largest inbound frame in bytes; a larger one closes with 1009.
+   * @default 1048576
+   */
   messageMaxSize?: number;
-  /** Deepest JSON nesting accepted in an inbound frame. */
+  /**
+   * Deepest JSON nesting accepted in an inbound frame.
+   * @default 32
+   */
   maxJsonDepth?: number;
-  /** Inbound frames per second per connection (burst is twice this). */
+  /**
+   * Inbound frames per second per connection (burst is twice this).
+   * @default 20
+   */
   rateLimitPerSec?: number;
-  /** Unsent messages held for one socket before it is closed with 1013. */
+  /**
+   * Unsent messages held for one socket before it is closed with 1013.
+   * @default 10000
+   */
   maxQueueSize?: number;
-  /** Unsent bytes held for one socket before it is closed with 1013. */
+  /**
+   * Unsent bytes held for one socket before it is closed with 1013.
+   * @default 4194304
+   */
   maxQueueBytes?: number;
+  /**
+   * Milliseconds between heartbeats (protocol pings).
+   * @default 30000
+   */
   heartbeatIntervalMs?: number;
+  /**
+   * Milliseconds of silence after which a socket is terminated; also how long a crashed
+   * instance keeps counting in the cluster view.
+   * @default 60000
+   */
   heartbeatTimeoutMs?: number;
-  /** Without an `acl` claim, grant nothing instead of everything but other users' resources. */
+  /**
+   * Without an `acl` claim, grant nothing instead of everything but other users' resources.
+   * @default false
+   */
   requireAcl?: boolean;
   /** Static bearer token for the REST admin API (besides admin-role JWTs). */
   adminToken?: string;
-  /** Redis pub/sub; without it the event bus stays in memory (one instance). */
-  redis?: { url: string; prefix?: string };
-  /** Events buffered while Redis is down, sent in order on reconnect. */
+  /** Redis, so that many instances act as one; without it the event bus stays in memory. */
+  redis?: RedisOptions;
+  /**
+   * Events buffered while Redis is down, sent in order on reconnect.
+   * @default 10000
+   */
   busBufferSize?: number;
-  /** A stable name for this instance in stats and admin views. */
+  /**
+   * A stable name for this instance in stats and admin views.
+   * @default `<hostname>-<random>`
+   */
   instanceId?: string;
-  chat?: { maxConnectionsPerUser?: number; maxContentLength?: number };
-  scheduler?: { maxConnectionsPerUser?: number; maxConnectionsPerIp?: number; maxConnections?: number };
-  checkpoint?: { maxConnections?: number; authToken?: string };
   /** Replaces the default access policy of SPEC.md §7 (e.g. a database-backed one). */
   accessPolicy?: AccessPolicy;
+  /** The chat gateway (SPEC.md §3). */
+  chat?: ChatOptions;
+  /** The scheduler gateway (SPEC.md §4). */
+  scheduler?: SchedulerOptions;
+  /** The checkpoint gateway (SPEC.md §5). */
+  checkpoint?: CheckpointOptions;
 }

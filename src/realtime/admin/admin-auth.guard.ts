@@ -8,10 +8,8 @@ import {
 } from '@nestjs/common';
 import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import { LifecycleLog } from '../core/lifecycle-log.js';
-import { isAdmin } from '../core/principal.js';
-import { TokenVerifier } from '../core/token-verifier.service.js';
-import { bearerToken } from '../core/upgrade-auth.guard.js';
+import { bearerToken, isAdmin, TokenVerifier } from '../core/auth/index.js';
+import { LifecycleLog } from '../core/logging/index.js';
 import { REALTIME_CONFIG, type RealtimeConfig } from '../realtime.config.js';
 
 /** The admin API's door: `WS_ADMIN_TOKEN`, or a JWT whose `roles` include `admin`. */

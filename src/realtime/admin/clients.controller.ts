@@ -1,23 +1,10 @@
-import {
-  Controller,
-  Delete,
-  Get,
-  NotFoundException,
-  Param,
-  Query,
-  UseGuards,
-  UsePipes,
-  ValidationPipe,
-} from '@nestjs/common';
-import type { ClientDescriptor } from '../core/client-descriptor.js';
-import { ConnectionRegistry } from '../core/connection-registry.service.js';
-import { Fanout } from '../core/fanout.service.js';
-import { CloseCode } from '../core/realtime-error.js';
+import { Controller, Delete, Get, NotFoundException, Param, Query, UseGuards, UsePipes } from '@nestjs/common';
+import { CloseCode } from '../core/gateway/index.js';
+import { ConnectionRegistry, Fanout, type ClientDescriptor } from '../core/registry/index.js';
 import { AdminAuthGuard } from './admin-auth.guard.js';
+import { adminValidationPipe } from './admin-validation.pipe.js';
 import { ListClientsQueryDto } from './admin.dto.js';
 import { RealtimeStats } from './realtime-stats.service.js';
-
-export const adminValidationPipe = new ValidationPipe({ whitelist: true, transform: true, forbidNonWhitelisted: true });
 
 /** `GET /ws/stats`, `GET|DELETE /ws/clients…`: the admin views (admin credentials required). */
 @Controller('ws')

@@ -1,21 +1,38 @@
-import { Body, Controller, HttpCode, Post, UseGuards, UsePipes } from '@nestjs/common';
-import type { ChatEventType } from '../chat/chat-events.js';
-import { ChatPublisher } from '../chat/chat.publisher.js';
+import { BadRequestException, Body, Controller, HttpCode, Inject, Post, UseGuards } from '@nestjs/common';
+import { PUBLISH_TARGETS, type PublishTarget } from '../core/gateway/index.js';
 import { AdminAuthGuard } from './admin-auth.guard.js';
-import { PublishChatEventDto } from './admin.dto.js';
-import { adminValidationPipe } from './clients.controller.js';
+import { adminValidationPipe } from './admin-validation.pipe.js';
 
-/** `POST /ws/publish`: server events from services in other languages. */
+/**
+ * `POST /ws/publish`: server events from services in other languages, dispatched to the gateway
+ * the body names (`gateway`) or, without one, to the gateway whose shape it has (chat: `room`).
+ */
 @Controller('ws')
 @UseGuards(AdminAuthGuard)
-@UsePipes(adminValidationPipe)
 export class PublishController {
-  constructor(private readonly chat: ChatPublisher) {}
+  constructor(@Inject(PUBLISH_TARGETS) private readonly targets: PublishTarget[]) {}
 
   @Post('publish')
   @HttpCode(200)
-  publish(@Body() body: PublishChatEventDto): Record<string, unknown> {
-    this.chat.publish(body.room, body.type as ChatEventType, body.data, body.sender ?? null);
-    return { published: true, gateway: 'chat', room: body.room, type: body.type };
+  async publish(@Body() body: unknown): Promise<Record<string, unknown>> {
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+      throw new BadRequestException(['body must be a JSON object']);
+    }
+    const { gateway, ...event } = body as Record<string, unknown>;
+    const target = this.targetFor(gateway, event);
+    const valid = (await adminValidationPipe.transform(event, { type: 'body', metatype: target.bodyType })) as object;
+    return target.publish(valid);
+  }
+
+  private targetFor(gateway: unknown, event: Record<string, unknown>): PublishTarget {
+    const names = this.targets.map((target) => target.gateway);
+    const target =
+      gateway === undefined
+        ? this.targets.find((candidate) => candidate.claims(event))
+        : this.targets.find((candidate) => candidate.gateway === gateway);
+    if (target) return target;
+    throw new BadRequestException([
+      gateway === undefined ? 'body must name a room (chat)' : `gateway must be one of: ${names.join(', ')}`,
+    ]);
   }
 }

@@ -1,15 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { EVENT_BUS, type EventBus } from '../bus/event-bus.js';
-import { describeConnection, type ClientDescriptor } from '../core/client-descriptor.js';
-import { ClusterView } from '../core/cluster-view.service.js';
-import type { Connection } from '../core/connection.js';
-import { ConnectionRegistry } from '../core/connection-registry.service.js';
-import type { GatewayName } from '../core/gateway-protocol.js';
-import { RealtimeTransport } from '../core/realtime-transport.service.js';
-import { TrafficStats } from '../core/traffic-stats.service.js';
+import { EVENT_BUS, type EventBus } from '../bus/index.js';
+import { GATEWAY_NAMES } from '../core/gateway/index.js';
+import { ClusterView, ConnectionRegistry, describeConnection, type ClientDescriptor } from '../core/registry/index.js';
+import { RealtimeTransport, TrafficStats, type Connection } from '../core/transport/index.js';
 import { REALTIME_CONFIG, type RealtimeConfig } from '../realtime.config.js';
-
-const GATEWAYS: GatewayName[] = ['chat', 'scheduler', 'checkpoint', 'notify'];
 
 /** The admin views of this instance: health, stats and client descriptions. */
 @Injectable()
@@ -32,7 +26,7 @@ export class RealtimeStats {
   async stats(): Promise<Record<string, unknown>> {
     const byGateway: Record<string, number> = {};
     const topics: Record<string, number> = {};
-    for (const gateway of GATEWAYS) {
+    for (const gateway of GATEWAY_NAMES) {
       byGateway[gateway] = this.registry.countByGateway(gateway);
       topics[gateway] = this.registry.topicCount(gateway);
     }

@@ -1,18 +1,20 @@
 import type { Provider } from '@nestjs/common';
 import { REALTIME_CONFIG, type RealtimeConfig } from '../realtime.config.js';
+import { RedisConnector } from '../redis/redis-connector.js';
 import { EVENT_BUS, type EventBus } from './event-bus.js';
 import { MemoryEventBus } from './memory-event-bus.js';
 import { RedisEventBus } from './redis-event-bus.js';
 
-/** Redis pub/sub when a Redis URL is configured, else in memory. */
+/** The Redis stream bus when Redis is configured, else in memory. */
 export const eventBusProvider: Provider = {
   provide: EVENT_BUS,
-  inject: [REALTIME_CONFIG],
-  useFactory: (config: RealtimeConfig): EventBus => {
-    if (!config.redis) return new MemoryEventBus();
+  inject: [REALTIME_CONFIG, RedisConnector],
+  useFactory: (config: RealtimeConfig, redis: RedisConnector): EventBus => {
+    if (!redis.enabled) return new MemoryEventBus();
     const bus = new RedisEventBus({
-      url: config.redis.url,
-      prefix: config.redis.prefix,
+      writer: redis.create('bus-writer'),
+      reader: redis.create('bus-reader'),
+      key: redis.keys.busStream,
       instanceId: config.instanceId,
       bufferSize: config.busBufferSize,
     });

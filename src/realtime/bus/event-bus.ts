@@ -1,4 +1,4 @@
-import type { GatewayName } from '../core/gateway-protocol.js';
+import type { GatewayName } from '../core/gateway/gateway-name.js';
 
 /**
  * What travels between instances. Frames travel already serialized, so an event is

@@ -1,22 +1,25 @@
 import { Logger } from '@nestjs/common';
-import { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/redis.options.js';
 import type { BusHandler, BusMessage, BusStatus, EventBus } from './event-bus.js';
+import { PublishBuffer } from './publish-buffer.js';
 
 export interface RedisEventBusOptions {
-  url: string;
-  prefix: string;
+  /** Appends; not shared with anything that blocks. */
+  writer: RedisClient;
+  /** Blocks on XREAD; used for nothing else. */
+  reader: RedisClient;
+  /** The stream key (`RedisKeys.busStream`). */
+  key: string;
   instanceId: string;
   bufferSize: number;
 }
-
-const retryStrategy = (attempt: number): number => Math.min(100 * 2 ** Math.min(attempt, 6), 5_000);
 const READ_BLOCK_MS = 5_000;
 const READ_BATCH = 512;
 /** Entries kept in the stream: what an instance that was cut off for a while can still catch up on. */
 const MIN_STREAM_LENGTH = 10_000;
 
 /**
- * The cluster bus on Redis, key `<prefix>ws:events`. A publish is delivered locally at once and
+ * The cluster bus on Redis, the stream `RedisKeys.busStream`. A publish is delivered locally at once and
  * appended to a Redis stream; every instance reads the stream from the last entry it saw and skips
  * its own entries, so each instance delivers each event once and in order. Unlike plain pub/sub,
  * nothing is lost when Redis or an instance reconnects late: the reader resumes where it stopped.
@@ -27,30 +30,20 @@ export class RedisEventBus implements EventBus {
   private readonly logger = new Logger(RedisEventBus.name);
   private readonly handlers: BusHandler[] = [];
   private readonly key: string;
-  private readonly writer: Redis;
-  private readonly reader: Redis;
-  private readonly pending: string[] = [];
+  private readonly writer: RedisClient;
+  private readonly reader: RedisClient;
+  private readonly pending: PublishBuffer;
   private readonly maxLength: number;
   private lastId = '$';
   private reading = false;
   private closed = false;
-  private dropped = 0;
 
   constructor(private readonly options: RedisEventBusOptions) {
-    this.key = `${options.prefix}ws:events`;
+    ({ key: this.key, writer: this.writer, reader: this.reader } = options);
+    this.pending = new PublishBuffer(options.bufferSize);
     this.maxLength = Math.max(MIN_STREAM_LENGTH, options.bufferSize);
-    const common = { retryStrategy, maxRetriesPerRequest: null, lazyConnect: true };
-    this.writer = new Redis(options.url, {
-      ...common,
-      enableOfflineQueue: false,
-      connectionName: `${options.instanceId}:w`,
-    });
-    this.reader = new Redis(options.url, { ...common, connectionName: `${options.instanceId}:r` });
     this.writer.on('ready', () => this.drain());
     this.reader.on('ready', () => void this.readLoop());
-    for (const client of [this.writer, this.reader]) {
-      client.on('error', (error: Error) => this.logger.warn(`Redis: ${error.message}`));
-    }
   }
 
   /** Connects in the background: the instance serves its own sockets whether or not Redis is up. */
@@ -62,11 +55,11 @@ export class RedisEventBus implements EventBus {
   publish(message: BusMessage): void {
     this.deliverLocally(message);
     const data = JSON.stringify({ origin: this.options.instanceId, message });
-    if (this.pending.length === 0 && this.writer.status === 'ready') {
+    if (this.pending.size === 0 && this.writer.status === 'ready') {
       this.append(data);
       return;
     }
-    this.buffer(data);
+    this.pending.push(data);
   }
 
   subscribe(handler: BusHandler): void {
@@ -90,21 +83,11 @@ export class RedisEventBus implements EventBus {
     this.reader.disconnect();
   }
 
-  private buffer(data: string): void {
-    if (this.pending.length >= this.options.bufferSize) {
-      this.pending.shift();
-      this.dropped++;
-    }
-    this.pending.push(data);
-  }
-
   private drain(): void {
-    if (this.pending.length > 0) this.logger.log(`Redis is back: sending ${this.pending.length} buffered events`);
-    while (this.pending.length > 0 && this.writer.status === 'ready') this.append(this.pending.shift()!);
-    if (this.dropped > 0) {
-      this.logger.warn(`${this.dropped} events were dropped while Redis was down (WS_BUS_BUFFER_SIZE)`);
-      this.dropped = 0;
-    }
+    if (this.pending.size > 0) this.logger.log(`Redis is back: sending ${this.pending.size} buffered events`);
+    while (this.pending.size > 0 && this.writer.status === 'ready') this.append(this.pending.shift()!);
+    const dropped = this.pending.takeDropped();
+    if (dropped > 0) this.logger.warn(`${dropped} events were dropped while Redis was down (WS_BUS_BUFFER_SIZE)`);
   }
 
   private append(data: string): void {

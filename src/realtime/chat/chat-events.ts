@@ -16,7 +16,13 @@ export const CHAT_EVENT_TYPES = [
   'error',
 ] as const;
 
+/** @publicApi */
 export type ChatEventType = (typeof CHAT_EVENT_TYPES)[number];
+
+/** What the server may publish: every event type but `error`, which only answers a client. */
+export const PUBLISHABLE_CHAT_EVENT_TYPES = CHAT_EVENT_TYPES.filter(
+  (type): type is Exclude<ChatEventType, 'error'> => type !== 'error',
+);
 
 export interface ChatEvent {
   type: ChatEventType;
@@ -25,3 +31,6 @@ export interface ChatEvent {
   sender: string | null;
   timestamp: string;
 }
+
+/** ISO 8601 UTC with milliseconds, as every chat frame carries. */
+export const timestamp = (): string => new Date().toISOString();

@@ -1,7 +1,10 @@
-import type { ResourceRef } from '../core/access-policy.js';
-import { RealtimeError } from '../core/realtime-error.js';
+import type { ResourceRef } from '../core/auth/index.js';
+import { RealtimeError } from '../core/gateway/index.js';
 
 const JOINABLE_ROOM = /^(channel|project|task):(\d{1,20})$/;
+
+/** Any room a server event may target: a joinable room or a user room. */
+export const DELIVERABLE_ROOM = /^((channel|project|task):\d{1,20}|user:[^\s:]{1,128})$/;
 
 /** A room clients may join: `channel|project|task:<digits>` (seed 000). */
 export function parseJoinableRoom(room: string): ResourceRef {
@@ -13,7 +16,6 @@ export function parseJoinableRoom(room: string): ResourceRef {
 /** Every connection's own room, for `notification.new`; never joined or left by clients. */
 export const userRoom = (sub: string | number): string => `user:${sub}`;
 
-/** Any room a server event may target: a joinable room or a user room. */
 export function isDeliverableRoom(room: string): boolean {
-  return JOINABLE_ROOM.test(room) || /^user:[^\s:]{1,128}$/.test(room);
+  return DELIVERABLE_ROOM.test(room);
 }

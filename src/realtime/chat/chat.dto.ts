@@ -1,5 +1,17 @@
 import { Type } from 'class-transformer';
-import { IsDefined, IsNotEmpty, IsObject, IsString, ValidateNested } from 'class-validator';
+import {
+  IsDefined,
+  IsIn,
+  IsNotEmpty,
+  IsObject,
+  IsOptional,
+  IsString,
+  Matches,
+  MaxLength,
+  ValidateNested,
+} from 'class-validator';
+import { DELIVERABLE_ROOM } from './chat-room.js';
+import { PUBLISHABLE_CHAT_EVENT_TYPES } from './chat-events.js';
 
 /** `join_room` / `leave_room`: a frame that names a room. */
 export class RoomFrameDto {
@@ -21,4 +33,22 @@ export class SendMessageFrameDto extends RoomFrameDto {
   @ValidateNested()
   @Type(() => MessageDataDto)
   data!: MessageDataDto;
+}
+
+/** `POST /ws/publish` for the chat gateway: a server event to one room. */
+export class PublishChatEventDto {
+  @IsString()
+  @Matches(DELIVERABLE_ROOM, { message: 'room must be channel|project|task:<digits> or user:<id>' })
+  room!: string;
+
+  @IsIn(PUBLISHABLE_CHAT_EVENT_TYPES)
+  type!: (typeof PUBLISHABLE_CHAT_EVENT_TYPES)[number];
+
+  @IsObject()
+  data!: Record<string, unknown>;
+
+  @IsOptional()
+  @IsString()
+  @MaxLength(256)
+  sender?: string;
 }

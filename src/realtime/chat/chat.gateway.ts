@@ -5,15 +5,15 @@ import {
   type OnGatewayConnection,
   type OnGatewayDisconnect,
 } from '@nestjs/websockets';
-import type { Connection } from '../core/connection.js';
-import { frameValidationPipe } from '../core/frame-validation.pipe.js';
-import { RealtimeGateway } from '../core/realtime-gateway.decorator.js';
+import { frameValidationPipe, RealtimeGateway } from '../core/gateway/index.js';
+import type { Connection } from '../core/transport/index.js';
+import { timestamp } from './chat-events.js';
+import { CHAT_GATEWAY } from './chat.definition.js';
 import { RoomFrameDto, SendMessageFrameDto } from './chat.dto.js';
-import { CHAT_PROTOCOL, timestamp } from './chat.protocol.js';
 import { ChatService } from './chat.service.js';
 
 /** `/api/v1/ws/connect`: chat rooms (seed 000, SPEC.md §3). */
-@RealtimeGateway(CHAT_PROTOCOL)
+@RealtimeGateway(CHAT_GATEWAY)
 export class ChatGateway implements OnGatewayConnection<Connection>, OnGatewayDisconnect<Connection> {
   constructor(private readonly chat: ChatService) {}
 

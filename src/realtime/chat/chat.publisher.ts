@@ -1,17 +1,18 @@
 import { Injectable } from '@nestjs/common';
-import { RealtimeError } from '../core/realtime-error.js';
+import { RealtimeError } from '../core/gateway/index.js';
 import { isDeliverableRoom, userRoom } from './chat-room.js';
-import { CHAT_EVENT_TYPES, type ChatEventType } from './chat-events.js';
+import { PUBLISHABLE_CHAT_EVENT_TYPES, type ChatEventType } from './chat-events.js';
 import { ChatService } from './chat.service.js';
 
 type Data = Record<string, unknown>;
 type Id = string | number;
 
-const PUBLISHABLE = new Set<string>(CHAT_EVENT_TYPES.filter((type) => type !== 'error'));
+const PUBLISHABLE = new Set<string>(PUBLISHABLE_CHAT_EVENT_TYPES);
 
 /**
  * The host application's handle on chat rooms (seed 000's `ws_events.py` helpers): inject it
  * into any service and push events; they reach every member of the room on every instance.
+ * @publicApi
  */
 @Injectable()
 export class ChatPublisher {

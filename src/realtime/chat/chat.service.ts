@@ -1,15 +1,12 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { ACCESS_POLICY, type AccessPolicy } from '../core/access-policy.js';
-import type { Connection } from '../core/connection.js';
-import { ClusterView } from '../core/cluster-view.service.js';
-import { ConnectionRegistry } from '../core/connection-registry.service.js';
-import { Fanout } from '../core/fanout.service.js';
-import type { Principal } from '../core/principal.js';
-import { RealtimeError } from '../core/realtime-error.js';
-import { REALTIME_CONFIG, type RealtimeConfig } from '../realtime.config.js';
+import { ACCESS_POLICY, type AccessPolicy, type Principal } from '../core/auth/index.js';
+import { AUTH_REQUIRED, RealtimeError } from '../core/gateway/index.js';
+import { ClusterView, ConnectionRegistry, Fanout } from '../core/registry/index.js';
+import type { Connection } from '../core/transport/index.js';
+import { timestamp, type ChatEvent, type ChatEventType } from './chat-events.js';
 import { parseJoinableRoom, userRoom } from './chat-room.js';
-import type { ChatEvent, ChatEventType } from './chat-events.js';
-import { timestamp } from './chat.protocol.js';
+import { CHAT_CONFIG } from './chat.config.js';
+import type { ChatConfig } from './chat.options.js';
 
 /** Rooms, presence and messages of the chat gateway; knows connections, not sockets or frames. */
 @Injectable()
@@ -18,7 +15,7 @@ export class ChatService {
     private readonly registry: ConnectionRegistry,
     private readonly fanout: Fanout,
     @Inject(ACCESS_POLICY) private readonly policy: AccessPolicy,
-    @Inject(REALTIME_CONFIG) private readonly config: RealtimeConfig,
+    @Inject(CHAT_CONFIG) private readonly config: ChatConfig,
     private readonly cluster: ClusterView,
   ) {}
 
@@ -64,8 +61,8 @@ export class ChatService {
   sendMessage(connection: Connection, room: string, content: string): void {
     parseJoinableRoom(room);
     if (!connection.topics.has(room)) throw RealtimeError.forbidden('Not a member of room');
-    if (content.length > this.config.chat.maxContentLength) {
-      throw RealtimeError.badFrame(`Invalid content: longer than ${this.config.chat.maxContentLength} characters`);
+    if (content.length > this.config.maxContentLength) {
+      throw RealtimeError.badFrame(`Invalid content: longer than ${this.config.maxContentLength} characters`);
     }
     const principal = this.principalOf(connection);
     this.publish(
@@ -106,7 +103,7 @@ export class ChatService {
   }
 
   private principalOf(connection: Connection): Principal {
-    if (!connection.principal) throw new RealtimeError('unauthenticated', 'Authentication required');
+    if (!connection.principal) throw AUTH_REQUIRED;
     return connection.principal;
   }
 }

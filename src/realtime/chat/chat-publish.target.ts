@@ -1,0 +1,22 @@
+import { Injectable } from '@nestjs/common';
+import type { PublishTarget } from '../core/gateway/index.js';
+import { PublishChatEventDto } from './chat.dto.js';
+import { ChatPublisher } from './chat.publisher.js';
+
+/** `POST /ws/publish` with a `room`: a chat event from a service in another language. */
+@Injectable()
+export class ChatPublishTarget implements PublishTarget<PublishChatEventDto> {
+  readonly gateway = 'chat';
+  readonly bodyType = PublishChatEventDto;
+
+  constructor(private readonly chat: ChatPublisher) {}
+
+  claims(body: Record<string, unknown>): boolean {
+    return 'room' in body;
+  }
+
+  publish(body: PublishChatEventDto): Record<string, unknown> {
+    this.chat.publish(body.room, body.type, body.data, body.sender ?? null);
+    return { published: true, gateway: 'chat', room: body.room, type: body.type };
+  }
+}

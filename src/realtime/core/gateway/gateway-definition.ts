@@ -1,0 +1,48 @@
+import type { GatewayName } from './gateway-name.js';
+import type { RealtimeError } from './realtime-error.js';
+
+export type InboundFrame = Record<string, unknown>;
+
+/** How a refused connection is told and closed, in a gateway's own words. */
+export interface Refusal {
+  frame: object;
+  code: number;
+  reason: string;
+}
+
+/** Connections a gateway admits; `undefined` means unlimited. */
+export interface ConnectionLimits {
+  perUser?: number;
+  perIp?: number;
+  total?: number;
+}
+
+/**
+ * What a gateway tells the shared transport about its wire format. The transport does the
+ * mechanics (limits, parsing, rate limiting, error delivery); the protocol only words them.
+ */
+export interface GatewayProtocol {
+  readonly gateway: GatewayName;
+  /** Whether a connection without a token is let in (to authenticate later). */
+  readonly allowsAnonymous?: boolean;
+  /** The handler key of a parsed frame (`type`, `method`, …), or undefined when absent. */
+  messageKey(frame: InboundFrame): string | undefined;
+  /** The error frame for `error`, answering `frame` when there is one. */
+  errorFrame(error: RealtimeError, frame?: InboundFrame): object;
+  /** The frame and close code for a connection refused at the door. */
+  refusal(error: RealtimeError): Refusal;
+}
+
+/**
+ * A gateway as it describes itself, in its own folder, to `@RealtimeGateway(definition)`: its
+ * protocol, the upgrade paths it serves and its connection limits. The transport derives route
+ * precedence from the paths of every registered gateway; nothing central lists them.
+ */
+export interface GatewayDefinition extends GatewayProtocol {
+  /** Upgrade paths; `:name` segments are captured as path parameters. Fixed segments win over parameters. */
+  readonly paths: readonly string[];
+  /** Regular expressions (sources, without anchors) that constrain path parameters by name. */
+  readonly paramPatterns?: Readonly<Record<string, string>>;
+  /** The gateway's connection limits, read from its own section of the module options. */
+  limits(options: object): ConnectionLimits;
+}

@@ -1,0 +1,21 @@
+export { frameValidationPipe } from './frame-validation.pipe.js';
+export type {
+  ConnectionLimits,
+  GatewayDefinition,
+  GatewayProtocol,
+  InboundFrame,
+  Refusal,
+} from './gateway-definition.js';
+export { GATEWAY_NAMES, type GatewayName } from './gateway-name.js';
+export {
+  AUTH_REQUIRED,
+  CloseCode,
+  INVALID_TOKEN,
+  RATE_LIMITED,
+  RealtimeError,
+  TOO_MANY_CONNECTIONS,
+  type RealtimeErrorKind,
+} from './realtime-error.js';
+export { RealtimeExceptionFilter } from './realtime-exception.filter.js';
+export { RealtimeGateway, type RealtimeGatewayOptions } from './realtime-gateway.decorator.js';
+export { PUBLISH_TARGETS, type PublishTarget, type RealtimeFeature } from './realtime-feature.js';

@@ -1,0 +1,28 @@
+import type { Provider, Type } from '@nestjs/common';
+import type { GatewayName } from './gateway-name.js';
+
+/**
+ * What `POST /ws/publish` needs from a gateway that takes server events over REST: the body it
+ * accepts (a class-validator DTO) and what publishing one does.
+ */
+export interface PublishTarget<Body extends object = object> {
+  readonly gateway: GatewayName;
+  readonly bodyType: Type<Body>;
+  /** Whether a body that names no `gateway` is meant for this one (chat: it names a `room`). */
+  claims(body: Record<string, unknown>): boolean;
+  /** Publishes a validated body; the result is the REST answer. */
+  publish(body: Body): Record<string, unknown>;
+}
+
+/** The publish targets of every registered gateway, injected as an array. */
+export const PUBLISH_TARGETS = Symbol('PUBLISH_TARGETS');
+
+/**
+ * A gateway as the module registers it, from its own folder: its providers (gateway, service,
+ * publisher, config), what of them the host may inject, and its `POST /ws/publish` target.
+ */
+export interface RealtimeFeature {
+  readonly providers: Provider[];
+  readonly exports: Array<Type<unknown> | symbol>;
+  readonly publishTarget?: Type<PublishTarget<any>>;
+}

@@ -1,0 +1,2 @@
+export { LifecycleLog } from './lifecycle-log.js';
+export { redactUrl } from './redact.js';

@@ -1,0 +1,127 @@
+import WebSocket from 'ws';
+import type { Principal } from '../auth/principal.js';
+import type { GatewayProtocol } from '../gateway/gateway-definition.js';
+import type { GatewayName } from '../gateway/gateway-name.js';
+import { TOO_MANY_CONNECTIONS } from '../gateway/realtime-error.js';
+import { Connection } from '../transport/connection.js';
+import { TokenBucket } from '../transport/token-bucket.js';
+import { ConnectionRegistry } from './connection-registry.service.js';
+
+const protocolOf = (gateway: GatewayName): GatewayProtocol => ({
+  gateway,
+  messageKey: () => undefined,
+  errorFrame: () => ({}),
+  refusal: (error) => ({ frame: {}, code: 4429, reason: error.message }),
+});
+
+const principal = (sub: string): Principal => ({ sub, userId: sub, username: sub, roles: [] });
+
+/** A real Connection over a `ws` socket that was never connected: the registry never writes to it. */
+function connection(sub: string | undefined, { gateway = 'chat', ip = '10.0.0.1' } = {}): Connection {
+  return new Connection({
+    socket: new WebSocket(null, undefined, {}),
+    ip,
+    userAgent: 'spec',
+    protocol: protocolOf(gateway),
+    params: {},
+    principal: sub === undefined ? undefined : principal(sub),
+    rateLimiter: new TokenBucket(20, 40),
+    limits: { maxQueueSize: 10, maxQueueBytes: 1024 },
+    traffic: { messagesIn: 0, messagesOut: 0 },
+  });
+}
+
+describe('ConnectionRegistry', () => {
+  let registry: ConnectionRegistry;
+  beforeEach(() => (registry = new ConnectionRegistry()));
+
+  it('admits exactly perUser connections of one user, counting those elsewhere', () => {
+    for (let i = 0; i < 3; i++) expect(registry.admit(connection('alice'), { perUser: 3 })).toBeUndefined();
+    expect(registry.admit(connection('alice'), { perUser: 3 })).toBe(TOO_MANY_CONNECTIONS);
+    expect(registry.admit(connection('bob'), { perUser: 3 }, 2)).toBeUndefined();
+    expect(registry.admit(connection('bob'), { perUser: 3 }, 2)).toBe(TOO_MANY_CONNECTIONS);
+    expect(registry.size).toBe(4);
+  });
+
+  it('admits exactly perIp connections from one address, and exactly total per gateway', () => {
+    registry.admit(connection('a', { ip: '1.1.1.1' }), { perIp: 2 });
+    registry.admit(connection('b', { ip: '1.1.1.1' }), { perIp: 2 });
+    expect(registry.admit(connection('c', { ip: '1.1.1.1' }), { perIp: 2 })).toBe(TOO_MANY_CONNECTIONS);
+    expect(registry.admit(connection('c', { ip: '2.2.2.2' }), { perIp: 2 })).toBeUndefined();
+
+    const other = new ConnectionRegistry();
+    expect(other.admit(connection('x', { gateway: 'checkpoint' }), { total: 1 })).toBeUndefined();
+    expect(other.admit(connection('y', { gateway: 'checkpoint' }), { total: 1 })).toBe(TOO_MANY_CONNECTIONS);
+    expect(other.admit(connection('y', { gateway: 'chat' }), { total: 1 })).toBeUndefined();
+  });
+
+  it('counts limits per gateway: a chat tab does not use a scheduler slot', () => {
+    registry.admit(connection('alice', { gateway: 'chat' }), { perUser: 1 });
+    expect(registry.admit(connection('alice', { gateway: 'scheduler' }), { perUser: 1 })).toBeUndefined();
+    expect(registry.countByGateway('chat')).toBe(1);
+    expect(registry.countByGateway('scheduler')).toBe(1);
+  });
+
+  it('reports presence per user, not per tab, on join and leave', () => {
+    const [tab1, tab2] = [connection('alice'), connection('alice')];
+    registry.admit(tab1, {});
+    registry.admit(tab2, {});
+    expect(registry.join(tab1, 'channel:1')).toEqual({ presenceChanged: true });
+    expect(registry.join(tab2, 'channel:1')).toEqual({ presenceChanged: false });
+    expect(registry.join(tab2, 'channel:1')).toEqual({ presenceChanged: false });
+    expect(registry.presenceKeys()).toEqual(['chat|channel:1|alice']);
+    expect(registry.leave(tab1, 'channel:1')).toEqual({ presenceChanged: false });
+    expect(registry.leave(tab2, 'channel:1')).toEqual({ presenceChanged: true });
+    expect(registry.leave(tab2, 'channel:1')).toEqual({ presenceChanged: false });
+    expect(registry.topicCount('chat')).toBe(0);
+  });
+
+  it('visits each member once however many of the topics it is in', () => {
+    const [a, b, c] = [connection('a'), connection('b'), connection('c')];
+    for (const each of [a, b, c]) registry.admit(each, {});
+    registry.join(a, 'task:1');
+    registry.join(a, 'project:1');
+    registry.join(b, 'project:1');
+    registry.join(c, 'channel:9');
+    const visited: Connection[] = [];
+    registry.forEachMember('chat', ['task:1', 'project:1', 'user:a'], (member) => visited.push(member));
+    expect(visited).toHaveLength(2);
+    expect(new Set(visited)).toEqual(new Set([a, b]));
+    const otherGateway: Connection[] = [];
+    registry.forEachMember('scheduler', ['project:1'], (member) => otherGateway.push(member));
+    expect(otherGateway).toEqual([]);
+  });
+
+  it('forgets a removed connection everywhere, once, and tells its listeners', () => {
+    let changes = 0;
+    registry.onChange(() => changes++);
+    const alice = connection('alice');
+    registry.admit(alice, { perUser: 1 });
+    registry.join(alice, 'channel:1');
+    registry.join(alice, 'task:2');
+    registry.remove(alice);
+    registry.remove(alice);
+    expect(registry.footprint()).toEqual({ connections: 0, topics: 0, users: 0, ips: 0 });
+    expect(alice.topics.size).toBe(0);
+    expect(registry.get(alice.id)).toBeUndefined();
+    expect(changes).toBe(6); // admit, two joins, two leaves by the removal, the removal
+    expect(registry.admit(connection('alice'), { perUser: 1 })).toBeUndefined();
+  });
+
+  it('does not join a connection it never admitted', () => {
+    const stranger = connection('x');
+    expect(registry.join(stranger, 'channel:1')).toEqual({ presenceChanged: false });
+    expect(registry.topicCount('chat')).toBe(0);
+  });
+
+  it('lists in admission order, filtered by gateway and user', () => {
+    const first = connection('u1');
+    const second = connection('u2', { gateway: 'scheduler' });
+    const third = connection('u1');
+    for (const each of [first, second, third]) registry.admit(each, {});
+    expect(registry.list()).toEqual([first, second, third]);
+    expect(registry.list({ gateway: 'chat' })).toEqual([first, third]);
+    expect(registry.list({ user: 'u1', gateway: 'chat' })).toEqual([first, third]);
+    expect(registry.list({ user: 'nobody' })).toEqual([]);
+  });
+});

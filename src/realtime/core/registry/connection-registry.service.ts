@@ -1,0 +1,211 @@
+import { Injectable } from '@nestjs/common';
+import type { ConnectionLimits } from '../gateway/gateway-definition.js';
+import type { Connection } from '../transport/connection.js';
+import type { GatewayName } from '../gateway/gateway-name.js';
+import { TOO_MANY_CONNECTIONS, type RealtimeError } from '../gateway/realtime-error.js';
+
+/** The members of one room or subscription, with how many connections each user has in it. */
+class TopicMembers {
+  readonly connections = new Set<Connection>();
+  readonly users = new Map<string, number>();
+}
+
+export interface MembershipChange {
+  /** The user's first connection entered (join) or last one left (leave). */
+  presenceChanged: boolean;
+}
+
+export interface ClientFilter {
+  gateway?: GatewayName;
+  user?: string;
+}
+
+const NO_CHANGE: MembershipChange = { presenceChanged: false };
+
+/**
+ * Every socket of every gateway on this instance, indexed by id, user, IP and topic (room or
+ * subscription), with the per-gateway connection limits. Gateways keep no socket maps of their own.
+ */
+@Injectable()
+export class ConnectionRegistry {
+  private readonly byId = new Map<string, Connection>();
+  private readonly byGateway = new Map<GatewayName, Set<Connection>>();
+  private readonly userCounts = new Map<string, number>();
+  private readonly ipCounts = new Map<string, number>();
+  private readonly topics = new Map<GatewayName, Map<string, TopicMembers>>();
+  private readonly listeners: Array<() => void> = [];
+
+  get size(): number {
+    return this.byId.size;
+  }
+
+  /** Registers `connection` unless one of `limits` would be passed; returns the refusal if so. */
+  admit(connection: Connection, limits: ConnectionLimits, userConnectionsElsewhere = 0): RealtimeError | undefined {
+    const refusal = this.checkLimits(connection, limits, userConnectionsElsewhere);
+    if (refusal) return refusal;
+    this.byId.set(connection.id, connection);
+    this.gatewaySet(connection.gateway).add(connection);
+    increment(this.userCounts, this.userKey(connection));
+    increment(this.ipCounts, this.ipKey(connection));
+    this.changed();
+    return undefined;
+  }
+
+  /** Called after every admission, removal, join and leave (the cluster view republishes). */
+  onChange(listener: () => void): void {
+    this.listeners.push(listener);
+  }
+
+  /** Connections per `gateway|sub` on this instance. */
+  userCountEntries(): Array<[string, number]> {
+    return [...this.userCounts];
+  }
+
+  /** `gateway|topic|sub` for every user present in a topic on this instance. */
+  presenceKeys(): string[] {
+    const keys: string[] = [];
+    for (const [gateway, index] of this.topics) {
+      for (const [topic, members] of index)
+        for (const user of members.users.keys()) keys.push(`${gateway}|${topic}|${user}`);
+    }
+    return keys;
+  }
+
+  /** Forgets `connection` everywhere: ids, counters, every topic. Idempotent. */
+  remove(connection: Connection): void {
+    if (this.byId.get(connection.id) !== connection) return;
+    for (const topic of [...connection.topics]) this.leave(connection, topic);
+    this.byId.delete(connection.id);
+    this.byGateway.get(connection.gateway)?.delete(connection);
+    decrement(this.userCounts, this.userKey(connection));
+    decrement(this.ipCounts, this.ipKey(connection));
+    this.changed();
+  }
+
+  get(id: string): Connection | undefined {
+    return this.byId.get(id);
+  }
+
+  /** Connections in admission order, optionally filtered. */
+  list(filter: ClientFilter = {}): Connection[] {
+    const source = filter.gateway ? (this.byGateway.get(filter.gateway) ?? []) : this.byId.values();
+    const result: Connection[] = [];
+    for (const connection of source) {
+      if (filter.user !== undefined && connection.principal?.sub !== filter.user) continue;
+      result.push(connection);
+    }
+    return result.sort((a, b) => a.sequence - b.sequence);
+  }
+
+  countByGateway(gateway: GatewayName): number {
+    return this.byGateway.get(gateway)?.size ?? 0;
+  }
+
+  topicCount(gateway: GatewayName): number {
+    return this.topics.get(gateway)?.size ?? 0;
+  }
+
+  join(connection: Connection, topic: string): MembershipChange {
+    if (connection.topics.has(topic) || !this.byId.has(connection.id)) return NO_CHANGE;
+    const index = this.topicIndex(connection.gateway);
+    let members = index.get(topic);
+    if (!members) index.set(topic, (members = new TopicMembers()));
+    members.connections.add(connection);
+    connection.topics.add(topic);
+    this.changed();
+    return { presenceChanged: increment(members.users, this.presenceKey(connection)) === 1 };
+  }
+
+  leave(connection: Connection, topic: string): MembershipChange {
+    if (!connection.topics.delete(topic)) return NO_CHANGE;
+    const index = this.topicIndex(connection.gateway);
+    const members = index.get(topic);
+    if (!members) return NO_CHANGE;
+    members.connections.delete(connection);
+    const remaining = decrement(members.users, this.presenceKey(connection));
+    if (members.connections.size === 0) index.delete(topic);
+    this.changed();
+    return { presenceChanged: remaining === 0 };
+  }
+
+  /** Calls `visit` once per connection of `gateway` in any of `topics`. */
+  forEachMember(gateway: GatewayName, topics: readonly string[], visit: (connection: Connection) => void): void {
+    const index = this.topics.get(gateway);
+    if (!index) return;
+    if (topics.length === 1) {
+      index.get(topics[0])?.connections.forEach(visit);
+      return;
+    }
+    const seen = new Set<Connection>();
+    for (const topic of topics) {
+      index.get(topic)?.connections.forEach((connection) => {
+        if (seen.has(connection)) return;
+        seen.add(connection);
+        visit(connection);
+      });
+    }
+  }
+
+  /** For leak checks and stats: how many topics, user counters and ip counters are held. */
+  footprint(): { connections: number; topics: number; users: number; ips: number } {
+    let topics = 0;
+    for (const index of this.topics.values()) topics += index.size;
+    return { connections: this.byId.size, topics, users: this.userCounts.size, ips: this.ipCounts.size };
+  }
+
+  private changed(): void {
+    for (const listener of this.listeners) listener();
+  }
+
+  private checkLimits(connection: Connection, limits: ConnectionLimits, elsewhere: number): RealtimeError | undefined {
+    const gatewayCount = this.countByGateway(connection.gateway);
+    if (limits.total !== undefined && gatewayCount >= limits.total) return TOO_MANY_CONNECTIONS;
+    if (
+      limits.perUser !== undefined &&
+      (this.userCounts.get(this.userKey(connection)) ?? 0) + elsewhere >= limits.perUser
+    ) {
+      return TOO_MANY_CONNECTIONS;
+    }
+    if (limits.perIp !== undefined && (this.ipCounts.get(this.ipKey(connection)) ?? 0) >= limits.perIp) {
+      return TOO_MANY_CONNECTIONS;
+    }
+    return undefined;
+  }
+
+  private userKey(connection: Connection): string {
+    return `${connection.gateway}|${connection.principal?.sub ?? `anonymous:${connection.id}`}`;
+  }
+
+  private ipKey(connection: Connection): string {
+    return `${connection.gateway}|${connection.ip}`;
+  }
+
+  private presenceKey(connection: Connection): string {
+    return connection.principal?.sub ?? connection.id;
+  }
+
+  private gatewaySet(gateway: GatewayName): Set<Connection> {
+    let set = this.byGateway.get(gateway);
+    if (!set) this.byGateway.set(gateway, (set = new Set()));
+    return set;
+  }
+
+  private topicIndex(gateway: GatewayName): Map<string, TopicMembers> {
+    let index = this.topics.get(gateway);
+    if (!index) this.topics.set(gateway, (index = new Map()));
+    return index;
+  }
+}
+
+function increment(map: Map<string, number>, key: string): number {
+  const next = (map.get(key) ?? 0) + 1;
+  map.set(key, next);
+  return next;
+}
+
+function decrement(map: Map<string, number>, key: string): number {
+  const next = (map.get(key) ?? 0) - 1;
+  if (next <= 0) map.delete(key);
+  else map.set(key, next);
+  return Math.max(next, 0);
+}

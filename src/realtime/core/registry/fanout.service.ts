@@ -1,0 +1,58 @@
+import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
+import { EVENT_BUS, type BusMessage, type EventBus } from '../../bus/event-bus.js';
+import type { Connection } from '../transport/connection.js';
+import { ConnectionRegistry } from './connection-registry.service.js';
+import type { GatewayName } from '../gateway/gateway-name.js';
+import { PreparedFrame } from '../transport/prepared-frame.js';
+
+/**
+ * Publishes server events to the cluster and delivers what the bus brings to this instance's
+ * sockets: each event is serialized once and framed once per instance, then written as is.
+ */
+@Injectable()
+export class Fanout implements OnModuleInit {
+  constructor(
+    private readonly registry: ConnectionRegistry,
+    @Inject(EVENT_BUS) private readonly bus: EventBus,
+  ) {}
+
+  onModuleInit(): void {
+    this.bus.subscribe((message) => this.deliver(message));
+  }
+
+  /** Sends `frame` to the connections of `gateway` in any of `topics`, each once, on every instance. */
+  toTopics(gateway: GatewayName, topics: string[], frame: object): void {
+    this.bus.publish({ kind: 'topics', gateway, topics, frame: JSON.stringify(frame) });
+  }
+
+  disconnect(connectionId: string, code: number, reason: string): void {
+    this.bus.publish({ kind: 'disconnect', connectionId, code, reason });
+  }
+
+  /** Delivers one bus message to local sockets; returns how many were written to. */
+  deliver(message: BusMessage): number {
+    switch (message.kind) {
+      case 'topics': {
+        const send = lazySender(message.frame);
+        this.registry.forEachMember(message.gateway, message.topics, send);
+        return send.count;
+      }
+      case 'disconnect': {
+        const connection = this.registry.get(message.connectionId);
+        connection?.close(message.code, message.reason);
+        return connection ? 1 : 0;
+      }
+    }
+  }
+}
+
+/** A visitor that frames `json` on first use only, and counts the sockets it wrote to. */
+function lazySender(json: string): ((connection: Connection) => void) & { count: number } {
+  let frame: PreparedFrame | undefined;
+  const send = (connection: Connection): void => {
+    frame ??= PreparedFrame.fromJson(json);
+    if (connection.sendPrepared(frame)) send.count++;
+  };
+  send.count = 0;
+  return send;
+}

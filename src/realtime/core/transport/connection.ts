@@ -1,0 +1,159 @@
+import { randomUUID } from 'node:crypto';
+import WebSocket from 'ws';
+import type { Principal } from '../auth/principal.js';
+import type { GatewayProtocol } from '../gateway/gateway-definition.js';
+import type { GatewayName } from '../gateway/gateway-name.js';
+import { CloseCode, type RealtimeError } from '../gateway/realtime-error.js';
+import { OutboundBudget, type OutboundLimits } from './outbound-budget.js';
+import type { PreparedFrame } from './prepared-frame.js';
+import type { TokenBucket } from './token-bucket.js';
+
+/** How long a socket closed for overflow gets to finish the close handshake. */
+const OVERFLOW_CLOSE_GRACE_MS = 2_000;
+
+/** Instance-wide totals a connection adds to. */
+export interface TrafficCounters {
+  messagesIn: number;
+  messagesOut: number;
+}
+
+export interface ConnectionInit {
+  socket: WebSocket;
+  /** The client's address as the transport determined it. */
+  ip: string;
+  userAgent: string;
+  protocol: GatewayProtocol;
+  params: Readonly<Record<string, string>>;
+  principal: Principal | undefined;
+  rateLimiter: TokenBucket;
+  limits: OutboundLimits;
+  traffic: TrafficCounters;
+  id?: string;
+}
+
+interface SenderInternals {
+  _state: number;
+  sendFrame(list: Buffer[], cb?: (err?: Error) => void): void;
+}
+
+let nextSequence = 0;
+
+/**
+ * One client socket of any gateway, with the metadata the registry and admin views show,
+ * its outbound backlog accounting, and its inbound rate limiter. Gateways talk to clients
+ * only through this.
+ */
+export class Connection {
+  readonly id: string;
+  /** Monotonic per process: the pagination order of the admin views. */
+  readonly sequence = ++nextSequence;
+  readonly connectedAt = new Date();
+  lastSeenAt = Date.now();
+  messagesIn = 0;
+  messagesOut = 0;
+  /** Rooms or subscriptions, maintained by the registry. */
+  readonly topics = new Set<string>();
+  /** Gateway-specific state (e.g. the checkpoint gateway's authentication). */
+  readonly state: Record<string, unknown> = {};
+  readonly ip: string;
+  readonly userAgent: string;
+  closeCode?: number;
+
+  private readonly outbound: OutboundBudget;
+  private overflowed = false;
+
+  readonly socket: WebSocket;
+  readonly protocol: GatewayProtocol;
+  readonly params: Readonly<Record<string, string>>;
+  principal: Principal | undefined;
+  readonly rateLimiter: TokenBucket;
+  private readonly traffic: TrafficCounters;
+
+  constructor(init: ConnectionInit) {
+    this.id = init.id ?? randomUUID();
+    this.socket = init.socket;
+    this.protocol = init.protocol;
+    this.params = init.params;
+    this.principal = init.principal;
+    this.rateLimiter = init.rateLimiter;
+    this.outbound = new OutboundBudget(init.limits);
+    this.traffic = init.traffic;
+    this.ip = init.ip;
+    this.userAgent = init.userAgent;
+  }
+
+  /** Counts one inbound frame. */
+  recordInbound(now: number): void {
+    this.lastSeenAt = now;
+    this.messagesIn++;
+    this.traffic.messagesIn++;
+  }
+
+  get gateway(): GatewayName {
+    return this.protocol.gateway;
+  }
+
+  get isOpen(): boolean {
+    return this.socket.readyState === WebSocket.OPEN && !this.overflowed;
+  }
+
+  /** Unsent bytes: what `ws` and the socket hold beyond what the kernel took. */
+  get backlogBytes(): number {
+    return this.socket.bufferedAmount;
+  }
+
+  send(frame: object): boolean {
+    return this.sendJson(JSON.stringify(frame));
+  }
+
+  sendError(error: RealtimeError, inReplyTo?: Record<string, unknown>): boolean {
+    return this.send(this.protocol.errorFrame(error, inReplyTo));
+  }
+
+  sendJson(json: string): boolean {
+    if (!this.admit(Buffer.byteLength(json))) return false;
+    this.socket.send(json);
+    this.countOutbound();
+    return true;
+  }
+
+  /** Writes an already framed broadcast without copying it. */
+  sendPrepared(frame: PreparedFrame): boolean {
+    if (!this.admit(frame.byteLength)) return false;
+    const sender = (this.socket as unknown as { _sender: SenderInternals })._sender;
+    if (sender._state === 0) sender.sendFrame(frame.framed);
+    else this.socket.send(frame.payload, { binary: false });
+    this.countOutbound();
+    return true;
+  }
+
+  /** Call after writing: a message the kernel did not take at once joins the backlog. */
+  private countOutbound(): void {
+    this.outbound.written(this.socket.bufferedAmount);
+    this.messagesOut++;
+    this.traffic.messagesOut++;
+  }
+
+  close(code: number, reason: string): void {
+    if (this.socket.readyState >= WebSocket.CLOSING) return;
+    this.closeCode ??= code;
+    this.socket.close(code, reason);
+  }
+
+  terminate(): void {
+    this.socket.terminate();
+  }
+
+  private admit(bytes: number): boolean {
+    if (!this.isOpen) return false;
+    if (this.outbound.admits(this.socket.bufferedAmount, bytes)) return true;
+    this.closeForOverflow();
+    return false;
+  }
+
+  private closeForOverflow(): void {
+    this.overflowed = true;
+    this.close(CloseCode.TRY_AGAIN_LATER, 'Message queue overflow');
+    setTimeout(() => this.terminate(), OVERFLOW_CLOSE_GRACE_MS).unref();
+  }
+}

@@ -1,0 +1,39 @@
+import { InboundFrameParser } from './inbound-frame.parser.js';
+import { RealtimeError } from '../gateway/realtime-error.js';
+
+const nest = (depth: number): string => '{"a":'.repeat(depth - 1) + '{}' + '}'.repeat(depth - 1);
+
+describe('InboundFrameParser', () => {
+  const parser = new InboundFrameParser(32);
+
+  it('returns plain objects', () => {
+    expect(parser.parse('{"type":"ping","data":{"x":[1,{"y":2}]}}')).toEqual({
+      type: 'ping',
+      data: { x: [1, { y: 2 }] },
+    });
+  });
+
+  it.each(['', 'nope', '[1]', '"s"', '1', 'null', '{"a":'])('rejects %j as a bad frame', (text) => {
+    const result = parser.parse(text);
+    expect(result).toBeInstanceOf(RealtimeError);
+    expect((result as RealtimeError).kind).toBe('bad_frame');
+  });
+
+  it('accepts exactly the maximum depth and rejects one more', () => {
+    expect(parser.parse(nest(32))).not.toBeInstanceOf(RealtimeError);
+    expect(parser.parse(nest(33))).toBeInstanceOf(RealtimeError);
+    expect(parser.parse(`{"a":${'['.repeat(31)}${']'.repeat(31)}}`)).not.toBeInstanceOf(RealtimeError);
+    expect(parser.parse(`{"a":${'['.repeat(32)}${']'.repeat(32)}}`)).toBeInstanceOf(RealtimeError);
+  });
+
+  it('survives absurd nesting without a stack overflow', () => {
+    expect(parser.parse('['.repeat(100_000) + ']'.repeat(100_000))).toBeInstanceOf(RealtimeError);
+    expect(parser.parse(nest(20_000))).toBeInstanceOf(RealtimeError);
+  });
+
+  it.each(['__proto__', 'constructor', 'prototype'])('rejects a %s key at any depth', (key) => {
+    expect(parser.parse(`{"${key}":{}}`)).toBeInstanceOf(RealtimeError);
+    expect(parser.parse(`{"a":[{"b":{"${key}":1}}]}`)).toBeInstanceOf(RealtimeError);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+});

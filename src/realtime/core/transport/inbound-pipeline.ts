@@ -1,0 +1,114 @@
+import type { RawData } from 'ws';
+import type { InboundFrame } from '../gateway/gateway-definition.js';
+import { RATE_LIMITED, RealtimeError } from '../gateway/realtime-error.js';
+import type { LifecycleLog } from '../logging/lifecycle-log.js';
+import type { Connection } from './connection.js';
+import { InboundFrameParser } from './inbound-frame.parser.js';
+
+/** A gateway's message handler as Nest hands it over: called with the frame, returns the reply. */
+export type FrameHandler = (frame: InboundFrame, key: string) => unknown;
+
+const BINARY_REFUSED = RealtimeError.badFrame('Binary frames are not supported');
+
+/** Per connection: frames waiting behind a running handler, and when the last rate-limit notice went out. */
+interface InboundState {
+  handlers: ReadonlyMap<string, FrameHandler>;
+  backlog: Array<{ data: RawData; isBinary: boolean }>;
+  busy: boolean;
+  lastRateLimitNoticeAt: number;
+}
+
+/**
+ * Every gateway's inbound path: rate limit, binary refusal, parsing (JSON, depth, hostile keys),
+ * dispatch by the protocol's message key, and the reply. Frames of one connection are handled one
+ * at a time, in order: a frame whose handler is still running (an async access check, say) holds
+ * back the next, so `join_room` then `send_message` just works.
+ */
+export class InboundPipeline {
+  private readonly parser: InboundFrameParser;
+  private readonly states = new WeakMap<Connection, InboundState>();
+
+  constructor(
+    options: { maxJsonDepth: number; maxBacklog: number },
+    private readonly log: LifecycleLog,
+  ) {
+    this.parser = new InboundFrameParser(options.maxJsonDepth);
+    this.maxBacklog = options.maxBacklog;
+  }
+
+  /** Frames held per connection behind a running handler: the inbound burst. */
+  private readonly maxBacklog: number;
+
+  bind(connection: Connection, handlers: ReadonlyMap<string, FrameHandler>): void {
+    const state: InboundState = { handlers, backlog: [], busy: false, lastRateLimitNoticeAt: 0 };
+    this.states.set(connection, state);
+    connection.socket.on('message', (data: RawData, isBinary: boolean) =>
+      this.receive(connection, state, data, isBinary),
+    );
+    connection.socket.once('close', () => (state.backlog.length = 0));
+  }
+
+  private receive(connection: Connection, state: InboundState, data: RawData, isBinary: boolean): void {
+    connection.recordInbound(Date.now());
+    if (!connection.rateLimiter.take(connection.lastSeenAt) || state.backlog.length >= this.maxBacklog) {
+      return this.rateLimited(connection, state);
+    }
+    if (state.busy) {
+      state.backlog.push({ data, isBinary });
+      return;
+    }
+    this.process(connection, state, data, isBinary);
+  }
+
+  private process(connection: Connection, state: InboundState, data: RawData, isBinary: boolean): void {
+    if (isBinary) {
+      connection.sendError(BINARY_REFUSED);
+      return this.next(connection, state);
+    }
+    const frame = this.parser.parse((data as Buffer).toString());
+    if (frame instanceof RealtimeError) {
+      connection.sendError(frame);
+      return this.next(connection, state);
+    }
+    const key = connection.protocol.messageKey(frame);
+    const handler = key === undefined ? undefined : state.handlers.get(key);
+    if (key === undefined || !handler) {
+      connection.sendError(unknownType(key), frame);
+      return this.next(connection, state);
+    }
+    state.busy = true;
+    Promise.resolve(handler(frame, key))
+      .then(
+        (reply) => {
+          if (reply !== undefined && reply !== null) connection.send(reply);
+        },
+        (error: Error) =>
+          this.log.error('handler_failed', { gateway: connection.gateway, type: key, reason: error.message }),
+      )
+      .finally(() => {
+        state.busy = false;
+        this.next(connection, state);
+      });
+  }
+
+  private next(connection: Connection, state: InboundState): void {
+    const queued = state.backlog.shift();
+    if (queued) this.process(connection, state, queued.data, queued.isBinary);
+  }
+
+  /** The excess frame is dropped; the client hears about it at most once a second. */
+  private rateLimited(connection: Connection, state: InboundState): void {
+    if (connection.lastSeenAt - state.lastRateLimitNoticeAt < 1000) return;
+    state.lastRateLimitNoticeAt = connection.lastSeenAt;
+    this.log.security('rate_limited', {
+      gateway: connection.gateway,
+      user: connection.principal?.sub,
+      ip: connection.ip,
+    });
+    connection.sendError(RATE_LIMITED);
+  }
+}
+
+function unknownType(key: string | undefined): RealtimeError {
+  return new RealtimeError('unknown_type', key === undefined ? 'Missing message type' : `Unknown message type: ${key}`);
+}

@@ -1,0 +1,6 @@
+export { Connection } from './connection.js';
+export type { FrameHandler } from './inbound-pipeline.js';
+export { PreparedFrame } from './prepared-frame.js';
+export { RealtimeTransport } from './realtime-transport.service.js';
+export { RealtimeWsAdapter } from './realtime-ws.adapter.js';
+export { TrafficStats } from './traffic-stats.service.js';

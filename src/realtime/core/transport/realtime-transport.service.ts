@@ -1,0 +1,285 @@
+import { Inject, Injectable, type BeforeApplicationShutdown, type OnApplicationShutdown } from '@nestjs/common';
+import type { IncomingMessage, Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import WebSocket, { WebSocketServer } from 'ws';
+import { REALTIME_CONFIG, type RealtimeConfig } from '../../realtime.config.js';
+import { REALTIME_MODULE_OPTIONS } from '../../realtime.module-definition.js';
+import { UpgradeAuthenticator, type UpgradeAuthResult } from '../auth/upgrade-authenticator.js';
+import type { ConnectionLimits, GatewayDefinition } from '../gateway/gateway-definition.js';
+import type { GatewayName } from '../gateway/gateway-name.js';
+import { CloseCode, type RealtimeError } from '../gateway/realtime-error.js';
+import { LifecycleLog } from '../logging/lifecycle-log.js';
+import { redactUrl } from '../logging/redact.js';
+import { ClusterView } from '../registry/cluster-view.service.js';
+import { ConnectionRegistry } from '../registry/connection-registry.service.js';
+import { Connection } from './connection.js';
+import { GatewayRouter, type RouteMatch } from './gateway-router.js';
+import { GatewayServer } from './gateway-server.js';
+import { InboundPipeline, type FrameHandler } from './inbound-pipeline.js';
+import { TokenBucket } from './token-bucket.js';
+import { TrafficStats } from './traffic-stats.service.js';
+
+const SHUTDOWN_CLOSE_TIMEOUT_MS = 5_000;
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+interface Upgrade {
+  ws: WebSocket;
+  request: IncomingMessage;
+  route: RouteMatch;
+  gateway: RegisteredGateway;
+  authResult: UpgradeAuthResult;
+  elsewhere: number;
+}
+
+interface RegisteredGateway {
+  server: GatewayServer;
+  definition: GatewayDefinition;
+  limits: ConnectionLimits;
+}
+
+interface ConnectionHooks {
+  onClose: Array<() => void>;
+  expiryTimer?: NodeJS.Timeout;
+}
+
+/**
+ * The shared transport of every gateway: it routes upgrades by path, refuses bad origins and
+ * unknown paths before upgrading, authenticates, admits within the gateway's limits, hands
+ * frames to the inbound pipeline, runs the heartbeats, and shuts down gracefully. Gateways only
+ * see admitted `Connection`s and parsed frames.
+ */
+@Injectable()
+export class RealtimeTransport implements BeforeApplicationShutdown, OnApplicationShutdown {
+  private readonly log = new LifecycleLog();
+  private readonly router = new GatewayRouter();
+  private readonly inbound: InboundPipeline;
+  private readonly wss: WebSocketServer;
+  private readonly gateways = new Map<GatewayName, RegisteredGateway>();
+  private readonly hooks = new WeakMap<Connection, ConnectionHooks>();
+  private readonly attached = new Set<Server>();
+  private heartbeat?: NodeJS.Timeout;
+  private shuttingDown = false;
+  private readonly upgradeListener = (request: IncomingMessage, socket: Duplex, head: Buffer): void =>
+    this.handleUpgrade(request, socket, head);
+
+  constructor(
+    @Inject(REALTIME_CONFIG) private readonly config: RealtimeConfig,
+    /** Each gateway reads its limits from its own section of these. */
+    @Inject(REALTIME_MODULE_OPTIONS) private readonly moduleOptions: object,
+    private readonly auth: UpgradeAuthenticator,
+    private readonly registry: ConnectionRegistry,
+    private readonly traffic: TrafficStats,
+    private readonly cluster: ClusterView,
+  ) {
+    this.inbound = new InboundPipeline(
+      { maxJsonDepth: config.maxJsonDepth, maxBacklog: Math.ceil(config.rateLimitPerSec * 2) },
+      this.log,
+    );
+    this.wss = new WebSocketServer({
+      noServer: true,
+      maxPayload: config.messageMaxSize,
+      perMessageDeflate: false,
+      clientTracking: false,
+    });
+  }
+
+  get isShuttingDown(): boolean {
+    return this.shuttingDown;
+  }
+
+  /** Starts routing the upgrades of `server` to the registered gateways. */
+  attach(server: Server): void {
+    if (this.attached.has(server)) return;
+    this.attached.add(server);
+    server.on('upgrade', this.upgradeListener);
+    this.heartbeat ??= setInterval(() => this.beat(), this.config.heartbeatIntervalMs).unref();
+  }
+
+  detach(): void {
+    for (const server of this.attached) server.off('upgrade', this.upgradeListener);
+    this.attached.clear();
+    clearInterval(this.heartbeat);
+    this.heartbeat = undefined;
+  }
+
+  /** Serves `definition.paths` from now on, within the gateway's limits. */
+  registerGateway(definition: GatewayDefinition): GatewayServer {
+    const server = new GatewayServer(definition);
+    this.gateways.set(definition.gateway, { server, definition, limits: definition.limits(this.moduleOptions) });
+    this.router.add(definition);
+    return server;
+  }
+
+  /** Wires a gateway's handlers to the connection's inbound pipeline. */
+  bindHandlers(connection: Connection, handlers: ReadonlyMap<string, FrameHandler>): void {
+    this.inbound.bind(connection, handlers);
+  }
+
+  onClose(connection: Connection, callback: () => void): void {
+    this.hooks.get(connection)?.onClose.push(callback);
+  }
+
+  /** Health turns 503, upgrades are refused, and every socket is closed with 1001. */
+  async shutdown(): Promise<void> {
+    if (this.shuttingDown) return;
+    this.shuttingDown = true;
+    const connections = this.registry.list();
+    this.log.info('shutdown', { connections: connections.length });
+    for (const connection of connections) connection.close(CloseCode.GOING_AWAY, 'Server shutting down');
+    const deadline = Date.now() + SHUTDOWN_CLOSE_TIMEOUT_MS;
+    while (this.registry.size > 0 && Date.now() < deadline) await sleep(25);
+    for (const connection of this.registry.list()) connection.terminate();
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    await this.shutdown();
+  }
+
+  onApplicationShutdown(): void {
+    this.detach();
+  }
+
+  private handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
+    socket.on('error', () => socket.destroy());
+    const url = new URL(request.url ?? '/', 'ws://localhost');
+    const route = this.router.match(url.pathname);
+    const gateway = route && this.gateways.get(route.gateway);
+    if (this.shuttingDown) return rejectUpgrade(socket, 503, 'Server shutting down');
+    if (!route || !gateway) return rejectUpgrade(socket, 404, 'Not Found');
+    if (!this.originAllowed(request.headers.origin)) {
+      this.log.security('origin_refused', {
+        gateway: route.gateway,
+        ip: clientIp(request),
+        origin: request.headers.origin,
+      });
+      return rejectUpgrade(socket, 403, 'Forbidden');
+    }
+    const authResult = this.auth.authenticate(request, url);
+    // Counted before the upgrade, so no frame can arrive while the cluster is asked.
+    void this.userConnectionsElsewhere(gateway, authResult.principal?.sub).then((elsewhere) =>
+      this.wss.handleUpgrade(request, socket, head, (ws) =>
+        this.accept({ ws, request, route, gateway, authResult, elsewhere }),
+      ),
+    );
+  }
+
+  private async userConnectionsElsewhere(gateway: RegisteredGateway, sub: string | undefined): Promise<number> {
+    if (sub === undefined || gateway.limits.perUser === undefined || !this.cluster.enabled) return 0;
+    return this.cluster.userConnectionsElsewhere(gateway.definition.gateway, sub);
+  }
+
+  private accept({ ws, request, route, gateway, authResult, elsewhere }: Upgrade): void {
+    const protocol = gateway.definition;
+    ws.on('error', (error: Error & { code?: string }) =>
+      this.log.info('socket_error', { gateway: protocol.gateway, reason: error.code ?? error.message }),
+    );
+    const connection = new Connection({
+      socket: ws,
+      ip: clientIp(request),
+      userAgent: String(request.headers['user-agent'] ?? ''),
+      protocol,
+      params: route.params,
+      principal: authResult.principal,
+      rateLimiter: new TokenBucket(this.config.rateLimitPerSec, this.config.rateLimitPerSec * 2),
+      limits: this.config,
+      traffic: this.traffic,
+    });
+    if (authResult.error && !(authResult.anonymous && protocol.allowsAnonymous)) {
+      this.log.security('auth_failed', {
+        gateway: protocol.gateway,
+        ip: connection.ip,
+        reason: authResult.error.message,
+      });
+      return this.refuse(connection, authResult.error, CloseCode.UNAUTHENTICATED, authResult.error.message);
+    }
+    const overLimit = this.registry.admit(connection, gateway.limits, elsewhere);
+    if (overLimit) {
+      const refusal = protocol.refusal(overLimit);
+      this.log.security('limit_hit', { gateway: protocol.gateway, user: connection.principal?.sub, ip: connection.ip });
+      return this.refuse(connection, undefined, refusal.code, refusal.reason, refusal.frame);
+    }
+    this.track(connection, request);
+    gateway.server.emit('connection', connection, request);
+  }
+
+  private refuse(
+    connection: Connection,
+    error: RealtimeError | undefined,
+    code: number,
+    reason: string,
+    frame?: object,
+  ): void {
+    connection.send(frame ?? connection.protocol.errorFrame(error!));
+    connection.close(code, reason);
+  }
+
+  private track(connection: Connection, request: IncomingMessage): void {
+    const hooks: ConnectionHooks = { onClose: [] };
+    this.hooks.set(connection, hooks);
+    const exp = connection.principal?.exp;
+    if (exp !== undefined) {
+      const expiresAt = (exp + this.config.auth.clockToleranceSec) * 1000;
+      const delay = Math.min(Math.max(expiresAt - Date.now(), 0), MAX_TIMER_MS);
+      hooks.expiryTimer = setTimeout(() => connection.close(CloseCode.UNAUTHENTICATED, 'Token expired'), delay);
+      hooks.expiryTimer.unref();
+    }
+    connection.socket.on('pong', () => (connection.lastSeenAt = Date.now()));
+    connection.socket.once('close', (code: number) => this.release(connection, hooks, code));
+    this.log.info('connect', { ...this.describe(connection), url: redactUrl(request.url) });
+  }
+
+  private release(connection: Connection, hooks: ConnectionHooks, code: number): void {
+    clearTimeout(hooks.expiryTimer);
+    for (const callback of hooks.onClose) {
+      try {
+        callback();
+      } catch (error) {
+        this.log.error('disconnect_handler_failed', { gateway: connection.gateway, reason: (error as Error).message });
+      }
+    }
+    this.registry.remove(connection);
+    this.log.info('disconnect', {
+      ...this.describe(connection),
+      code: connection.closeCode ?? code,
+      duration_ms: Date.now() - connection.connectedAt.getTime(),
+    });
+  }
+
+  private beat(): void {
+    const silentSince = Date.now() - this.config.heartbeatTimeoutMs;
+    for (const connection of this.registry.list()) {
+      if (connection.lastSeenAt < silentSince) {
+        this.log.info('heartbeat_timeout', { gateway: connection.gateway, id: connection.id });
+        connection.terminate();
+      } else if (connection.socket.readyState === WebSocket.OPEN) {
+        connection.socket.ping();
+      }
+    }
+  }
+
+  private originAllowed(origin: string | undefined): boolean {
+    const allowed = this.config.allowedOrigins;
+    return allowed.length === 0 || origin === undefined || allowed.includes(origin);
+  }
+
+  private describe(connection: Connection): Record<string, string | undefined> {
+    return { gateway: connection.gateway, id: connection.id, user: connection.principal?.sub, ip: connection.ip };
+  }
+}
+
+const STATUS_TEXT: Record<number, string> = { 403: 'Forbidden', 404: 'Not Found', 503: 'Service Unavailable' };
+
+function rejectUpgrade(socket: Duplex, status: number, body: string): void {
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_TEXT[status]}\r\nConnection: close\r\nContent-Type: text/plain\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+  );
+}
+
+function clientIp(request: IncomingMessage): string {
+  return request.socket.remoteAddress?.replace(/^::ffff:/, '') ?? 'unknown';
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

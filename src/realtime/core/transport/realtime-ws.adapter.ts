@@ -1,0 +1,65 @@
+import type { INestApplication } from '@nestjs/common';
+import { AbstractWsAdapter, type MessageMappingProperties } from '@nestjs/websockets';
+import type { Server } from 'node:http';
+import type { Observable } from 'rxjs';
+import type { RealtimeGatewayOptions } from '../gateway/realtime-gateway.decorator.js';
+import type { Connection } from './connection.js';
+import type { GatewayServer } from './gateway-server.js';
+import type { FrameHandler } from './inbound-pipeline.js';
+import { RealtimeTransport } from './realtime-transport.service.js';
+
+/**
+ * The Nest WebSocket adapter of the realtime module, over `ws`: Nest's stock `WsAdapter`
+ * matches exact paths only and parses `{event, data}` frames, while these gateways need path
+ * parameters and their own wire formats. Install it with
+ * `app.useWebSocketAdapter(new RealtimeWsAdapter(app))`. The work is done by `RealtimeTransport`.
+ * @publicApi
+ */
+export class RealtimeWsAdapter extends AbstractWsAdapter {
+  private transport?: RealtimeTransport;
+
+  constructor(private readonly app: INestApplication) {
+    super(app);
+  }
+
+  create(port: number, options?: RealtimeGatewayOptions): GatewayServer {
+    if (port !== 0 || !options?.definition) {
+      throw new Error('Realtime gateways share the HTTP server: use @RealtimeGateway(definition) without a port');
+    }
+    const transport = this.resolveTransport();
+    transport.attach(this.app.getHttpServer() as Server);
+    return transport.registerGateway(options.definition);
+  }
+
+  override bindClientConnect(server: GatewayServer, callback: (...args: unknown[]) => void): void {
+    server.on('connection', callback);
+  }
+
+  override bindClientDisconnect(client: Connection, callback: () => void): void {
+    this.resolveTransport().onClose(client, callback);
+  }
+
+  bindMessageHandlers(
+    client: Connection,
+    handlers: MessageMappingProperties[],
+    // Replies are sent by the transport, in the gateway's framing, not through Nest's transform.
+    _transform: (data: unknown) => Observable<unknown>,
+  ): void {
+    const byKey = new Map<string, FrameHandler>();
+    for (const handler of handlers) byKey.set(String(handler.message), handler.callback as FrameHandler);
+    this.resolveTransport().bindHandlers(client, byKey);
+  }
+
+  override async close(server: GatewayServer): Promise<void> {
+    server.close();
+  }
+
+  override async dispose(): Promise<void> {
+    this.transport?.detach();
+  }
+
+  private resolveTransport(): RealtimeTransport {
+    this.transport ??= this.app.get(RealtimeTransport, { strict: false });
+    return this.transport;
+  }
+}

@@ -1,0 +1,17 @@
+/**
+ * The defaults of every core option, read by the option resolver and by the standalone app's
+ * environment class alike (each gateway keeps its own beside it, e.g. `CHAT_DEFAULTS`).
+ */
+export const REALTIME_DEFAULTS = {
+  clockToleranceSec: 5,
+  messageMaxSize: 1_048_576,
+  maxJsonDepth: 32,
+  rateLimitPerSec: 20,
+  maxQueueSize: 10_000,
+  maxQueueBytes: 4_194_304,
+  heartbeatIntervalMs: 30_000,
+  heartbeatTimeoutMs: 60_000,
+  requireAcl: false,
+  busBufferSize: 10_000,
+  redisPrefix: '',
+} as const;

@@ -1,0 +1,3 @@
+export { RedisConnector, type RedisRole } from './redis-connector.js';
+export { RedisKeys } from './redis-keys.js';
+export type { RedisClient, RedisOptions } from './redis.options.js';

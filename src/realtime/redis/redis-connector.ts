@@ -1,0 +1,90 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Cluster, Redis, type ClusterOptions, type RedisOptions as ClientOptions } from 'ioredis';
+import { REALTIME_CONFIG, type RealtimeConfig } from '../realtime.config.js';
+import { RedisKeys } from './redis-keys.js';
+import type { RedisClient } from './redis.options.js';
+
+/**
+ * What each of the module's connections is for. Every connection is lazy, reconnects with the
+ * same backoff and keeps no offline queue: while Redis is away a caller buffers (the bus) or
+ * answers locally (the cluster view), it never piles commands up in the client.
+ */
+const ROLES = {
+  /** Appends to the bus; a command in flight when the link drops is retried after reconnect. */
+  'bus-writer': { maxRetriesPerRequest: null },
+  /** Blocks on XREAD; its loop restarts when the connection is ready again. */
+  'bus-reader': { maxRetriesPerRequest: null },
+  /** Small reads and writes on every upgrade and join: fail fast, answer locally. */
+  cluster: { maxRetriesPerRequest: 1 },
+} as const satisfies Record<string, Pick<ClientOptions, 'maxRetriesPerRequest'>>;
+
+export type RedisRole = keyof typeof ROLES;
+
+const retryStrategy = (attempt: number): number => Math.min(100 * 2 ** Math.min(attempt, 6), 5_000);
+
+/**
+ * The one place Redis connections are made: from a URL, from Redis Cluster seed nodes, or by
+ * duplicating a client the host supplied, with one retry and offline-queue policy.
+ */
+@Injectable()
+export class RedisConnector {
+  readonly keys: RedisKeys;
+  private readonly logger = new Logger('Realtime');
+
+  constructor(@Inject(REALTIME_CONFIG) private readonly config: RealtimeConfig) {
+    this.keys = new RedisKeys(config.redis?.prefix ?? '');
+  }
+
+  get enabled(): boolean {
+    return this.config.redis !== undefined;
+  }
+
+  /** A new, not yet connected client for `role`; the caller connects and closes it. */
+  create(role: RedisRole): RedisClient {
+    const redis = this.config.redis;
+    if (!redis) throw new Error('Redis is not configured');
+    const options: ClientOptions = {
+      ...ROLES[role],
+      lazyConnect: true,
+      enableOfflineQueue: false,
+      retryStrategy,
+      connectionName: `${this.config.instanceId}:${role}`,
+    };
+    const client = redis.client
+      ? duplicate(redis.client, options)
+      : redis.clusterNodes?.length
+        ? new Cluster(redis.clusterNodes.map(parseNode), clusterOptions(options))
+        : new Redis(redis.url!, options);
+    this.logOutages(client, role);
+    return client;
+  }
+
+  /** One line when a connection is lost and one when it is back, not one per retry. */
+  private logOutages(client: RedisClient, role: RedisRole): void {
+    let down = false;
+    client.on('error', (error: Error) => {
+      if (down) return;
+      down = true;
+      this.logger.warn(`Redis (${role}) unavailable: ${error.message}`);
+    });
+    client.on('ready', () => {
+      if (!down) return;
+      down = false;
+      this.logger.log(`Redis (${role}) is back`);
+    });
+  }
+}
+
+function clusterOptions(options: ClientOptions): ClusterOptions {
+  const { lazyConnect, enableOfflineQueue, retryStrategy: reconnect, ...redisOptions } = options;
+  return { lazyConnect, enableOfflineQueue, clusterRetryStrategy: reconnect, redisOptions };
+}
+
+function duplicate(client: RedisClient, options: ClientOptions): RedisClient {
+  return client instanceof Cluster ? client.duplicate(undefined, clusterOptions(options)) : client.duplicate(options);
+}
+
+function parseNode(node: string): { host: string; port: number } {
+  const separator = node.lastIndexOf(':');
+  return { host: node.slice(0, separator), port: Number(node.slice(separator + 1)) };
+}

@@ -1,0 +1,20 @@
+/** @publicApi */
+export interface SchedulerOptions {
+  /**
+   * Connections per user (on every instance); the next one is closed with 4429.
+   * @default 10
+   */
+  maxConnectionsPerUser?: number;
+  /**
+   * Connections per client IP.
+   * @default 50
+   */
+  maxConnectionsPerIp?: number;
+  /**
+   * Connections of the gateway on one instance.
+   * @default 1000
+   */
+  maxConnections?: number;
+}
+
+export const SCHEDULER_DEFAULTS = { maxConnectionsPerUser: 10, maxConnectionsPerIp: 50, maxConnections: 1000 } as const;
