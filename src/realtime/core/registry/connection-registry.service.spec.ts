@@ -16,10 +16,20 @@ const protocolOf = (gateway: GatewayName): GatewayProtocol => ({
 
 const principal = (sub: string): Principal => ({ sub, userId: sub, username: sub, roles: [] });
 
+/** `ws`'s server-side constructor (no address: a socket the server will adopt), absent from its types. */
+const UnconnectedSocket = WebSocket as unknown as new (
+  address: null,
+  protocols: undefined,
+  options: object,
+) => WebSocket;
+
 /** A real Connection over a `ws` socket that was never connected: the registry never writes to it. */
-function connection(sub: string | undefined, { gateway = 'chat', ip = '10.0.0.1' } = {}): Connection {
+function connection(
+  sub: string | undefined,
+  { gateway = 'chat', ip = '10.0.0.1' }: { gateway?: GatewayName; ip?: string } = {},
+): Connection {
   return new Connection({
-    socket: new WebSocket(null, undefined, {}),
+    socket: new UnconnectedSocket(null, undefined, {}),
     ip,
     userAgent: 'spec',
     protocol: protocolOf(gateway),
