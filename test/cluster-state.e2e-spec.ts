@@ -1,10 +1,11 @@
 import { Redis } from 'ioredis';
 import { TestClient, eventually, sleep } from './support/test-client.js';
 import { ADMIN_TOKEN, startTestApp, type TestApp } from './support/test-app.js';
+import { testRedisUrl } from './support/redis.js';
 import { hsToken } from './support/tokens.js';
 
 /** SPEC §9 "the cluster acts as one": limits, presence and admin views across two instances on Redis. */
-const REDIS_URL = 'redis://127.0.0.1:6379';
+const REDIS_URL = testRedisUrl();
 const CHAT = '/api/v1/ws/connect';
 
 describe('cluster state across instances (SPEC §9)', () => {
@@ -129,11 +130,21 @@ describe('cluster state across instances (SPEC §9)', () => {
       instance: ghost,
     };
     const state = { users: { 'chat|ghost-user': 5 }, presence: [] };
+    // The ghost's keys are A's own keys with A's id swapped for the ghost's (whatever the key layout).
+    const keys = await redis.keys(`${prefix}*`);
+    const own = `${prefix}A`;
+    const keyOfA = (suffix: string): string => {
+      const key = keys.find((k) => k.includes(own) && k.endsWith(suffix));
+      if (!key) throw new Error(`no key of instance A ending in ${suffix} among ${keys.join(', ')}`);
+      return key;
+    };
+    const instancesKey = keys.find((k) => k.endsWith(':instances'));
+    expect(instancesKey).toBeDefined();
     await redis
       .multi()
-      .set(`${prefix}ws:instance:${ghost}:state`, JSON.stringify(state), 'PX', 800)
-      .set(`${prefix}ws:instance:${ghost}:clients`, JSON.stringify([client]), 'PX', 800)
-      .sadd(`${prefix}ws:instances`, ghost)
+      .set(keyOfA(':state').replace(own, ghost), JSON.stringify(state), 'PX', 800)
+      .set(keyOfA(':clients').replace(own, ghost), JSON.stringify([client]), 'PX', 800)
+      .sadd(instancesKey!, ghost)
       .exec();
 
     expect((await a.http('GET', '/ws/clients/ghost-client', { token: ADMIN_TOKEN })).status).toBe(200);

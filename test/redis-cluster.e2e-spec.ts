@@ -1,12 +1,13 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { ChatPublisher, type RealtimeModuleOptions } from '../src/realtime/index.js';
+import { freePort, pingRedis, RedisServer, testRedisUrl } from './support/redis.js';
 import { startTestApp, type TestApp } from './support/test-app.js';
 import { eventually, sleep, type Frame, type TestClient } from './support/test-client.js';
 
 /** SPEC §9: several instances on one Redis act as one; Redis down mid-run degrades, buffers, recovers. */
 
-const SHARED_REDIS = 'redis://127.0.0.1:6379';
+/** The run's Redis (REDIS_URL, or the private one globalSetup started), shared by the tests that do not kill it. */
+const SHARED_REDIS = testRedisUrl();
 const ISO_MS = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
 
 const uniquePrefix = (tag: string): string => `test-${process.pid}-${Date.now()}-${tag}:`;
@@ -138,72 +139,7 @@ describe('Redis event bus: two instances on one Redis (SPEC §9)', () => {
 });
 
 // ---------------------------------------------------------------------------------------------
-// Fault injection on a private redis-server.
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
-/** Resolves once something on `port` answers a RESP PING with +PONG. */
-function pingRedis(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1');
-    const done = (ok: boolean): void => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.setTimeout(500, () => done(false));
-    socket.on('error', () => done(false));
-    socket.on('connect', () => socket.write('PING\r\n'));
-    socket.on('data', (data) => done(data.toString().startsWith('+PONG')));
-  });
-}
-
-class RedisServer {
-  private child?: ChildProcess;
-  private exited?: Promise<void>;
-
-  constructor(readonly port: number) {}
-
-  get url(): string {
-    return `redis://127.0.0.1:${this.port}`;
-  }
-
-  async start(): Promise<void> {
-    const child = spawn(
-      'redis-server',
-      [
-        '--port',
-        String(this.port),
-        '--bind',
-        '127.0.0.1',
-        '--save',
-        '',
-        '--appendonly',
-        'no',
-        '--protected-mode',
-        'no',
-      ],
-      { stdio: 'ignore' },
-    );
-    this.child = child;
-    this.exited = new Promise((resolve) => child.once('exit', () => resolve()));
-    child.once('error', () => undefined);
-    await eventually(() => pingRedis(this.port), 10_000, `redis-server on port ${this.port}`);
-  }
-
-  async kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
-    const child = this.child;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    child.kill(signal);
-    await this.exited;
-    this.child = undefined;
-  }
-}
+// Fault injection on a private redis-server (test/support/redis-infra.mjs) that the tests kill and restart.
 
 /** A TCP relay in front of a port, that can refuse new connections and cut the live ones. */
 class Relay {
