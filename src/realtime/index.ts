@@ -15,5 +15,17 @@ export { RealtimeError, type RealtimeErrorKind } from './core/gateway/realtime-e
 export { EVENT_BUS, type BusMessage, type BusStatus, type EventBus } from './bus/event-bus.js';
 export type { RedisClient, RedisOptions } from './redis/redis.options.js';
 export { ChatPublisher, type ChatEventType, type ChatOptions } from './chat/index.js';
-export type { SchedulerOptions } from './scheduler/scheduler.options.js';
+export {
+  SCHEDULER_EVENT_TYPES,
+  SchedulerPublisher,
+  type EventScope,
+  type ExperimentProgress,
+  type OwnerScope,
+  type SchedulerEventType,
+  type SchedulerExperiment,
+  type SchedulerOptions,
+  type SchedulerTask,
+  type SchedulerWorker,
+  type TaskProgress,
+} from './scheduler/index.js';
 export type { CheckpointOptions } from './checkpoint/checkpoint.options.js';

@@ -5,7 +5,6 @@ import { HealthController } from './admin/health.controller.js';
 import { PublishController } from './admin/publish.controller.js';
 import { RealtimeStats } from './admin/realtime-stats.service.js';
 import { EVENT_BUS, EventBusLifecycle, eventBusProvider } from './bus/index.js';
-import { CHAT_FEATURE } from './chat/chat.feature.js';
 import { ACCESS_POLICY, DefaultAccessPolicy, TokenVerifier, UpgradeAuthenticator } from './core/auth/index.js';
 import { PUBLISH_TARGETS, type RealtimeFeature } from './core/gateway/index.js';
 import { ClusterView, ConnectionRegistry, Fanout } from './core/registry/index.js';
@@ -14,9 +13,11 @@ import { REALTIME_CONFIG, resolveRealtimeConfig, type RealtimeConfig } from './r
 import { ConfigurableRealtimeModule, REALTIME_MODULE_OPTIONS } from './realtime.module-definition.js';
 import type { RealtimeModuleOptions } from './realtime.options.js';
 import { RedisConnector } from './redis/index.js';
+import { CHAT_FEATURE } from './chat/chat.feature.js';
+import { SCHEDULER_FEATURE } from './scheduler/scheduler.feature.js';
 
 /** The gateways served, each registered from its own folder. */
-const FEATURES: RealtimeFeature[] = [CHAT_FEATURE];
+const FEATURES: RealtimeFeature[] = [CHAT_FEATURE, SCHEDULER_FEATURE];
 
 const configProvider: Provider = {
   provide: REALTIME_CONFIG,

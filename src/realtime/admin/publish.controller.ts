@@ -1,7 +1,8 @@
-import { BadRequestException, Body, Controller, HttpCode, Inject, Post, UseGuards } from '@nestjs/common';
+import { BadRequestException, Body, Controller, HttpCode, Inject, Post, UseFilters, UseGuards } from '@nestjs/common';
 import { PUBLISH_TARGETS, type PublishTarget } from '../core/gateway/index.js';
 import { AdminAuthGuard } from './admin-auth.guard.js';
 import { adminValidationPipe } from './admin-validation.pipe.js';
+import { RealtimeHttpExceptionFilter } from './realtime-http-exception.filter.js';
 
 /**
  * `POST /ws/publish`: server events from services in other languages, dispatched to the gateway
@@ -9,6 +10,7 @@ import { adminValidationPipe } from './admin-validation.pipe.js';
  */
 @Controller('ws')
 @UseGuards(AdminAuthGuard)
+@UseFilters(RealtimeHttpExceptionFilter)
 export class PublishController {
   constructor(@Inject(PUBLISH_TARGETS) private readonly targets: PublishTarget[]) {}
 
@@ -25,14 +27,16 @@ export class PublishController {
   }
 
   private targetFor(gateway: unknown, event: Record<string, unknown>): PublishTarget {
-    const names = this.targets.map((target) => target.gateway);
     const target =
       gateway === undefined
-        ? this.targets.find((candidate) => candidate.claims(event))
+        ? this.targets.find((candidate) => candidate.marker in event)
         : this.targets.find((candidate) => candidate.gateway === gateway);
     if (target) return target;
+    const shapes = this.targets.map((candidate) => `a ${candidate.marker} (${candidate.gateway})`);
     throw new BadRequestException([
-      gateway === undefined ? 'body must name a room (chat)' : `gateway must be one of: ${names.join(', ')}`,
+      gateway === undefined
+        ? `body must carry ${shapes.join(' or ')}`
+        : `gateway must be one of: ${this.targets.map((candidate) => candidate.gateway).join(', ')}`,
     ]);
   }
 }

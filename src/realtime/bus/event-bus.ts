@@ -7,6 +7,8 @@ import type { GatewayName } from '../core/gateway/gateway-name.js';
 export type BusMessage =
   /** A frame for the connections of `gateway` in any of `topics` (each gets it once). */
   | { kind: 'topics'; gateway: GatewayName; topics: string[]; frame: string }
+  /** A frame for every connection of `gateway`. */
+  | { kind: 'gateway'; gateway: GatewayName; frame: string }
   /** Close one connection, wherever it is. */
   | { kind: 'disconnect'; connectionId: string; code: number; reason: string };
 

@@ -8,12 +8,9 @@ import { ChatPublisher } from './chat.publisher.js';
 export class ChatPublishTarget implements PublishTarget<PublishChatEventDto> {
   readonly gateway = 'chat';
   readonly bodyType = PublishChatEventDto;
+  readonly marker = 'room';
 
   constructor(private readonly chat: ChatPublisher) {}
-
-  claims(body: Record<string, unknown>): boolean {
-    return 'room' in body;
-  }
 
   publish(body: PublishChatEventDto): Record<string, unknown> {
     this.chat.publish(body.room, body.type, body.data, body.sender ?? null);

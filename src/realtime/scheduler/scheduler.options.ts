@@ -18,3 +18,13 @@ export interface SchedulerOptions {
 }
 
 export const SCHEDULER_DEFAULTS = { maxConnectionsPerUser: 10, maxConnectionsPerIp: 50, maxConnections: 1000 } as const;
+
+export type SchedulerConfig = Required<SchedulerOptions>;
+
+export function resolveSchedulerConfig(options: { scheduler?: SchedulerOptions }): SchedulerConfig {
+  return {
+    maxConnectionsPerUser: options.scheduler?.maxConnectionsPerUser ?? SCHEDULER_DEFAULTS.maxConnectionsPerUser,
+    maxConnectionsPerIp: options.scheduler?.maxConnectionsPerIp ?? SCHEDULER_DEFAULTS.maxConnectionsPerIp,
+    maxConnections: options.scheduler?.maxConnections ?? SCHEDULER_DEFAULTS.maxConnections,
+  };
+}

@@ -31,6 +31,8 @@ export interface GatewayProtocol {
   errorFrame(error: RealtimeError, frame?: InboundFrame): object;
   /** The frame and close code for a connection refused at the door. */
   refusal(error: RealtimeError): Refusal;
+  /** An app-level ping sent on every heartbeat, besides the protocol-level one (seeds 001, 002). */
+  heartbeat?(): object;
 }
 
 /**

@@ -40,6 +40,7 @@ export const TOO_MANY_CONNECTIONS = new RealtimeError('capacity', 'Too many conn
 export const CloseCode = {
   GOING_AWAY: 1001,
   MESSAGE_TOO_BIG: 1009,
+  INTERNAL_ERROR: 1011,
   TRY_AGAIN_LATER: 1013,
   ADMIN_DISCONNECT: 4000,
   UNAUTHENTICATED: 4401,

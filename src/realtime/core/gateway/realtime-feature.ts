@@ -8,8 +8,8 @@ import type { GatewayName } from './gateway-name.js';
 export interface PublishTarget<Body extends object = object> {
   readonly gateway: GatewayName;
   readonly bodyType: Type<Body>;
-  /** Whether a body that names no `gateway` is meant for this one (chat: it names a `room`). */
-  claims(body: Record<string, unknown>): boolean;
+  /** The body field that marks a body naming no `gateway` as this one's (chat: `room`). */
+  readonly marker: string;
   /** Publishes a validated body; the result is the REST answer. */
   publish(body: Body): Record<string, unknown>;
 }

@@ -146,6 +146,10 @@ export class ConnectionRegistry {
     }
   }
 
+  forEachOfGateway(gateway: GatewayName, visit: (connection: Connection) => void): void {
+    this.byGateway.get(gateway)?.forEach(visit);
+  }
+
   /** For leak checks and stats: how many topics, user counters and ip counters are held. */
   footprint(): { connections: number; topics: number; users: number; ips: number } {
     let topics = 0;

@@ -25,6 +25,11 @@ export class Fanout implements OnModuleInit {
     this.bus.publish({ kind: 'topics', gateway, topics, frame: JSON.stringify(frame) });
   }
 
+  /** Sends `frame` to every connection of `gateway`, on every instance. */
+  toGateway(gateway: GatewayName, frame: object): void {
+    this.bus.publish({ kind: 'gateway', gateway, frame: JSON.stringify(frame) });
+  }
+
   disconnect(connectionId: string, code: number, reason: string): void {
     this.bus.publish({ kind: 'disconnect', connectionId, code, reason });
   }
@@ -35,6 +40,11 @@ export class Fanout implements OnModuleInit {
       case 'topics': {
         const send = lazySender(message.frame);
         this.registry.forEachMember(message.gateway, message.topics, send);
+        return send.count;
+      }
+      case 'gateway': {
+        const send = lazySender(message.frame);
+        this.registry.forEachOfGateway(message.gateway, send);
         return send.count;
       }
       case 'disconnect': {

@@ -58,6 +58,11 @@ export class Connection {
   readonly ip: string;
   readonly userAgent: string;
   closeCode?: number;
+  /** Round trip of the last answered protocol ping, in milliseconds. */
+  latencyMs?: number;
+  /** Set while the gateway is still opening the connection: frames wait for it, in order. */
+  opening?: Promise<void>;
+  private pingSentAt?: number;
 
   private readonly outbound: OutboundBudget;
   private overflowed = false;
@@ -80,6 +85,28 @@ export class Connection {
     this.traffic = init.traffic;
     this.ip = init.ip;
     this.userAgent = init.userAgent;
+  }
+
+  /** Frames that arrive before `work` settles wait for it (e.g. an async access check at connect). */
+  holdFramesUntil(work: Promise<unknown>): void {
+    const settled = work.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.opening = settled;
+    void settled.then(() => {
+      if (this.opening === settled) this.opening = undefined;
+    });
+  }
+
+  pingSent(now: number): void {
+    this.pingSentAt = now;
+  }
+
+  pongReceived(now: number): void {
+    this.lastSeenAt = now;
+    if (this.pingSentAt !== undefined) this.latencyMs = now - this.pingSentAt;
+    this.pingSentAt = undefined;
   }
 
   /** Counts one inbound frame. */

@@ -42,6 +42,10 @@ export class InboundPipeline {
   bind(connection: Connection, handlers: ReadonlyMap<string, FrameHandler>): void {
     const state: InboundState = { handlers, backlog: [], busy: false, lastRateLimitNoticeAt: 0 };
     this.states.set(connection, state);
+    if (connection.opening) {
+      state.busy = true;
+      void connection.opening.then(() => this.resume(connection, state));
+    }
     connection.socket.on('message', (data: RawData, isBinary: boolean) =>
       this.receive(connection, state, data, isBinary),
     );
@@ -85,10 +89,12 @@ export class InboundPipeline {
         (error: Error) =>
           this.log.error('handler_failed', { gateway: connection.gateway, type: key, reason: error.message }),
       )
-      .finally(() => {
-        state.busy = false;
-        this.next(connection, state);
-      });
+      .finally(() => this.resume(connection, state));
+  }
+
+  private resume(connection: Connection, state: InboundState): void {
+    state.busy = false;
+    this.next(connection, state);
   }
 
   private next(connection: Connection, state: InboundState): void {

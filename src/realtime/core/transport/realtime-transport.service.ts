@@ -223,7 +223,7 @@ export class RealtimeTransport implements BeforeApplicationShutdown, OnApplicati
       hooks.expiryTimer = setTimeout(() => connection.close(CloseCode.UNAUTHENTICATED, 'Token expired'), delay);
       hooks.expiryTimer.unref();
     }
-    connection.socket.on('pong', () => (connection.lastSeenAt = Date.now()));
+    connection.socket.on('pong', () => connection.pongReceived(Date.now()));
     connection.socket.once('close', (code: number) => this.release(connection, hooks, code));
     this.log.info('connect', { ...this.describe(connection), url: redactUrl(request.url) });
   }
@@ -252,7 +252,10 @@ export class RealtimeTransport implements BeforeApplicationShutdown, OnApplicati
         this.log.info('heartbeat_timeout', { gateway: connection.gateway, id: connection.id });
         connection.terminate();
       } else if (connection.socket.readyState === WebSocket.OPEN) {
+        connection.pingSent(Date.now());
         connection.socket.ping();
+        const appPing = connection.protocol.heartbeat?.();
+        if (appPing) connection.send(appPing);
       }
     }
   }

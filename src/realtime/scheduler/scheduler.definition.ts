@@ -1,0 +1,44 @@
+import { randomUUID } from 'node:crypto';
+import {
+  CloseCode,
+  type GatewayDefinition,
+  type InboundFrame,
+  type RealtimeError,
+  type RealtimeErrorKind,
+} from '../core/gateway/index.js';
+import { timestamp, type SchedulerFrame } from './scheduler-events.js';
+import { resolveSchedulerConfig, type SchedulerOptions } from './scheduler.options.js';
+
+/** Seed 001 words malformed frames and unknown types with fixed messages, whatever the detail. */
+const FIXED_WORDING: Partial<Record<RealtimeErrorKind, string>> = {
+  bad_frame: 'Invalid message format',
+  unknown_type: 'Unknown message type',
+};
+
+export const frameId = (prefix: string): string => `${prefix}-${randomUUID()}`;
+
+function errorFrame(error: RealtimeError): SchedulerFrame {
+  return {
+    type: 'error',
+    id: frameId('error'),
+    timestamp: timestamp(),
+    error: FIXED_WORDING[error.kind] ?? error.message,
+  };
+}
+
+/**
+ * The scheduler gateway (seed 001, SPEC.md §4): one subscription per path, more through
+ * `system_status` frames; every frame `{type, id, timestamp, data?, error?}`.
+ */
+export const SCHEDULER_GATEWAY: GatewayDefinition = {
+  gateway: 'scheduler',
+  paths: ['/ws/experiments/:experimentId', '/ws/tasks/:taskId', '/ws/projects/:projectId', '/ws/user'],
+  limits: (options: { scheduler?: SchedulerOptions }) => {
+    const config = resolveSchedulerConfig(options);
+    return { perUser: config.maxConnectionsPerUser, perIp: config.maxConnectionsPerIp, total: config.maxConnections };
+  },
+  messageKey: (frame: InboundFrame) => (typeof frame.type === 'string' ? frame.type : undefined),
+  errorFrame,
+  refusal: (error) => ({ frame: errorFrame(error), code: CloseCode.TOO_MANY_CONNECTIONS, reason: error.message }),
+  heartbeat: () => ({ type: 'ping', id: frameId('ping'), timestamp: timestamp() }),
+};

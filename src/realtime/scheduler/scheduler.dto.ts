@@ -1,0 +1,53 @@
+import { Type } from 'class-transformer';
+import { IsIn, IsObject, IsOptional, IsString, Matches, ValidateIf, ValidateNested } from 'class-validator';
+import { SCHEDULER_EVENT_TYPES, type SchedulerEventType } from './scheduler-events.js';
+import { RESOURCE_ID, SCHEDULER_RESOURCE_TYPES, type SchedulerResourceType } from './scheduler-resources.js';
+
+const hasAction = (data: SystemStatusDataDto): boolean => data.action !== undefined;
+
+/** `data` of a `system_status` frame: a (un)subscription, or nothing (a snapshot request). */
+export class SystemStatusDataDto {
+  @ValidateIf(hasAction)
+  @IsIn(['subscribe', 'unsubscribe'])
+  action?: 'subscribe' | 'unsubscribe';
+
+  @ValidateIf(hasAction)
+  @IsIn(SCHEDULER_RESOURCE_TYPES)
+  resourceType!: SchedulerResourceType;
+
+  @ValidateIf((data: SystemStatusDataDto) => hasAction(data) && data.resourceId !== undefined)
+  @IsString()
+  @Matches(RESOURCE_ID)
+  resourceId?: string;
+}
+
+/** `{"type":"system_status","data"?:{…}}`. */
+export class SystemStatusFrameDto {
+  @IsOptional()
+  @IsObject()
+  @ValidateNested()
+  @Type(() => SystemStatusDataDto)
+  data?: SystemStatusDataDto;
+}
+
+export class EventScopeDto {
+  @IsOptional() @IsString() @Matches(RESOURCE_ID) experimentId?: string;
+  @IsOptional() @IsString() @Matches(RESOURCE_ID) taskId?: string;
+  @IsOptional() @IsString() @Matches(RESOURCE_ID) projectId?: string;
+  @IsOptional() @IsString() @Matches(RESOURCE_ID) userId?: string;
+  @IsOptional() @IsString() @Matches(RESOURCE_ID) workerId?: string;
+}
+
+/** `POST /ws/publish` for the scheduler gateway: `{type, data, scope}`. */
+export class PublishSchedulerEventDto {
+  @IsIn(SCHEDULER_EVENT_TYPES)
+  type!: SchedulerEventType;
+
+  @IsObject()
+  data!: Record<string, unknown>;
+
+  @IsObject()
+  @ValidateNested()
+  @Type(() => EventScopeDto)
+  scope!: EventScopeDto;
+}

@@ -1,0 +1,48 @@
+import { ConnectedSocket, MessageBody, SubscribeMessage, type OnGatewayConnection } from '@nestjs/websockets';
+import { CloseCode, frameValidationPipe, RealtimeGateway, type InboundFrame } from '../core/gateway/index.js';
+import type { Connection } from '../core/transport/index.js';
+import { timestamp, type SchedulerFrame } from './scheduler-events.js';
+import { frameId, SCHEDULER_GATEWAY } from './scheduler.definition.js';
+import { SystemStatusFrameDto } from './scheduler.dto.js';
+import { SchedulerService } from './scheduler.service.js';
+
+/** `/ws/experiments/:id`, `/ws/tasks/:id`, `/ws/projects/:id`, `/ws/user` (seed 001, SPEC.md §4). */
+@RealtimeGateway(SCHEDULER_GATEWAY)
+export class SchedulerGateway implements OnGatewayConnection<Connection> {
+  constructor(private readonly scheduler: SchedulerService) {}
+
+  handleConnection(connection: Connection): void {
+    const opening = this.scheduler
+      .connect(connection)
+      .then((reply) => reply && connection.send(reply))
+      .catch(() => connection.close(CloseCode.INTERNAL_ERROR, 'Internal error'));
+    connection.holdFramesUntil(opening);
+  }
+
+  @SubscribeMessage('ping')
+  ping(@MessageBody() frame: InboundFrame): SchedulerFrame {
+    return { type: 'pong', id: pongId(frame.id), timestamp: timestamp() };
+  }
+
+  /** The answer to the server's app-level ping: the frame itself counts as life. */
+  @SubscribeMessage('pong')
+  pong(): void {}
+
+  @SubscribeMessage('system_status')
+  systemStatus(
+    @ConnectedSocket() connection: Connection,
+    @MessageBody(frameValidationPipe) frame: SystemStatusFrameDto,
+  ): SchedulerFrame | Promise<SchedulerFrame> {
+    const data = frame.data;
+    if (!data?.action) return this.scheduler.snapshot();
+    return data.action === 'subscribe'
+      ? this.scheduler.subscribe(connection, data.resourceType, data.resourceId)
+      : this.scheduler.unsubscribe(connection, data.resourceType, data.resourceId);
+  }
+}
+
+/** SPEC §4: the ping's id with a leading `ping` turned into `pong`; a fresh id when it has none. */
+function pongId(id: unknown): string {
+  if (typeof id !== 'string' || id === '') return frameId('pong');
+  return id.startsWith('ping') ? `pong${id.slice(4)}` : id;
+}

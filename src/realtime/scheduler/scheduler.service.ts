@@ -1,0 +1,123 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { ACCESS_POLICY, type AccessPolicy, type Principal } from '../core/auth/index.js';
+import { AUTH_REQUIRED, CloseCode, RealtimeError } from '../core/gateway/index.js';
+import { ConnectionRegistry, Fanout } from '../core/registry/index.js';
+import { TrafficStats, type Connection } from '../core/transport/index.js';
+import { timestamp, type EventScope, type SchedulerEventType, type SchedulerFrame } from './scheduler-events.js';
+import {
+  pathSubscription,
+  subscription,
+  type SchedulerResourceType,
+  type Subscription,
+} from './scheduler-resources.js';
+import { eventId, routeEvent, topicOf } from './scheduler-routing.js';
+import { frameId, SCHEDULER_GATEWAY } from './scheduler.definition.js';
+
+const FORBIDDEN = RealtimeError.forbidden();
+
+/**
+ * Subscriptions and events of the scheduler gateway (seed 001): knows connections and topics,
+ * not sockets or frames' wire details. Events are routed by `routeEvent`, serialized once and
+ * reach each matching connection once, on every instance.
+ */
+@Injectable()
+export class SchedulerService {
+  /** Scheduler connections accepted by this instance since it started. */
+  private accepted = 0;
+
+  constructor(
+    private readonly registry: ConnectionRegistry,
+    private readonly fanout: Fanout,
+    private readonly traffic: TrafficStats,
+    @Inject(ACCESS_POLICY) private readonly policy: AccessPolicy,
+  ) {}
+
+  /** Subscribes a new connection to its path's resource, or refuses it (4403) when the policy says no. */
+  async connect(connection: Connection): Promise<SchedulerFrame | undefined> {
+    const principal = principalOf(connection);
+    const wanted = pathSubscription(connection.params, principal);
+    if (!(await this.policy.canAccess(principal, wanted.resource))) {
+      connection.sendError(FORBIDDEN);
+      connection.close(CloseCode.FORBIDDEN, FORBIDDEN.message);
+      return undefined;
+    }
+    this.accepted++;
+    return this.subscribeTo(connection, wanted);
+  }
+
+  async subscribe(
+    connection: Connection,
+    resourceType: SchedulerResourceType,
+    resourceId: string | undefined,
+  ): Promise<SchedulerFrame> {
+    const principal = principalOf(connection);
+    const wanted = subscription(resourceType, resourceId, principal);
+    if (!(await this.policy.canAccess(principal, wanted.resource))) throw FORBIDDEN;
+    return this.subscribeTo(connection, wanted);
+  }
+
+  unsubscribe(
+    connection: Connection,
+    resourceType: SchedulerResourceType,
+    resourceId: string | undefined,
+  ): SchedulerFrame {
+    const wanted = subscription(resourceType, resourceId, principalOf(connection));
+    this.registry.leave(connection, topicOf(wanted.resource));
+    return subscriptionReply('unsubscribed', wanted);
+  }
+
+  /** Seed 001's system-status snapshot, for this instance. */
+  snapshot(): SchedulerFrame {
+    const connections = this.registry.list({ gateway: 'scheduler' });
+    const latencies = connections.flatMap((connection) => connection.latencyMs ?? []);
+    const averageMs = latencies.length === 0 ? 0 : latencies.reduce((sum, ms) => sum + ms, 0) / latencies.length;
+    return {
+      type: 'system_status',
+      id: frameId('system'),
+      timestamp: timestamp(),
+      data: {
+        totalConnections: this.accepted,
+        activeConnections: connections.length,
+        totalMessages: this.traffic.messagesIn + this.traffic.messagesOut,
+        messagesPerSecond: this.traffic.messagesPerSecond,
+        averageLatency: `${Number((averageMs / 1000).toFixed(3))}s`,
+        uptime: formatUptime(this.traffic.uptimeSeconds),
+      },
+    };
+  }
+
+  /** Publishes an event to its routed subscribers on every instance; returns its id. */
+  publish(type: SchedulerEventType, data: Record<string, unknown>, scope: EventScope): string {
+    const route = routeEvent(type, scope);
+    const now = Date.now();
+    const frame: SchedulerFrame = { type, id: eventId(type, scope, now), timestamp: new Date(now).toISOString(), data };
+    if (route.everyone) this.fanout.toGateway(SCHEDULER_GATEWAY.gateway, frame);
+    else this.fanout.toTopics(SCHEDULER_GATEWAY.gateway, route.topics, frame);
+    return frame.id;
+  }
+
+  private subscribeTo(connection: Connection, wanted: Subscription): SchedulerFrame {
+    this.registry.join(connection, topicOf(wanted.resource));
+    return subscriptionReply('subscribed', wanted);
+  }
+}
+
+function subscriptionReply(action: 'subscribed' | 'unsubscribed', wanted: Subscription): SchedulerFrame {
+  const { resourceType, resourceId } = wanted;
+  return {
+    type: 'system_status',
+    id: frameId('sub-response'),
+    timestamp: timestamp(),
+    data: { action, resourceType, resourceId, status: 'success' },
+  };
+}
+
+function principalOf(connection: Connection): Principal {
+  if (!connection.principal) throw AUTH_REQUIRED;
+  return connection.principal;
+}
+
+/** `2h 30m 15s`, as seed 001 shows uptime. */
+function formatUptime(seconds: number): string {
+  return `${Math.floor(seconds / 3600)}h ${Math.floor((seconds % 3600) / 60)}m ${seconds % 60}s`;
+}
