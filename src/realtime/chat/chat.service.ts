@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { ACCESS_POLICY, type AccessPolicy, type Principal } from '../core/auth/index.js';
-import { AUTH_REQUIRED, RealtimeError } from '../core/gateway/index.js';
+import { RealtimeError } from '../core/gateway/index.js';
 import { ClusterView, ConnectionRegistry, Fanout } from '../core/registry/index.js';
 import type { Connection } from '../core/transport/index.js';
 import { timestamp, type ChatEvent, type ChatEventType } from './chat-events.js';
@@ -21,7 +21,7 @@ export class ChatService {
 
   /** Puts a new connection in its own `user:<sub>` room and returns the welcome frame. */
   connect(connection: Connection): object {
-    const principal = this.principalOf(connection);
+    const principal = connection.requirePrincipal();
     this.registry.join(connection, userRoom(principal.sub));
     return {
       type: 'connected',
@@ -41,7 +41,7 @@ export class ChatService {
   }
 
   async join(connection: Connection, room: string): Promise<object> {
-    const principal = this.principalOf(connection);
+    const principal = connection.requirePrincipal();
     const resource = parseJoinableRoom(room);
     if (!(await this.policy.canAccess(principal, resource))) throw RealtimeError.forbidden('Access denied');
     if (!connection.isOpen || connection.topics.has(room)) return this.roomReply('room_joined', room);
@@ -64,7 +64,7 @@ export class ChatService {
     if (content.length > this.config.maxContentLength) {
       throw RealtimeError.badFrame(`Invalid content: longer than ${this.config.maxContentLength} characters`);
     }
-    const principal = this.principalOf(connection);
+    const principal = connection.requirePrincipal();
     this.publish(
       room,
       'message',
@@ -80,7 +80,7 @@ export class ChatService {
   }
 
   private async leaveRoom(connection: Connection, room: string): Promise<void> {
-    const principal = this.principalOf(connection);
+    const principal = connection.requirePrincipal();
     if (room === userRoom(principal.sub)) {
       this.registry.leave(connection, room);
       return;
@@ -100,11 +100,6 @@ export class ChatService {
     let found = false;
     this.registry.forEachMember('chat', [room], (member) => (found ||= member.principal?.sub === sub));
     return found || this.cluster.presentElsewhere('chat', room, sub);
-  }
-
-  private principalOf(connection: Connection): Principal {
-    if (!connection.principal) throw AUTH_REQUIRED;
-    return connection.principal;
   }
 }
 

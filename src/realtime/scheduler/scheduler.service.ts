@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { ACCESS_POLICY, type AccessPolicy, type Principal } from '../core/auth/index.js';
-import { AUTH_REQUIRED, CloseCode, RealtimeError } from '../core/gateway/index.js';
+import { ACCESS_POLICY, type AccessPolicy } from '../core/auth/index.js';
+import { CloseCode, RealtimeError } from '../core/gateway/index.js';
 import { ConnectionRegistry, Fanout } from '../core/registry/index.js';
 import { TrafficStats, type Connection } from '../core/transport/index.js';
 import { timestamp, type EventScope, type SchedulerEventType, type SchedulerFrame } from './scheduler-events.js';
@@ -34,7 +34,7 @@ export class SchedulerService {
 
   /** Subscribes a new connection to its path's resource, or refuses it (4403) when the policy says no. */
   async connect(connection: Connection): Promise<SchedulerFrame | undefined> {
-    const principal = principalOf(connection);
+    const principal = connection.requirePrincipal();
     const wanted = pathSubscription(connection.params, principal);
     if (!(await this.policy.canAccess(principal, wanted.resource))) {
       connection.sendError(FORBIDDEN);
@@ -50,7 +50,7 @@ export class SchedulerService {
     resourceType: SchedulerResourceType,
     resourceId: string | undefined,
   ): Promise<SchedulerFrame> {
-    const principal = principalOf(connection);
+    const principal = connection.requirePrincipal();
     const wanted = subscription(resourceType, resourceId, principal);
     if (!(await this.policy.canAccess(principal, wanted.resource))) throw FORBIDDEN;
     return this.subscribeTo(connection, wanted);
@@ -61,7 +61,7 @@ export class SchedulerService {
     resourceType: SchedulerResourceType,
     resourceId: string | undefined,
   ): SchedulerFrame {
-    const wanted = subscription(resourceType, resourceId, principalOf(connection));
+    const wanted = subscription(resourceType, resourceId, connection.requirePrincipal());
     this.registry.leave(connection, topicOf(wanted.resource));
     return subscriptionReply('unsubscribed', wanted);
   }
@@ -110,11 +110,6 @@ function subscriptionReply(action: 'subscribed' | 'unsubscribed', wanted: Subscr
     timestamp: timestamp(),
     data: { action, resourceType, resourceId, status: 'success' },
   };
-}
-
-function principalOf(connection: Connection): Principal {
-  if (!connection.principal) throw AUTH_REQUIRED;
-  return connection.principal;
 }
 
 /** `2h 30m 15s`, as seed 001 shows uptime. */

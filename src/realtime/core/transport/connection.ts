@@ -3,7 +3,7 @@ import WebSocket from 'ws';
 import type { Principal } from '../auth/principal.js';
 import type { GatewayProtocol } from '../gateway/gateway-definition.js';
 import type { GatewayName } from '../gateway/gateway-name.js';
-import { CloseCode, type RealtimeError } from '../gateway/realtime-error.js';
+import { AUTH_REQUIRED, CloseCode, type RealtimeError } from '../gateway/realtime-error.js';
 import { OutboundBudget, type OutboundLimits } from './outbound-budget.js';
 import type { PreparedFrame } from './prepared-frame.js';
 import type { TokenBucket } from './token-bucket.js';
@@ -85,6 +85,12 @@ export class Connection {
     this.traffic = init.traffic;
     this.ip = init.ip;
     this.userAgent = init.userAgent;
+  }
+
+  /** The principal, for handlers that need one; throws `Authentication required` when there is none. */
+  requirePrincipal(): Principal {
+    if (!this.principal) throw AUTH_REQUIRED;
+    return this.principal;
   }
 
   /** Frames that arrive before `work` settles wait for it (e.g. an async access check at connect). */
