@@ -57,18 +57,20 @@ describe('standalone app', () => {
     expect(await app.exited).toBe(0);
   });
 
-  it('shuts down gracefully on SIGTERM: 503 health, no new upgrades, close 1001, exit within 10 s, no token in logs', async () => {
+  it('shuts down gracefully on SIGTERM: 503 health, no new upgrades, close 1001 on every gateway, exit within 10 s, no token in logs', async () => {
     const port = await freePort();
     const app = run({ PORT: String(port), HOST: '127.0.0.1', JWT_SECRET: SECRET, NODE_ENV: 'production' });
     await eventually(() => /Listening on/.test(app.output()), 15_000, 'start-up');
     const token = hsToken({ sub: '1', username: 'a' }, SECRET);
     const url = `ws://127.0.0.1:${port}/api/v1/ws/connect?token=${token}`;
-    const clients = await Promise.all([TestClient.open(url), TestClient.open(url)]);
+    const schedulerUrl = `ws://127.0.0.1:${port}/ws/projects/p1?token=${token}`;
+    const clients = await Promise.all([TestClient.open(url), TestClient.open(url), TestClient.open(schedulerUrl)]);
     // A client that never reads keeps the close handshake pending, so the shutdown window is observable.
     const stuck = await TestClient.open(url);
     await stuck.next();
     (stuck.socket as any)._socket.pause();
     await new TestClient(`ws://127.0.0.1:${port}/api/v1/ws/connect?token=bad.token.value`).waitClose();
+    await new TestClient(`ws://127.0.0.1:${port}/ws/user?token=bad.token.value`).waitClose();
 
     const startedAt = Date.now();
     app.child.kill('SIGTERM');
@@ -78,11 +80,14 @@ describe('standalone app', () => {
     expect(health.status).toBe(503);
     expect(((await health.json()) as { status: string }).status).toBe('shutting_down');
     await expect(TestClient.open(url)).rejects.toThrow(/HTTP 503/);
+    await expect(TestClient.open(schedulerUrl)).rejects.toThrow(/HTTP 503/);
 
     expect(await app.exited).toBe(0);
     expect(Date.now() - startedAt).toBeLessThan(10_000);
     expect(app.output()).toMatch(/disconnect gateway=chat .*code=1001/);
-    expect(app.output()).toMatch(/security.auth_failed/);
+    expect(app.output()).toMatch(/disconnect gateway=scheduler .*code=1001/);
+    expect(app.output()).toMatch(/security.auth_failed gateway=chat/);
+    expect(app.output()).toMatch(/security.auth_failed gateway=scheduler/);
     expect(app.output()).not.toContain(token);
     expect(app.output()).not.toContain(token.split('.')[2]);
     expect(app.output()).not.toContain('bad.token.value');
