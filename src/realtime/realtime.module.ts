@@ -5,7 +5,13 @@ import { HealthController } from './admin/health.controller.js';
 import { PublishController } from './admin/publish.controller.js';
 import { RealtimeStats } from './admin/realtime-stats.service.js';
 import { EVENT_BUS, EventBusLifecycle, eventBusProvider } from './bus/index.js';
-import { ACCESS_POLICY, DefaultAccessPolicy, TokenVerifier, UpgradeAuthenticator } from './core/auth/index.js';
+import {
+  ACCESS_POLICY,
+  DefaultAccessPolicy,
+  ResourceAccess,
+  TokenVerifier,
+  UpgradeAuthenticator,
+} from './core/auth/index.js';
 import { PUBLISH_TARGETS, type RealtimeFeature } from './core/gateway/index.js';
 import { ClusterView, ConnectionRegistry, Fanout } from './core/registry/index.js';
 import { RealtimeTransport, TrafficStats } from './core/transport/index.js';
@@ -46,6 +52,7 @@ const CORE_PROVIDERS: Provider[] = [
   EventBusLifecycle,
   TokenVerifier,
   UpgradeAuthenticator,
+  ResourceAccess,
   ConnectionRegistry,
   ClusterView,
   TrafficStats,

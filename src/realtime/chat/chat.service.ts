@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { ACCESS_POLICY, type AccessPolicy, type Principal } from '../core/auth/index.js';
+import { ResourceAccess, type Principal } from '../core/auth/index.js';
 import { RealtimeError } from '../core/gateway/index.js';
 import { ClusterView, ConnectionRegistry, Fanout } from '../core/registry/index.js';
 import type { Connection } from '../core/transport/index.js';
@@ -14,7 +14,7 @@ export class ChatService {
   constructor(
     private readonly registry: ConnectionRegistry,
     private readonly fanout: Fanout,
-    @Inject(ACCESS_POLICY) private readonly policy: AccessPolicy,
+    private readonly access: ResourceAccess,
     @Inject(CHAT_CONFIG) private readonly config: ChatConfig,
     private readonly cluster: ClusterView,
   ) {}
@@ -43,7 +43,7 @@ export class ChatService {
   async join(connection: Connection, room: string): Promise<object> {
     const principal = connection.requirePrincipal();
     const resource = parseJoinableRoom(room);
-    if (!(await this.policy.canAccess(principal, resource))) throw RealtimeError.forbidden('Access denied');
+    if (!(await this.access.allows(connection, resource))) throw RealtimeError.forbidden('Access denied');
     if (!connection.isOpen || connection.topics.has(room)) return this.roomReply('room_joined', room);
     const present = await this.isPresent(room, principal.sub);
     if (!connection.isOpen) return this.roomReply('room_joined', room);

@@ -1,5 +1,5 @@
-import { Inject, Injectable } from '@nestjs/common';
-import { ACCESS_POLICY, type AccessPolicy } from '../core/auth/index.js';
+import { Injectable } from '@nestjs/common';
+import { ResourceAccess } from '../core/auth/index.js';
 import { CloseCode, RealtimeError } from '../core/gateway/index.js';
 import { ConnectionRegistry, Fanout } from '../core/registry/index.js';
 import { TrafficStats, type Connection } from '../core/transport/index.js';
@@ -29,14 +29,14 @@ export class SchedulerService {
     private readonly registry: ConnectionRegistry,
     private readonly fanout: Fanout,
     private readonly traffic: TrafficStats,
-    @Inject(ACCESS_POLICY) private readonly policy: AccessPolicy,
+    private readonly access: ResourceAccess,
   ) {}
 
   /** Subscribes a new connection to its path's resource, or refuses it (4403) when the policy says no. */
   async connect(connection: Connection): Promise<SchedulerFrame | undefined> {
     const principal = connection.requirePrincipal();
     const wanted = pathSubscription(connection.params, principal);
-    if (!(await this.policy.canAccess(principal, wanted.resource))) {
+    if (!(await this.access.allows(connection, wanted.resource))) {
       connection.sendError(FORBIDDEN);
       connection.close(CloseCode.FORBIDDEN, FORBIDDEN.message);
       return undefined;
@@ -52,7 +52,7 @@ export class SchedulerService {
   ): Promise<SchedulerFrame> {
     const principal = connection.requirePrincipal();
     const wanted = subscription(resourceType, resourceId, principal);
-    if (!(await this.policy.canAccess(principal, wanted.resource))) throw FORBIDDEN;
+    if (!(await this.access.allows(connection, wanted.resource))) throw FORBIDDEN;
     return this.subscribeTo(connection, wanted);
   }
 
