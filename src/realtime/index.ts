@@ -28,4 +28,11 @@ export {
   type SchedulerWorker,
   type TaskProgress,
 } from './scheduler/index.js';
-export type { CheckpointOptions } from './checkpoint/checkpoint.options.js';
+export {
+  CheckpointService,
+  type Checkpoint,
+  type CheckpointEvent,
+  type CheckpointOptions,
+  type CheckpointSession,
+  type CheckpointSummary,
+} from './checkpoint/index.js';

@@ -21,9 +21,10 @@ import type { RealtimeModuleOptions } from './realtime.options.js';
 import { RedisConnector } from './redis/index.js';
 import { CHAT_FEATURE } from './chat/chat.feature.js';
 import { SCHEDULER_FEATURE } from './scheduler/scheduler.feature.js';
+import { CHECKPOINT_FEATURE } from './checkpoint/checkpoint.feature.js';
 
 /** The gateways served, each registered from its own folder. */
-const FEATURES: RealtimeFeature[] = [CHAT_FEATURE, SCHEDULER_FEATURE];
+const FEATURES: RealtimeFeature[] = [CHAT_FEATURE, SCHEDULER_FEATURE, CHECKPOINT_FEATURE];
 
 const configProvider: Provider = {
   provide: REALTIME_CONFIG,

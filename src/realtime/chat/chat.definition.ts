@@ -1,5 +1,10 @@
-import type { GatewayDefinition, InboundFrame } from '../core/gateway/index.js';
-import { CloseCode, type RealtimeError, type RealtimeErrorKind } from '../core/gateway/index.js';
+import {
+  standardRefusal,
+  type GatewayDefinition,
+  type InboundFrame,
+  type RealtimeError,
+  type RealtimeErrorKind,
+} from '../core/gateway/index.js';
 import { timestamp } from './chat-events.js';
 import { resolveChatConfig, type ChatOptions } from './chat.options.js';
 
@@ -29,5 +34,5 @@ export const CHAT_GATEWAY: GatewayDefinition = {
   limits: (options: { chat?: ChatOptions }) => ({ perUser: resolveChatConfig(options).maxConnectionsPerUser }),
   messageKey: (frame: InboundFrame) => (typeof frame.type === 'string' ? frame.type : undefined),
   errorFrame,
-  refusal: (error) => ({ frame: errorFrame(error), code: CloseCode.TOO_MANY_CONNECTIONS, reason: error.message }),
+  refusal: standardRefusal(errorFrame),
 };

@@ -10,3 +10,15 @@ export interface CheckpointOptions {
 }
 
 export const CHECKPOINT_DEFAULTS = { maxConnections: 100 } as const;
+
+export type CheckpointConfig = { maxConnections: number; authToken?: string };
+
+export function resolveCheckpointConfig(options: { checkpoint?: CheckpointOptions }): CheckpointConfig {
+  return {
+    maxConnections: options.checkpoint?.maxConnections ?? CHECKPOINT_DEFAULTS.maxConnections,
+    authToken: options.checkpoint?.authToken || undefined,
+  };
+}
+
+/** How long a connection without a token has to call `authenticate` (SPEC.md §2). */
+export const AUTHENTICATION_DEADLINE_MS = 10_000;

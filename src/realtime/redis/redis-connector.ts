@@ -5,9 +5,10 @@ import { RedisKeys } from './redis-keys.js';
 import type { RedisClient } from './redis.options.js';
 
 /**
- * What each of the module's connections is for. Every connection is lazy, reconnects with the
- * same backoff and keeps no offline queue: while Redis is away a caller buffers (the bus) or
- * answers locally (the cluster view), it never piles commands up in the client.
+ * What each of the module's connections is for. Every connection is lazy and reconnects with the
+ * same backoff. Only the store queues commands while (re)connecting, and each for one retry at
+ * most: otherwise, while Redis is away, a caller buffers (the bus) or answers locally (the cluster
+ * view) instead of piling commands up in the client.
  */
 const ROLES = {
   /** Appends to the bus; a command in flight when the link drops is retried after reconnect. */
@@ -16,7 +17,9 @@ const ROLES = {
   'bus-reader': { maxRetriesPerRequest: null },
   /** Small reads and writes on every upgrade and join: fail fast, answer locally. */
   cluster: { maxRetriesPerRequest: 1 },
-} as const satisfies Record<string, Pick<ClientOptions, 'maxRetriesPerRequest'>>;
+  /** The checkpoint store: a request waits for one reconnect at most, then fails. */
+  store: { maxRetriesPerRequest: 1, enableOfflineQueue: true },
+} as const satisfies Record<string, Pick<ClientOptions, 'maxRetriesPerRequest' | 'enableOfflineQueue'>>;
 
 export type RedisRole = keyof typeof ROLES;
 
@@ -44,9 +47,9 @@ export class RedisConnector {
     const redis = this.config.redis;
     if (!redis) throw new Error('Redis is not configured');
     const options: ClientOptions = {
-      ...ROLES[role],
       lazyConnect: true,
       enableOfflineQueue: false,
+      ...ROLES[role],
       retryStrategy,
       connectionName: `${this.config.instanceId}:${role}`,
     };

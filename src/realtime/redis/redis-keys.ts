@@ -19,6 +19,21 @@ export class RedisKeys {
     return `${this.prefix}{ws:cluster}:instance:${instanceId}:state`;
   }
 
+  /**
+   * One checkpoint session's keys: its hash (name, created_at, the sequence counter), the order of
+   * its checkpoints (sorted set by sequence), their metadata and their states (hashes by id). One
+   * hash tag per session, so each Lua script runs in one slot.
+   */
+  checkpointSession(sessionId: string): { session: string; order: string; meta: string; state: string } {
+    const base = `${this.prefix}{ws:checkpoint:${sessionId}}`;
+    return { session: `${base}:session`, order: `${base}:order`, meta: `${base}:meta`, state: `${base}:state` };
+  }
+
+  /** Totals of sessions and checkpoints, for `metrics`. */
+  checkpointTotals(): string {
+    return `${this.prefix}{ws:checkpoint}:totals`;
+  }
+
   /** One instance's client descriptors (read by the admin views). */
   instanceClients(instanceId: string): string {
     return `${this.prefix}{ws:cluster}:instance:${instanceId}:clients`;

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import {
-  CloseCode,
+  standardRefusal,
   type GatewayDefinition,
   type InboundFrame,
   type RealtimeError,
@@ -39,6 +39,6 @@ export const SCHEDULER_GATEWAY: GatewayDefinition = {
   },
   messageKey: (frame: InboundFrame) => (typeof frame.type === 'string' ? frame.type : undefined),
   errorFrame,
-  refusal: (error) => ({ frame: errorFrame(error), code: CloseCode.TOO_MANY_CONNECTIONS, reason: error.message }),
+  refusal: standardRefusal(errorFrame),
   heartbeat: () => ({ type: 'ping', id: frameId('ping'), timestamp: timestamp() }),
 };

@@ -1,5 +1,5 @@
 import type { GatewayName } from './gateway-name.js';
-import type { RealtimeError } from './realtime-error.js';
+import { CloseCode, type RealtimeError } from './realtime-error.js';
 
 export type InboundFrame = Record<string, unknown>;
 
@@ -29,10 +29,21 @@ export interface GatewayProtocol {
   messageKey(frame: InboundFrame): string | undefined;
   /** The error frame for `error`, answering `frame` when there is one. */
   errorFrame(error: RealtimeError, frame?: InboundFrame): object;
-  /** The frame and close code for a connection refused at the door. */
+  /** The frame and close code for a connection refused at the door (bad token, over a limit). */
   refusal(error: RealtimeError): Refusal;
   /** An app-level ping sent on every heartbeat, besides the protocol-level one (seeds 001, 002). */
   heartbeat?(): object;
+}
+
+/** SPEC.md's close code for a refused connection: 4401 unauthenticated, 4403 forbidden, else 4429. */
+export function refusalCode(error: RealtimeError): number {
+  if (error.kind === 'unauthenticated') return CloseCode.UNAUTHENTICATED;
+  return error.kind === 'forbidden' ? CloseCode.FORBIDDEN : CloseCode.TOO_MANY_CONNECTIONS;
+}
+
+/** A refusal told with the protocol's own error frame, closed with SPEC.md's code. */
+export function standardRefusal(errorFrame: (error: RealtimeError) => object): (error: RealtimeError) => Refusal {
+  return (error) => ({ frame: errorFrame(error), code: refusalCode(error), reason: error.message });
 }
 
 /**

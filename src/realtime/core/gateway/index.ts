@@ -1,10 +1,12 @@
 export { frameValidationPipe } from './frame-validation.pipe.js';
-export type {
-  ConnectionLimits,
-  GatewayDefinition,
-  GatewayProtocol,
-  InboundFrame,
-  Refusal,
+export {
+  refusalCode,
+  standardRefusal,
+  type ConnectionLimits,
+  type GatewayDefinition,
+  type GatewayProtocol,
+  type InboundFrame,
+  type Refusal,
 } from './gateway-definition.js';
 export { GATEWAY_NAMES, type GatewayName } from './gateway-name.js';
 export {

@@ -135,3 +135,14 @@ describe('ConnectionRegistry', () => {
     expect(registry.list({ user: 'nobody' })).toEqual([]);
   });
 });
+
+describe('ConnectionRegistry counters', () => {
+  it('releases the counters a connection was admitted under, even if it authenticated since', () => {
+    const registry = new ConnectionRegistry();
+    const anonymous = connection(undefined, { gateway: 'checkpoint' });
+    registry.admit(anonymous, { perUser: 1 });
+    anonymous.principal = { sub: 'late', userId: 'late', username: 'late', roles: [] };
+    registry.remove(anonymous);
+    expect(registry.footprint()).toEqual({ connections: 0, topics: 0, users: 0, ips: 0 });
+  });
+});

@@ -34,6 +34,8 @@ export class ConnectionRegistry {
   private readonly ipCounts = new Map<string, number>();
   private readonly topics = new Map<GatewayName, Map<string, TopicMembers>>();
   private readonly listeners: Array<() => void> = [];
+  /** The counters a connection was admitted under, so that authenticating later cannot unbalance them. */
+  private readonly countedAs = new Map<Connection, { user: string; ip: string }>();
 
   get size(): number {
     return this.byId.size;
@@ -45,8 +47,10 @@ export class ConnectionRegistry {
     if (refusal) return refusal;
     this.byId.set(connection.id, connection);
     this.gatewaySet(connection.gateway).add(connection);
-    increment(this.userCounts, this.userKey(connection));
-    increment(this.ipCounts, this.ipKey(connection));
+    const keys = { user: this.userKey(connection), ip: this.ipKey(connection) };
+    this.countedAs.set(connection, keys);
+    increment(this.userCounts, keys.user);
+    increment(this.ipCounts, keys.ip);
     this.changed();
     return undefined;
   }
@@ -77,8 +81,10 @@ export class ConnectionRegistry {
     for (const topic of [...connection.topics]) this.leave(connection, topic);
     this.byId.delete(connection.id);
     this.byGateway.get(connection.gateway)?.delete(connection);
-    decrement(this.userCounts, this.userKey(connection));
-    decrement(this.ipCounts, this.ipKey(connection));
+    const keys = this.countedAs.get(connection)!;
+    this.countedAs.delete(connection);
+    decrement(this.userCounts, keys.user);
+    decrement(this.ipCounts, keys.ip);
     this.changed();
   }
 

@@ -4,10 +4,11 @@ import type { Duplex } from 'node:stream';
 import WebSocket, { WebSocketServer } from 'ws';
 import { REALTIME_CONFIG, type RealtimeConfig } from '../../realtime.config.js';
 import { REALTIME_MODULE_OPTIONS } from '../../realtime.module-definition.js';
+import type { Principal } from '../auth/principal.js';
 import { UpgradeAuthenticator, type UpgradeAuthResult } from '../auth/upgrade-authenticator.js';
-import type { ConnectionLimits, GatewayDefinition } from '../gateway/gateway-definition.js';
+import type { ConnectionLimits, GatewayDefinition, Refusal } from '../gateway/gateway-definition.js';
 import type { GatewayName } from '../gateway/gateway-name.js';
-import { CloseCode, type RealtimeError } from '../gateway/realtime-error.js';
+import { CloseCode } from '../gateway/realtime-error.js';
 import { LifecycleLog } from '../logging/lifecycle-log.js';
 import { redactUrl } from '../logging/redact.js';
 import { ClusterView } from '../registry/cluster-view.service.js';
@@ -190,42 +191,47 @@ export class RealtimeTransport implements BeforeApplicationShutdown, OnApplicati
         ip: connection.ip,
         reason: authResult.error.message,
       });
-      return this.refuse(connection, authResult.error, CloseCode.UNAUTHENTICATED, authResult.error.message);
+      return this.refuse(connection, protocol.refusal(authResult.error));
     }
     const overLimit = this.registry.admit(connection, gateway.limits, elsewhere);
     if (overLimit) {
-      const refusal = protocol.refusal(overLimit);
       this.log.security('limit_hit', { gateway: protocol.gateway, user: connection.principal?.sub, ip: connection.ip });
-      return this.refuse(connection, undefined, refusal.code, refusal.reason, refusal.frame);
+      return this.refuse(connection, protocol.refusal(overLimit));
     }
     this.track(connection, request);
     gateway.server.emit('connection', connection, request);
   }
 
-  private refuse(
-    connection: Connection,
-    error: RealtimeError | undefined,
-    code: number,
-    reason: string,
-    frame?: object,
-  ): void {
-    connection.send(frame ?? connection.protocol.errorFrame(error!));
+  private refuse(connection: Connection, { frame, code, reason }: Refusal): void {
+    connection.send(frame);
     connection.close(code, reason);
   }
 
   private track(connection: Connection, request: IncomingMessage): void {
     const hooks: ConnectionHooks = { onClose: [] };
     this.hooks.set(connection, hooks);
-    const exp = connection.principal?.exp;
-    if (exp !== undefined) {
-      const expiresAt = (exp + this.config.auth.clockToleranceSec) * 1000;
-      const delay = Math.min(Math.max(expiresAt - Date.now(), 0), MAX_TIMER_MS);
-      hooks.expiryTimer = setTimeout(() => connection.close(CloseCode.UNAUTHENTICATED, 'Token expired'), delay);
-      hooks.expiryTimer.unref();
-    }
+    this.closeAtExpiry(connection, hooks);
     connection.socket.on('pong', () => connection.pongReceived(Date.now()));
     connection.socket.once('close', (code: number) => this.release(connection, hooks, code));
     this.log.info('connect', { ...this.describe(connection), url: redactUrl(request.url) });
+  }
+
+  /** A connection that authenticated after the upgrade (checkpoint `authenticate`): same expiry rule. */
+  authenticated(connection: Connection, principal: Principal): void {
+    connection.principal = principal;
+    const hooks = this.hooks.get(connection);
+    if (hooks) this.closeAtExpiry(connection, hooks);
+  }
+
+  /** SPEC.md §2: closed with 4401 `Token expired` once `exp` (plus the clock tolerance) passes. */
+  private closeAtExpiry(connection: Connection, hooks: ConnectionHooks): void {
+    clearTimeout(hooks.expiryTimer);
+    const exp = connection.principal?.exp;
+    if (exp === undefined) return;
+    const expiresAt = (exp + this.config.auth.clockToleranceSec) * 1000;
+    const delay = Math.min(Math.max(expiresAt - Date.now(), 0), MAX_TIMER_MS);
+    hooks.expiryTimer = setTimeout(() => connection.close(CloseCode.UNAUTHENTICATED, 'Token expired'), delay);
+    hooks.expiryTimer.unref();
   }
 
   private release(connection: Connection, hooks: ConnectionHooks, code: number): void {

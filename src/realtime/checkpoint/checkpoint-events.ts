@@ -1,0 +1,11 @@
+/** What subscribers of a session are pushed (seed 003 `WebSocketEvent`). @publicApi */
+export interface CheckpointEvent {
+  event_type: 'checkpoint_created' | 'checkpoint_restored' | 'checkpoint_deleted' | 'checkpoints_compacted';
+  data: { checkpoint_id?: string; session_id: string; remaining?: number; timestamp: string };
+}
+
+/** The topic of a session's subscribers. */
+export const sessionTopic = (sessionId: string): string => `session:${sessionId}`;
+
+/** Session and checkpoint ids are UUIDs (seed 003 parses them with `Uuid::parse_str`). */
+export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;

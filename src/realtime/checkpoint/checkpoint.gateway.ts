@@ -1,0 +1,111 @@
+import { UseGuards } from '@nestjs/common';
+import {
+  ConnectedSocket,
+  MessageBody,
+  SubscribeMessage,
+  type OnGatewayConnection,
+  type OnGatewayDisconnect,
+} from '@nestjs/websockets';
+import { frameValidationPipe, RealtimeGateway, type InboundFrame } from '../core/gateway/index.js';
+import type { Connection } from '../core/transport/index.js';
+import { CheckpointRequestGuard, OpenMethod } from './checkpoint-request.guard.js';
+import { CheckpointRpc } from './checkpoint-rpc.service.js';
+import { CHECKPOINT_GATEWAY, type RpcResponse } from './checkpoint.definition.js';
+import {
+  AuthenticateParams,
+  CheckpointParams,
+  CheckpointRefParams,
+  CompactParams,
+  CreateSessionParams,
+  SessionParams,
+} from './checkpoint.dto.js';
+import { CheckpointService } from './checkpoint.service.js';
+
+/** The request's `params`, validated by its method's DTO (absent params are `{}`). */
+const Params = (): ParameterDecorator => MessageBody('params', frameValidationPipe);
+
+/** `/ws/checkpoints`: seed 003's JSON-RPC over WebSocket (SPEC.md §5), every method of its service. */
+@RealtimeGateway(CHECKPOINT_GATEWAY)
+@UseGuards(CheckpointRequestGuard)
+export class CheckpointGateway implements OnGatewayConnection<Connection>, OnGatewayDisconnect<Connection> {
+  constructor(
+    private readonly rpc: CheckpointRpc,
+    private readonly checkpoints: CheckpointService,
+  ) {}
+
+  handleConnection(connection: Connection): void {
+    this.rpc.connect(connection);
+  }
+
+  handleDisconnect(connection: Connection): void {
+    this.rpc.disconnect(connection);
+  }
+
+  @OpenMethod()
+  @SubscribeMessage('authenticate')
+  authenticate(
+    @ConnectedSocket() connection: Connection,
+    @MessageBody() frame: InboundFrame,
+    @Params() params: AuthenticateParams,
+  ): RpcResponse {
+    return ok(frame, this.rpc.authenticate(connection, params.token));
+  }
+
+  @SubscribeMessage('create_session')
+  async createSession(@MessageBody() frame: InboundFrame, @Params() params: CreateSessionParams): Promise<RpcResponse> {
+    return ok(frame, await this.checkpoints.createSession(params.name));
+  }
+
+  @SubscribeMessage('list_checkpoints')
+  async list(@MessageBody() frame: InboundFrame, @Params() params: SessionParams): Promise<RpcResponse> {
+    return ok(frame, await this.checkpoints.listCheckpoints(params.session_id));
+  }
+
+  @SubscribeMessage('checkpoint')
+  async checkpoint(@MessageBody() frame: InboundFrame, @Params() params: CheckpointParams): Promise<RpcResponse> {
+    return ok(frame, await this.checkpoints.checkpoint(params.session_id, params.message, params.state));
+  }
+
+  @SubscribeMessage('restore')
+  async restore(@MessageBody() frame: InboundFrame, @Params() params: CheckpointRefParams): Promise<RpcResponse> {
+    return ok(frame, await this.checkpoints.restore(params.session_id, params.checkpoint_id));
+  }
+
+  @SubscribeMessage('delete_checkpoint')
+  async delete(@MessageBody() frame: InboundFrame, @Params() params: CheckpointRefParams): Promise<RpcResponse> {
+    await this.checkpoints.deleteCheckpoint(params.session_id, params.checkpoint_id);
+    return ok(frame, { deleted: true });
+  }
+
+  @SubscribeMessage('compact')
+  async compact(@MessageBody() frame: InboundFrame, @Params() params: CompactParams): Promise<RpcResponse> {
+    return ok(frame, { remaining: await this.checkpoints.compact(params.session_id, params.keep) });
+  }
+
+  @SubscribeMessage('subscribe')
+  async subscribe(
+    @ConnectedSocket() connection: Connection,
+    @MessageBody() frame: InboundFrame,
+    @Params() params: SessionParams,
+  ): Promise<RpcResponse> {
+    return ok(frame, await this.rpc.subscribe(connection, params.session_id));
+  }
+
+  @SubscribeMessage('unsubscribe')
+  unsubscribe(
+    @ConnectedSocket() connection: Connection,
+    @MessageBody() frame: InboundFrame,
+    @Params() params: SessionParams,
+  ): RpcResponse {
+    return ok(frame, this.rpc.unsubscribe(connection, params.session_id));
+  }
+
+  @SubscribeMessage('metrics')
+  async metrics(@MessageBody() frame: InboundFrame): Promise<RpcResponse> {
+    return ok(frame, await this.rpc.metrics());
+  }
+}
+
+function ok(frame: InboundFrame, result: unknown): RpcResponse {
+  return { id: frame.id as string, success: true, result };
+}
