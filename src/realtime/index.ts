@@ -36,3 +36,10 @@ export {
   type CheckpointSession,
   type CheckpointSummary,
 } from './checkpoint/index.js';
+export {
+  NotifyPublisher,
+  type LogLevel,
+  type NotifyFrame,
+  type NotifyInbound,
+  type NotifyMessage,
+} from './notify/index.js';

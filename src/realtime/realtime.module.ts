@@ -22,9 +22,10 @@ import { RedisConnector } from './redis/index.js';
 import { CHAT_FEATURE } from './chat/chat.feature.js';
 import { SCHEDULER_FEATURE } from './scheduler/scheduler.feature.js';
 import { CHECKPOINT_FEATURE } from './checkpoint/checkpoint.feature.js';
+import { NOTIFY_FEATURE } from './notify/notify.feature.js';
 
 /** The gateways served, each registered from its own folder. */
-const FEATURES: RealtimeFeature[] = [CHAT_FEATURE, SCHEDULER_FEATURE, CHECKPOINT_FEATURE];
+const FEATURES: RealtimeFeature[] = [CHAT_FEATURE, SCHEDULER_FEATURE, CHECKPOINT_FEATURE, NOTIFY_FEATURE];
 
 const configProvider: Provider = {
   provide: REALTIME_CONFIG,
@@ -68,7 +69,12 @@ const CORE_PROVIDERS: Provider[] = [
  * @publicApi
  */
 @Module({
-  controllers: [HealthController, ClientsController, PublishController],
+  controllers: [
+    HealthController,
+    ClientsController,
+    PublishController,
+    ...FEATURES.flatMap((feature) => feature.controllers ?? []),
+  ],
   providers: [
     ...CORE_PROVIDERS,
     RealtimeStats,

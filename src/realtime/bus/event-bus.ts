@@ -9,8 +9,10 @@ export type BusMessage =
   | { kind: 'topics'; gateway: GatewayName; topics: string[]; frame: string }
   /** A frame for every connection of `gateway`. */
   | { kind: 'gateway'; gateway: GatewayName; frame: string }
-  /** Close one connection, wherever it is. */
-  | { kind: 'disconnect'; connectionId: string; code: number; reason: string };
+  /** A frame for the connection of `gateway` with this id, wherever it is. */
+  | { kind: 'connection'; gateway: GatewayName; connectionId: string; frame: string }
+  /** Close the connection with this id, wherever it is (but on `exceptInstance`). */
+  | { kind: 'disconnect'; connectionId: string; code: number; reason: string; exceptInstance?: string };
 
 export type BusStatus = 'up' | 'down' | 'disabled';
 

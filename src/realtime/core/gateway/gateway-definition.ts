@@ -33,6 +33,8 @@ export interface GatewayProtocol {
   refusal(error: RealtimeError): Refusal;
   /** An app-level ping sent on every heartbeat, besides the protocol-level one (seeds 001, 002). */
   heartbeat?(): object;
+  /** Only frames prove the client alive (seed 002's heartbeat): protocol-level pongs do not. */
+  readonly livenessByFrames?: boolean;
 }
 
 /** SPEC.md's close code for a refused connection: 4401 unauthenticated, 4403 forbidden, else 4429. */
@@ -56,6 +58,8 @@ export interface GatewayDefinition extends GatewayProtocol {
   readonly paths: readonly string[];
   /** Regular expressions (sources, without anchors) that constrain path parameters by name. */
   readonly paramPatterns?: Readonly<Record<string, string>>;
+  /** The path parameter that names the connection (its id in the registry and admin views). */
+  readonly connectionIdParam?: string;
   /** The gateway's connection limits, read from its own section of the module options. */
   limits(options: object): ConnectionLimits;
 }

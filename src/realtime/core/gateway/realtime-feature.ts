@@ -23,6 +23,8 @@ export const PUBLISH_TARGETS = Symbol('PUBLISH_TARGETS');
  */
 export interface RealtimeFeature {
   readonly providers: Provider[];
+  /** REST endpoints of the gateway (e.g. notify's `POST /ws/send-message`). */
+  readonly controllers?: Array<Type<unknown>>;
   readonly exports: Array<Type<unknown> | symbol>;
   readonly publishTarget?: Type<PublishTarget<any>>;
 }

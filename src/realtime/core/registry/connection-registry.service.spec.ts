@@ -26,9 +26,10 @@ const UnconnectedSocket = WebSocket as unknown as new (
 /** A real Connection over a `ws` socket that was never connected: the registry never writes to it. */
 function connection(
   sub: string | undefined,
-  { gateway = 'chat', ip = '10.0.0.1' }: { gateway?: GatewayName; ip?: string } = {},
+  { gateway = 'chat', ip = '10.0.0.1', id }: { gateway?: GatewayName; ip?: string; id?: string } = {},
 ): Connection {
   return new Connection({
+    id,
     socket: new UnconnectedSocket(null, undefined, {}),
     ip,
     userAgent: 'spec',
@@ -143,6 +144,25 @@ describe('ConnectionRegistry counters', () => {
     registry.admit(anonymous, { perUser: 1 });
     anonymous.principal = { sub: 'late', userId: 'late', username: 'late', roles: [] };
     registry.remove(anonymous);
+    expect(registry.footprint()).toEqual({ connections: 0, topics: 0, users: 0, ips: 0 });
+  });
+});
+
+describe('ConnectionRegistry ids taken again (notify client ids)', () => {
+  it('hands the newest connection out by id, remembers the displaced one, and cleans both up', () => {
+    const registry = new ConnectionRegistry();
+    const make = (): Connection => connection('u', { gateway: 'notify', id: 'client-1' });
+    const [first, second] = [make(), make()];
+    registry.admit(first, {});
+    registry.admit(second, {});
+    expect(registry.get('client-1')).toBe(second);
+    expect(registry.displacedBy(second)).toBe(first);
+    expect(registry.size).toBe(2);
+    registry.remove(first);
+    expect(registry.get('client-1')).toBe(second);
+    expect(registry.displacedBy(second)).toBeUndefined();
+    registry.remove(second);
+    expect(registry.get('client-1')).toBeUndefined();
     expect(registry.footprint()).toEqual({ connections: 0, topics: 0, users: 0, ips: 0 });
   });
 });

@@ -36,15 +36,19 @@ export class ConnectionRegistry {
   private readonly listeners: Array<() => void> = [];
   /** The counters a connection was admitted under, so that authenticating later cannot unbalance them. */
   private readonly countedAs = new Map<Connection, { user: string; ip: string }>();
+  /** A connection admitted under an id that was taken → the one it displaced (notify client ids). */
+  private readonly displaced = new WeakMap<Connection, Connection>();
 
   get size(): number {
-    return this.byId.size;
+    return this.countedAs.size;
   }
 
   /** Registers `connection` unless one of `limits` would be passed; returns the refusal if so. */
   admit(connection: Connection, limits: ConnectionLimits, userConnectionsElsewhere = 0): RealtimeError | undefined {
     const refusal = this.checkLimits(connection, limits, userConnectionsElsewhere);
     if (refusal) return refusal;
+    const previous = this.byId.get(connection.id);
+    if (previous) this.displaced.set(connection, previous);
     this.byId.set(connection.id, connection);
     this.gatewaySet(connection.gateway).add(connection);
     const keys = { user: this.userKey(connection), ip: this.ipKey(connection) };
@@ -77,9 +81,9 @@ export class ConnectionRegistry {
 
   /** Forgets `connection` everywhere: ids, counters, every topic. Idempotent. */
   remove(connection: Connection): void {
-    if (this.byId.get(connection.id) !== connection) return;
+    if (!this.countedAs.has(connection)) return;
     for (const topic of [...connection.topics]) this.leave(connection, topic);
-    this.byId.delete(connection.id);
+    if (this.byId.get(connection.id) === connection) this.byId.delete(connection.id);
     this.byGateway.get(connection.gateway)?.delete(connection);
     const keys = this.countedAs.get(connection)!;
     this.countedAs.delete(connection);
@@ -92,9 +96,15 @@ export class ConnectionRegistry {
     return this.byId.get(id);
   }
 
+  /** The connection `connection` took the id of, if it is still open here. */
+  displacedBy(connection: Connection): Connection | undefined {
+    const previous = this.displaced.get(connection);
+    return previous && this.countedAs.has(previous) ? previous : undefined;
+  }
+
   /** Connections in admission order, optionally filtered. */
   list(filter: ClientFilter = {}): Connection[] {
-    const source = filter.gateway ? (this.byGateway.get(filter.gateway) ?? []) : this.byId.values();
+    const source = filter.gateway ? (this.byGateway.get(filter.gateway) ?? []) : this.countedAs.keys();
     const result: Connection[] = [];
     for (const connection of source) {
       if (filter.user !== undefined && connection.principal?.sub !== filter.user) continue;
@@ -160,7 +170,7 @@ export class ConnectionRegistry {
   footprint(): { connections: number; topics: number; users: number; ips: number } {
     let topics = 0;
     for (const index of this.topics.values()) topics += index.size;
-    return { connections: this.byId.size, topics, users: this.userCounts.size, ips: this.ipCounts.size };
+    return { connections: this.countedAs.size, topics, users: this.userCounts.size, ips: this.ipCounts.size };
   }
 
   private changed(): void {

@@ -1,5 +1,6 @@
 import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
 import { EVENT_BUS, type BusMessage, type EventBus } from '../../bus/event-bus.js';
+import { REALTIME_CONFIG, type RealtimeConfig } from '../../realtime.config.js';
 import type { Connection } from '../transport/connection.js';
 import { ConnectionRegistry } from './connection-registry.service.js';
 import type { GatewayName } from '../gateway/gateway-name.js';
@@ -14,6 +15,7 @@ export class Fanout implements OnModuleInit {
   constructor(
     private readonly registry: ConnectionRegistry,
     @Inject(EVENT_BUS) private readonly bus: EventBus,
+    @Inject(REALTIME_CONFIG) private readonly config: RealtimeConfig,
   ) {}
 
   onModuleInit(): void {
@@ -30,8 +32,15 @@ export class Fanout implements OnModuleInit {
     this.bus.publish({ kind: 'gateway', gateway, frame: JSON.stringify(frame) });
   }
 
-  disconnect(connectionId: string, code: number, reason: string): void {
-    this.bus.publish({ kind: 'disconnect', connectionId, code, reason });
+  /** Sends `frame` to the connection of `gateway` with this id, on whichever instance holds it. */
+  toConnection(gateway: GatewayName, connectionId: string, frame: object): void {
+    this.bus.publish({ kind: 'connection', gateway, connectionId, frame: JSON.stringify(frame) });
+  }
+
+  /** Closes the connection with this id wherever it is; `elsewhereOnly` spares this instance's. */
+  disconnect(connectionId: string, code: number, reason: string, { elsewhereOnly = false } = {}): void {
+    const exceptInstance = elsewhereOnly ? this.config.instanceId : undefined;
+    this.bus.publish({ kind: 'disconnect', connectionId, code, reason, exceptInstance });
   }
 
   /** Delivers one bus message to local sockets; returns how many were written to. */
@@ -47,7 +56,13 @@ export class Fanout implements OnModuleInit {
         this.registry.forEachOfGateway(message.gateway, send);
         return send.count;
       }
+      case 'connection': {
+        const connection = this.registry.get(message.connectionId);
+        if (connection?.gateway !== message.gateway) return 0;
+        return connection.sendJson(message.frame) ? 1 : 0;
+      }
       case 'disconnect': {
+        if (message.exceptInstance === this.config.instanceId) return 0;
         const connection = this.registry.get(message.connectionId);
         connection?.close(message.code, message.reason);
         return connection ? 1 : 0;

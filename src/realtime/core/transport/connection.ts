@@ -110,7 +110,7 @@ export class Connection {
   }
 
   pongReceived(now: number): void {
-    this.lastSeenAt = now;
+    if (!this.protocol.livenessByFrames) this.lastSeenAt = now;
     if (this.pingSentAt !== undefined) this.latencyMs = now - this.pingSentAt;
     this.pingSentAt = undefined;
   }

@@ -179,6 +179,7 @@ export class RealtimeTransport implements BeforeApplicationShutdown, OnApplicati
       ip: clientIp(request),
       userAgent: String(request.headers['user-agent'] ?? ''),
       protocol,
+      id: protocol.connectionIdParam === undefined ? undefined : route.params[protocol.connectionIdParam],
       params: route.params,
       principal: authResult.principal,
       rateLimiter: new TokenBucket(this.config.rateLimitPerSec, this.config.rateLimitPerSec * 2),

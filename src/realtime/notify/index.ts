@@ -1,0 +1,3 @@
+export type { NotifyFrame, NotifyInbound, NotifyMessage } from './notify-events.js';
+export { NOTIFY_FEATURE } from './notify.feature.js';
+export { NotifyPublisher, type LogLevel } from './notify.publisher.js';

@@ -1,0 +1,34 @@
+import { ConnectedSocket, MessageBody, SubscribeMessage, type OnGatewayConnection } from '@nestjs/websockets';
+import { frameValidationPipe, RealtimeGateway, type InboundFrame } from '../core/gateway/index.js';
+import type { Connection } from '../core/transport/index.js';
+import { notifyFrame, type NotifyFrame } from './notify-events.js';
+import { NOTIFY_GATEWAY } from './notify.definition.js';
+import { NotifyInboundDto } from './notify.dto.js';
+import { NotifyService } from './notify.service.js';
+
+/** `/ws` and `/ws/:clientId` (seed 002, SPEC.md §6). */
+@RealtimeGateway(NOTIFY_GATEWAY)
+export class NotifyGateway implements OnGatewayConnection<Connection> {
+  constructor(private readonly notify: NotifyService) {}
+
+  handleConnection(connection: Connection): void {
+    connection.send(this.notify.connect(connection));
+  }
+
+  /** A client's own ping is answered with its `ping_id`. */
+  @SubscribeMessage('ping')
+  ping(@MessageBody() frame: InboundFrame): NotifyFrame {
+    const meta = frame.meta as Record<string, unknown> | undefined;
+    return notifyFrame('pong', 'pong', { ping_id: meta?.ping_id ?? null });
+  }
+
+  /** The answer to the server's ping: receiving it is what keeps the client alive. */
+  @SubscribeMessage('pong')
+  pong(): void {}
+
+  /** Any other type is the host app's (`NotifyPublisher.messages()`). */
+  @SubscribeMessage('message')
+  message(@ConnectedSocket() connection: Connection, @MessageBody(frameValidationPipe) frame: NotifyInboundDto): void {
+    this.notify.receive(connection, frame);
+  }
+}

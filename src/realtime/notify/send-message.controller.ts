@@ -1,0 +1,24 @@
+import { Body, Controller, HttpCode, Post, UseFilters, UseGuards, UsePipes } from '@nestjs/common';
+import { AdminAuthGuard } from '../admin/admin-auth.guard.js';
+import { adminValidationPipe } from '../admin/admin-validation.pipe.js';
+import { RealtimeHttpExceptionFilter } from '../admin/realtime-http-exception.filter.js';
+import { SendMessageDto } from './notify.dto.js';
+import { NotifyService } from './notify.service.js';
+
+/** `POST /ws/send-message` (seed 002, SPEC.md §8): one notify client or all, on any instance. */
+@Controller('ws')
+@UseGuards(AdminAuthGuard)
+@UsePipes(adminValidationPipe)
+@UseFilters(RealtimeHttpExceptionFilter)
+export class SendMessageController {
+  constructor(private readonly notify: NotifyService) {}
+
+  /** Answers how many clients it reached; an unknown client id reaches 0 (not a 404). */
+  @Post('send-message')
+  @HttpCode(200)
+  async send(@Body() body: SendMessageDto): Promise<{ sent: true; reached: number }> {
+    const reached = await this.notify.reach(body.client_id);
+    this.notify.send({ type: body.type, content: body.content, meta: body.meta }, body.client_id);
+    return { sent: true, reached };
+  }
+}
