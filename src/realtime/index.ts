@@ -8,6 +8,7 @@ export { REALTIME_CONFIG, type RealtimeConfig } from './realtime.config.js';
 export { RealtimeWsAdapter } from './core/transport/realtime-ws.adapter.js';
 export { ConnectionRegistry } from './core/registry/connection-registry.service.js';
 export { TokenVerifier } from './core/auth/token-verifier.service.js';
+export { RealtimeMetrics } from './admin/realtime-metrics.service.js';
 export { ACCESS_POLICY, DefaultAccessPolicy, type AccessPolicy, type ResourceRef } from './core/auth/access-policy.js';
 export type { Principal } from './core/auth/principal.js';
 export { GATEWAY_NAMES, type GatewayName } from './core/gateway/gateway-name.js';

@@ -2,7 +2,9 @@ import { Module, type Provider } from '@nestjs/common';
 import { AdminAuthGuard } from './admin/admin-auth.guard.js';
 import { ClientsController } from './admin/clients.controller.js';
 import { HealthController } from './admin/health.controller.js';
+import { MetricsController } from './admin/metrics.controller.js';
 import { PublishController } from './admin/publish.controller.js';
+import { RealtimeMetrics } from './admin/realtime-metrics.service.js';
 import { RealtimeStats } from './admin/realtime-stats.service.js';
 import { EVENT_BUS, EventBusLifecycle, eventBusProvider } from './bus/index.js';
 import {
@@ -73,11 +75,13 @@ const CORE_PROVIDERS: Provider[] = [
     HealthController,
     ClientsController,
     PublishController,
+    MetricsController,
     ...FEATURES.flatMap((feature) => feature.controllers ?? []),
   ],
   providers: [
     ...CORE_PROVIDERS,
     RealtimeStats,
+    RealtimeMetrics,
     AdminAuthGuard,
     publishTargetsProvider,
     ...FEATURES.flatMap((feature) => feature.providers),
@@ -88,6 +92,7 @@ const CORE_PROVIDERS: Provider[] = [
     ACCESS_POLICY,
     EVENT_BUS,
     REALTIME_CONFIG,
+    RealtimeMetrics,
     ...FEATURES.flatMap((feature) => feature.exports),
   ],
 })

@@ -18,12 +18,23 @@ export type BusStatus = 'up' | 'down' | 'disabled';
 
 export type BusHandler = (message: BusMessage) => void;
 
+/** What `/metrics` shows of the bus. */
+export class BusCounters {
+  /** Messages this instance published. */
+  published = 0;
+  /** Messages received from other instances. */
+  received = 0;
+  /** Milliseconds between the last received message's publish and its receipt here. */
+  lagMs = 0;
+}
+
 /**
  * Delivers every published message to this instance's handlers at once (synchronously) and
  * to every other instance's handlers once.
  */
 export interface EventBus {
   readonly name: 'memory' | 'redis';
+  readonly counters: BusCounters;
   publish(message: BusMessage): void;
   subscribe(handler: BusHandler): void;
   status(): BusStatus;

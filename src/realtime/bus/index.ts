@@ -1,3 +1,4 @@
 export { EVENT_BUS, type BusHandler, type BusMessage, type BusStatus, type EventBus } from './event-bus.js';
 export { eventBusProvider } from './event-bus.provider.js';
 export { EventBusLifecycle } from './event-bus.lifecycle.js';
+export { BusCounters } from './event-bus.js';

@@ -1,11 +1,13 @@
-import type { BusHandler, BusMessage, BusStatus, EventBus } from './event-bus.js';
+import { BusCounters, type BusHandler, type BusMessage, type BusStatus, type EventBus } from './event-bus.js';
 
 /** One instance: publishing is delivering. */
 export class MemoryEventBus implements EventBus {
   readonly name = 'memory' as const;
+  readonly counters = new BusCounters();
   protected readonly handlers: BusHandler[] = [];
 
   publish(message: BusMessage): void {
+    this.counters.published++;
     this.deliverLocally(message);
   }
 

@@ -1,6 +1,6 @@
 import { Logger } from '@nestjs/common';
 import type { RedisClient } from '../redis/redis.options.js';
-import type { BusHandler, BusMessage, BusStatus, EventBus } from './event-bus.js';
+import { BusCounters, type BusHandler, type BusMessage, type BusStatus, type EventBus } from './event-bus.js';
 import { PublishBuffer } from './publish-buffer.js';
 
 export interface RedisEventBusOptions {
@@ -27,6 +27,7 @@ const MIN_STREAM_LENGTH = 10_000;
  */
 export class RedisEventBus implements EventBus {
   readonly name = 'redis' as const;
+  readonly counters = new BusCounters();
   private readonly logger = new Logger(RedisEventBus.name);
   private readonly handlers: BusHandler[] = [];
   private readonly key: string;
@@ -53,6 +54,7 @@ export class RedisEventBus implements EventBus {
   }
 
   publish(message: BusMessage): void {
+    this.counters.published++;
     this.deliverLocally(message);
     const data = JSON.stringify({ origin: this.options.instanceId, message });
     if (this.pending.size === 0 && this.writer.status === 'ready') {
@@ -115,7 +117,7 @@ export class RedisEventBus implements EventBus {
         for (const [, entries] of reply ?? []) {
           for (const [id, fields] of entries) {
             this.lastId = id;
-            this.receive(fields[1]);
+            this.receive(id, fields[1]);
           }
         }
       }
@@ -132,7 +134,7 @@ export class RedisEventBus implements EventBus {
     return last?.[0] ?? '0-0';
   }
 
-  private receive(data: string | undefined): void {
+  private receive(id: string, data: string | undefined): void {
     let envelope: { origin: string; message: BusMessage };
     try {
       envelope = JSON.parse(data ?? '') as { origin: string; message: BusMessage };
@@ -141,6 +143,9 @@ export class RedisEventBus implements EventBus {
       return;
     }
     if (envelope.origin === this.options.instanceId) return;
+    this.counters.received++;
+    // A stream entry id starts with the milliseconds at which Redis appended it.
+    this.counters.lagMs = Math.max(Date.now() - Number.parseInt(id, 10), 0);
     this.deliverLocally(envelope.message);
   }
 

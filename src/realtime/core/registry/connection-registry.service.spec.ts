@@ -4,6 +4,7 @@ import type { GatewayProtocol } from '../gateway/gateway-definition.js';
 import type { GatewayName } from '../gateway/gateway-name.js';
 import { TOO_MANY_CONNECTIONS } from '../gateway/realtime-error.js';
 import { Connection } from '../transport/connection.js';
+import { GatewayTraffic } from '../transport/gateway-traffic.js';
 import { TokenBucket } from '../transport/token-bucket.js';
 import { ConnectionRegistry } from './connection-registry.service.js';
 
@@ -38,7 +39,7 @@ function connection(
     principal: sub === undefined ? undefined : principal(sub),
     rateLimiter: new TokenBucket(20, 40),
     limits: { maxQueueSize: 10, maxQueueBytes: 1024 },
-    traffic: { messagesIn: 0, messagesOut: 0 },
+    traffic: new GatewayTraffic(),
   });
 }
 

@@ -4,18 +4,13 @@ import type { Principal } from '../auth/principal.js';
 import type { GatewayProtocol } from '../gateway/gateway-definition.js';
 import type { GatewayName } from '../gateway/gateway-name.js';
 import { AUTH_REQUIRED, CloseCode, type RealtimeError } from '../gateway/realtime-error.js';
+import type { GatewayTraffic } from './gateway-traffic.js';
 import { OutboundBudget, type OutboundLimits } from './outbound-budget.js';
 import type { PreparedFrame } from './prepared-frame.js';
 import type { TokenBucket } from './token-bucket.js';
 
 /** How long a socket closed for overflow gets to finish the close handshake. */
 const OVERFLOW_CLOSE_GRACE_MS = 2_000;
-
-/** Instance-wide totals a connection adds to. */
-export interface TrafficCounters {
-  messagesIn: number;
-  messagesOut: number;
-}
 
 export interface ConnectionInit {
   socket: WebSocket;
@@ -27,7 +22,8 @@ export interface ConnectionInit {
   principal: Principal | undefined;
   rateLimiter: TokenBucket;
   limits: OutboundLimits;
-  traffic: TrafficCounters;
+  /** Its gateway's counters on this instance. */
+  traffic: GatewayTraffic;
   id?: string;
 }
 
@@ -72,7 +68,7 @@ export class Connection {
   readonly params: Readonly<Record<string, string>>;
   principal: Principal | undefined;
   readonly rateLimiter: TokenBucket;
-  private readonly traffic: TrafficCounters;
+  readonly traffic: GatewayTraffic;
 
   constructor(init: ConnectionInit) {
     this.id = init.id ?? randomUUID();
@@ -140,6 +136,7 @@ export class Connection {
   }
 
   sendError(error: RealtimeError, inReplyTo?: Record<string, unknown>): boolean {
+    this.traffic.errors[error.kind]++;
     return this.send(this.protocol.errorFrame(error, inReplyTo));
   }
 
@@ -186,6 +183,7 @@ export class Connection {
 
   private closeForOverflow(): void {
     this.overflowed = true;
+    this.traffic.slowConsumerCloses++;
     this.close(CloseCode.TRY_AGAIN_LATER, 'Message queue overflow');
     setTimeout(() => this.terminate(), OVERFLOW_CLOSE_GRACE_MS).unref();
   }

@@ -104,6 +104,7 @@ export class InboundPipeline {
 
   /** The excess frame is dropped; the client hears about it at most once a second. */
   private rateLimited(connection: Connection, state: InboundState): void {
+    connection.traffic.rateLimited++;
     if (connection.lastSeenAt - state.lastRateLimitNoticeAt < 1000) return;
     state.lastRateLimitNoticeAt = connection.lastSeenAt;
     this.log.security('rate_limited', {

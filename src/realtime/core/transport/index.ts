@@ -3,4 +3,5 @@ export type { FrameHandler } from './inbound-pipeline.js';
 export { PreparedFrame } from './prepared-frame.js';
 export { RealtimeTransport } from './realtime-transport.service.js';
 export { RealtimeWsAdapter } from './realtime-ws.adapter.js';
+export { GatewayTraffic } from './gateway-traffic.js';
 export { TrafficStats } from './traffic-stats.service.js';

@@ -184,9 +184,10 @@ export class RealtimeTransport implements BeforeApplicationShutdown, OnApplicati
       principal: authResult.principal,
       rateLimiter: new TokenBucket(this.config.rateLimitPerSec, this.config.rateLimitPerSec * 2),
       limits: this.config,
-      traffic: this.traffic,
+      traffic: this.traffic.of(protocol.gateway),
     });
     if (authResult.error && !(authResult.anonymous && protocol.allowsAnonymous)) {
+      connection.traffic.authFailures++;
       this.log.security('auth_failed', {
         gateway: protocol.gateway,
         ip: connection.ip,
@@ -245,6 +246,7 @@ export class RealtimeTransport implements BeforeApplicationShutdown, OnApplicati
       }
     }
     this.registry.remove(connection);
+    connection.traffic.closed(connection.closeCode ?? code);
     this.log.info('disconnect', {
       ...this.describe(connection),
       code: connection.closeCode ?? code,

@@ -1,15 +1,30 @@
 import { Injectable, type OnModuleDestroy } from '@nestjs/common';
+import { GATEWAY_NAMES, type GatewayName } from '../gateway/gateway-name.js';
+import { GatewayTraffic } from './gateway-traffic.js';
 
 const WINDOW_SECONDS = 10;
 
-/** Instance-wide message totals, and messages per second over the last ten seconds. */
+/** This instance's traffic per gateway, totals, and messages per second over the last ten seconds. */
 @Injectable()
 export class TrafficStats implements OnModuleDestroy {
   readonly startedAt = Date.now();
-  messagesIn = 0;
-  messagesOut = 0;
+  private readonly gateways = new Map<GatewayName, GatewayTraffic>(
+    GATEWAY_NAMES.map((name) => [name, new GatewayTraffic()]),
+  );
   private readonly samples: number[] = [];
   private readonly sampler = setInterval(() => this.sample(), 1000).unref();
+
+  of(gateway: GatewayName): GatewayTraffic {
+    return this.gateways.get(gateway)!;
+  }
+
+  get messagesIn(): number {
+    return this.sum((traffic) => traffic.messagesIn);
+  }
+
+  get messagesOut(): number {
+    return this.sum((traffic) => traffic.messagesOut);
+  }
 
   get uptimeSeconds(): number {
     return Math.round((Date.now() - this.startedAt) / 1000);
@@ -24,6 +39,12 @@ export class TrafficStats implements OnModuleDestroy {
 
   onModuleDestroy(): void {
     clearInterval(this.sampler);
+  }
+
+  private sum(count: (traffic: GatewayTraffic) => number): number {
+    let total = 0;
+    for (const traffic of this.gateways.values()) total += count(traffic);
+    return total;
   }
 
   private sample(): void {

@@ -1,0 +1,23 @@
+import { Controller, Get, Header, Res } from '@nestjs/common';
+import { RealtimeMetrics } from './realtime-metrics.service.js';
+
+/** The one method of the platform's response used here (Express and Fastify both have it). */
+interface TypeSettable {
+  type(contentType: string): unknown;
+}
+
+/**
+ * `GET /metrics`: Prometheus text format. Open like a health check (it holds counts, no
+ * identities): keep it on an internal network, as one does with Centrifugo's.
+ */
+@Controller()
+export class MetricsController {
+  constructor(private readonly metrics: RealtimeMetrics) {}
+
+  @Get('metrics')
+  @Header('Cache-Control', 'no-store')
+  async scrape(@Res({ passthrough: true }) response: TypeSettable): Promise<string> {
+    response.type(this.metrics.contentType);
+    return this.metrics.text();
+  }
+}

@@ -1,0 +1,119 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import { EVENT_BUS, type EventBus } from '../bus/index.js';
+import { GATEWAY_NAMES } from '../core/gateway/index.js';
+import { ConnectionRegistry } from '../core/registry/index.js';
+import { TrafficStats, type GatewayTraffic } from '../core/transport/index.js';
+
+type PerGateway = (traffic: GatewayTraffic) => number;
+
+/**
+ * The Prometheus view of this instance (`GET /metrics`): process metrics, and the transport's own
+ * counters read at scrape time, so nothing on a message path touches prom-client.
+ * @publicApi
+ */
+@Injectable()
+export class RealtimeMetrics {
+  /** This module's registry; a host with its own can merge it (`Registry.merge`). */
+  readonly registry = new Registry();
+
+  constructor(
+    private readonly traffic: TrafficStats,
+    private readonly connections: ConnectionRegistry,
+    @Inject(EVENT_BUS) private readonly bus: EventBus,
+  ) {
+    collectDefaultMetrics({ register: this.registry });
+    this.gauge('realtime_connections', 'Open connections', ['gateway'], (set) => {
+      for (const gateway of GATEWAY_NAMES) set({ gateway }, this.connections.countByGateway(gateway));
+    });
+    this.perGateway('realtime_messages_received_total', 'Frames received from clients', (t) => t.messagesIn);
+    this.perGateway('realtime_messages_sent_total', 'Frames sent to clients', (t) => t.messagesOut);
+    this.perGateway(
+      'realtime_rate_limited_frames_total',
+      'Inbound frames dropped by the rate limit',
+      (t) => t.rateLimited,
+    );
+    this.perGateway(
+      'realtime_slow_consumer_closes_total',
+      'Sockets closed 1013 for their backlog',
+      (t) => t.slowConsumerCloses,
+    );
+    this.perGateway('realtime_auth_failures_total', 'Upgrades refused for their token', (t) => t.authFailures);
+    this.counter('realtime_errors_total', 'Error frames sent, by kind', ['gateway', 'kind'], (inc) => {
+      for (const gateway of GATEWAY_NAMES) {
+        for (const [kind, count] of Object.entries(this.traffic.of(gateway).errors)) inc({ gateway, kind }, count);
+      }
+    });
+    this.counter('realtime_closes_total', 'Connections closed, by close code', ['gateway', 'code'], (inc) => {
+      for (const gateway of GATEWAY_NAMES) {
+        for (const [code, count] of this.traffic.of(gateway).closeCodes) inc({ gateway, code: String(code) }, count);
+      }
+    });
+    this.counter('realtime_bus_published_total', 'Messages published to the bus', [], (inc) =>
+      inc({}, this.bus.counters.published),
+    );
+    this.counter('realtime_bus_received_total', 'Messages received from other instances', [], (inc) =>
+      inc({}, this.bus.counters.received),
+    );
+    this.gauge(
+      'realtime_bus_lag_seconds',
+      'Publish-to-receipt delay of the last message from another instance',
+      [],
+      (set) => set({}, this.bus.counters.lagMs / 1000),
+    );
+    this.gauge('realtime_redis_up', 'Whether Redis answers (1), is down (0), or is not used (-1)', [], (set) => {
+      const status = this.bus.status();
+      set({}, status === 'up' ? 1 : status === 'down' ? 0 : -1);
+    });
+  }
+
+  text(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  private perGateway(name: string, help: string, count: PerGateway): void {
+    this.counter(name, help, ['gateway'], (inc) => {
+      for (const gateway of GATEWAY_NAMES) inc({ gateway }, count(this.traffic.of(gateway)));
+    });
+  }
+
+  /** A counter whose values are the transport's totals, read at scrape time. */
+  private counter(
+    name: string,
+    help: string,
+    labelNames: string[],
+    read: (inc: (labels: Record<string, string>, value: number) => void) => void,
+  ): void {
+    new Counter({
+      name,
+      help,
+      labelNames,
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        read((labels, value) => this.inc(labels, value));
+      },
+    });
+  }
+
+  private gauge(
+    name: string,
+    help: string,
+    labelNames: string[],
+    read: (set: (labels: Record<string, string>, value: number) => void) => void,
+  ): void {
+    new Gauge({
+      name,
+      help,
+      labelNames,
+      registers: [this.registry],
+      collect() {
+        read((labels, value) => this.set(labels, value));
+      },
+    });
+  }
+}
