@@ -70,6 +70,9 @@ describe('REST admin API (SPEC §8)', () => {
       });
       expect(body.messages.in).toBeGreaterThanOrEqual(1);
       expect(body.messages.out).toBeGreaterThanOrEqual(5);
+      expect(body.messages.by_gateway.chat).toEqual({ in: body.messages.in, out: body.messages.out });
+      expect(body.messages.by_gateway.notify).toEqual({ in: 0, out: 0 });
+      expect(body.cluster.by_instance).toEqual({ [body.instance_id]: 4 });
     });
 
     it('lists clients with their metadata, filtered and paginated', async () => {

@@ -26,9 +26,12 @@ export class RealtimeStats {
   async stats(): Promise<Record<string, unknown>> {
     const byGateway: Record<string, number> = {};
     const topics: Record<string, number> = {};
+    const messages: Record<string, { in: number; out: number }> = {};
     for (const gateway of GATEWAY_NAMES) {
       byGateway[gateway] = this.registry.countByGateway(gateway);
       topics[gateway] = this.registry.topicCount(gateway);
+      const traffic = this.traffic.of(gateway);
+      messages[gateway] = { in: traffic.messagesIn, out: traffic.messagesOut };
     }
     return {
       instance_id: this.config.instanceId,
@@ -38,6 +41,7 @@ export class RealtimeStats {
         in: this.traffic.messagesIn,
         out: this.traffic.messagesOut,
         per_second: this.traffic.messagesPerSecond,
+        by_gateway: messages,
       },
       rooms: topics,
       bus: { name: this.bus.name, redis: this.bus.status() },
@@ -48,11 +52,16 @@ export class RealtimeStats {
   /** Connection totals over every live instance (this one alone without Redis). */
   private async clusterTotals(local: Record<string, number>): Promise<Record<string, unknown>> {
     const byGateway = { ...local };
+    const byInstance: Record<string, number> = { [this.config.instanceId]: this.registry.size };
     const elsewhere = await this.cluster.clientsElsewhere();
-    for (const client of elsewhere) byGateway[client.gateway] = (byGateway[client.gateway] ?? 0) + 1;
+    for (const client of elsewhere) {
+      byGateway[client.gateway] = (byGateway[client.gateway] ?? 0) + 1;
+      byInstance[client.instance] = (byInstance[client.instance] ?? 0) + 1;
+    }
     return {
       instances: await this.cluster.instanceCount(),
       connections: { total: this.registry.size + elsewhere.length, by_gateway: byGateway },
+      by_instance: byInstance,
     };
   }
 
