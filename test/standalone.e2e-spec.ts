@@ -72,6 +72,16 @@ describe('standalone app', () => {
     await new TestClient(`ws://127.0.0.1:${port}/api/v1/ws/connect?token=bad.token.value`).waitClose();
     await new TestClient(`ws://127.0.0.1:${port}/ws/user?token=bad.token.value`).waitClose();
 
+    const notify = await TestClient.open(`ws://127.0.0.1:${port}/ws/desk-7?token=${token}`);
+    await notify.nextOfType('connected');
+    notify.send({ type: 'hello', content: { text: 'hi' } });
+    await eventually(
+      () => /notify_message client=desk-7 user=1 type=hello bytes=13/.test(app.output()),
+      5000,
+      'logged',
+    );
+    clients.push(notify);
+
     const startedAt = Date.now();
     app.child.kill('SIGTERM');
     for (const client of clients)
