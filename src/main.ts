@@ -30,7 +30,11 @@ async function bootstrap(): Promise<void> {
   const port = Number(process.env.PORT ?? 3000);
   const host = process.env.HOST ?? '0.0.0.0';
   await app.listen(port, host);
-  Logger.log(`Listening on http://${host}:${port} (chat: ws://localhost:${port}/api/v1/ws/connect)`, 'Realtime');
+  Logger.log(
+    `Listening on http://${host}:${port}: chat /api/v1/ws/connect, scheduler /ws/{experiments,tasks,projects}/:id ` +
+      'and /ws/user, checkpoints /ws/checkpoints, notify /ws/:clientId; admin dashboard /ws/admin',
+    'Realtime',
+  );
 }
 
 bootstrap().catch((error: Error) => {
