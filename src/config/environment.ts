@@ -50,6 +50,7 @@ export class EnvironmentVariables {
   @Transform(csv) @IsString({ each: true }) WS_ALLOWED_ORIGINS: string[] = [];
   @IsInt() @Min(64) @Max(104_857_600) WS_MESSAGE_MAX_SIZE: number = CORE.messageMaxSize;
   @IsInt() @Min(1) @Max(1000) WS_MAX_JSON_DEPTH: number = CORE.maxJsonDepth;
+  @IsInt() @Min(1) WS_MAX_TOPICS_PER_CONNECTION: number = CORE.maxTopicsPerConnection;
   @IsNumber() @Min(0.1) WS_RATE_LIMIT_PER_SEC: number = CORE.rateLimitPerSec;
   @IsInt() @Min(1) WS_MAX_QUEUE_SIZE: number = CORE.maxQueueSize;
   @IsInt() @Min(1024) WS_MAX_QUEUE_BYTES: number = CORE.maxQueueBytes;

@@ -29,6 +29,7 @@ export function realtimeOptionsFromEnv(config: ConfigService<EnvironmentVariable
     allowedOrigins: get('WS_ALLOWED_ORIGINS'),
     messageMaxSize: get('WS_MESSAGE_MAX_SIZE'),
     maxJsonDepth: get('WS_MAX_JSON_DEPTH'),
+    maxTopicsPerConnection: get('WS_MAX_TOPICS_PER_CONNECTION'),
     rateLimitPerSec: get('WS_RATE_LIMIT_PER_SEC'),
     maxQueueSize: get('WS_MAX_QUEUE_SIZE'),
     maxQueueBytes: get('WS_MAX_QUEUE_BYTES'),

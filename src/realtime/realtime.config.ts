@@ -10,6 +10,7 @@ export interface RealtimeConfig {
   allowedOrigins: string[];
   messageMaxSize: number;
   maxJsonDepth: number;
+  maxTopicsPerConnection: number;
   rateLimitPerSec: number;
   maxQueueSize: number;
   maxQueueBytes: number;
@@ -33,6 +34,7 @@ export function resolveRealtimeConfig(options: RealtimeModuleOptions): RealtimeC
     allowedOrigins: options.allowedOrigins ?? [],
     messageMaxSize: options.messageMaxSize ?? defaults.messageMaxSize,
     maxJsonDepth: options.maxJsonDepth ?? defaults.maxJsonDepth,
+    maxTopicsPerConnection: options.maxTopicsPerConnection ?? defaults.maxTopicsPerConnection,
     rateLimitPerSec: options.rateLimitPerSec ?? defaults.rateLimitPerSec,
     maxQueueSize: options.maxQueueSize ?? defaults.maxQueueSize,
     maxQueueBytes: options.maxQueueBytes ?? defaults.maxQueueBytes,

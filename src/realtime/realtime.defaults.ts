@@ -6,6 +6,7 @@ export const REALTIME_DEFAULTS = {
   clockToleranceSec: 5,
   messageMaxSize: 1_048_576,
   maxJsonDepth: 32,
+  maxTopicsPerConnection: 128,
   rateLimitPerSec: 20,
   maxQueueSize: 10_000,
   maxQueueBytes: 4_194_304,

@@ -1,5 +1,6 @@
 import { Module, type Provider } from '@nestjs/common';
 import { AdminAuthGuard } from './admin/admin-auth.guard.js';
+import { AdminDashboardController } from './admin/admin-dashboard.controller.js';
 import { ClientsController } from './admin/clients.controller.js';
 import { HealthController } from './admin/health.controller.js';
 import { MetricsController } from './admin/metrics.controller.js';
@@ -15,7 +16,7 @@ import {
   UpgradeAuthenticator,
 } from './core/auth/index.js';
 import { PUBLISH_TARGETS, type RealtimeFeature } from './core/gateway/index.js';
-import { ClusterView, ConnectionRegistry, Fanout } from './core/registry/index.js';
+import { ClusterView, ConnectionRegistry, Fanout, TopicLimit } from './core/registry/index.js';
 import { RealtimeTransport, TrafficStats } from './core/transport/index.js';
 import { REALTIME_CONFIG, resolveRealtimeConfig, type RealtimeConfig } from './realtime.config.js';
 import { ConfigurableRealtimeModule, REALTIME_MODULE_OPTIONS } from './realtime.module-definition.js';
@@ -59,6 +60,7 @@ const CORE_PROVIDERS: Provider[] = [
   ResourceAccess,
   ConnectionRegistry,
   ClusterView,
+  TopicLimit,
   TrafficStats,
   Fanout,
   RealtimeTransport,
@@ -75,6 +77,7 @@ const CORE_PROVIDERS: Provider[] = [
     HealthController,
     ClientsController,
     PublishController,
+    AdminDashboardController,
     MetricsController,
     ...FEATURES.flatMap((feature) => feature.controllers ?? []),
   ],

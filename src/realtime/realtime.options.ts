@@ -41,6 +41,11 @@ export interface RealtimeModuleOptions {
    */
   maxJsonDepth?: number;
   /**
+   * Rooms or subscriptions one connection may hold (chat's automatic `user:<sub>` room aside).
+   * @default 128
+   */
+  maxTopicsPerConnection?: number;
+  /**
    * Inbound frames per second per connection (burst is twice this).
    * @default 20
    */

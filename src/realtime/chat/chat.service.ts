@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { ResourceAccess, type Principal } from '../core/auth/index.js';
 import { RealtimeError } from '../core/gateway/index.js';
-import { ClusterView, ConnectionRegistry, Fanout } from '../core/registry/index.js';
+import { ClusterView, ConnectionRegistry, Fanout, TopicLimit } from '../core/registry/index.js';
 import type { Connection } from '../core/transport/index.js';
 import { timestamp, type ChatEvent, type ChatEventType } from './chat-events.js';
 import { parseJoinableRoom, userRoom } from './chat-room.js';
@@ -17,6 +17,7 @@ export class ChatService {
     private readonly access: ResourceAccess,
     @Inject(CHAT_CONFIG) private readonly config: ChatConfig,
     private readonly cluster: ClusterView,
+    private readonly topicLimit: TopicLimit,
   ) {}
 
   /** Puts a new connection in its own `user:<sub>` room and returns the welcome frame. */
@@ -45,6 +46,8 @@ export class ChatService {
     const resource = parseJoinableRoom(room);
     if (!(await this.access.allows(connection, resource))) throw RealtimeError.forbidden('Access denied');
     if (!connection.isOpen || connection.topics.has(room)) return this.roomReply('room_joined', room);
+    // The automatic user:<sub> room does not count (SPEC.md §10.1).
+    this.topicLimit.check(connection, room, 'Too many rooms', 1);
     const present = await this.isPresent(room, principal.sub);
     if (!connection.isOpen) return this.roomReply('room_joined', room);
     if (!present) this.publish(room, 'user_joined', presenceData(principal), principal.username);

@@ -3,7 +3,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { TokenVerifier } from '../core/auth/index.js';
 import { CloseCode, RealtimeError } from '../core/gateway/index.js';
 import { REALTIME_MODULE_OPTIONS } from '../realtime.module-definition.js';
-import { ConnectionRegistry } from '../core/registry/index.js';
+import { ConnectionRegistry, TopicLimit } from '../core/registry/index.js';
 import { RealtimeTransport, type Connection } from '../core/transport/index.js';
 import { sessionTopic } from './checkpoint-events.js';
 import { AUTHENTICATION_DEADLINE_MS, resolveCheckpointConfig, type CheckpointOptions } from './checkpoint.options.js';
@@ -29,6 +29,7 @@ export class CheckpointRpc {
     private readonly registry: ConnectionRegistry,
     private readonly verifier: TokenVerifier,
     private readonly transport: RealtimeTransport,
+    private readonly topicLimit: TopicLimit,
     @Inject(REALTIME_MODULE_OPTIONS) options: { checkpoint?: CheckpointOptions },
   ) {
     const { authToken } = resolveCheckpointConfig(options);
@@ -76,6 +77,7 @@ export class CheckpointRpc {
 
   async subscribe(connection: Connection, sessionId: string): Promise<{ subscribed: true; session_id: string }> {
     if (!(await this.checkpoints.hasSession(sessionId))) throw SESSION_NOT_FOUND;
+    this.topicLimit.check(connection, sessionTopic(sessionId), 'Too many subscriptions');
     this.registry.join(connection, sessionTopic(sessionId));
     return { subscribed: true, session_id: sessionId };
   }

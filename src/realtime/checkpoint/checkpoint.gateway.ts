@@ -6,7 +6,13 @@ import {
   type OnGatewayConnection,
   type OnGatewayDisconnect,
 } from '@nestjs/websockets';
-import { frameValidationPipe, RealtimeGateway, type InboundFrame } from '../core/gateway/index.js';
+import {
+  FALLBACK_HANDLER,
+  frameValidationPipe,
+  RealtimeError,
+  RealtimeGateway,
+  type InboundFrame,
+} from '../core/gateway/index.js';
 import type { Connection } from '../core/transport/index.js';
 import { CheckpointRequestGuard, OpenMethod } from './checkpoint-request.guard.js';
 import { CheckpointRpc } from './checkpoint-rpc.service.js';
@@ -21,8 +27,11 @@ import {
 } from './checkpoint.dto.js';
 import { CheckpointService } from './checkpoint.service.js';
 
-/** The request's `params`, validated by its method's DTO (absent params are `{}`). */
-const Params = (): ParameterDecorator => MessageBody('params', frameValidationPipe);
+/** Absent `params` are `{}` (seed 003 defaults every parameter). */
+const emptyParams = { transform: (params: unknown): unknown => params ?? {} };
+
+/** The request's `params`, validated by its method's DTO. */
+const Params = (): ParameterDecorator => MessageBody('params', emptyParams, frameValidationPipe);
 
 /** `/ws/checkpoints`: seed 003's JSON-RPC over WebSocket (SPEC.md §5), every method of its service. */
 @RealtimeGateway(CHECKPOINT_GATEWAY)
@@ -98,6 +107,12 @@ export class CheckpointGateway implements OnGatewayConnection<Connection>, OnGat
     @Params() params: SessionParams,
   ): RpcResponse {
     return ok(frame, this.rpc.unsubscribe(connection, params.session_id));
+  }
+
+  /** Any other method: unknown, but only an authenticated connection may learn that (the guard). */
+  @SubscribeMessage(FALLBACK_HANDLER)
+  unknown(@MessageBody() frame: InboundFrame): never {
+    throw new RealtimeError('unknown_type', `Unknown method: ${String(frame.method)}`);
   }
 
   @SubscribeMessage('metrics')

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { ResourceAccess } from '../core/auth/index.js';
 import { CloseCode, RealtimeError } from '../core/gateway/index.js';
-import { ConnectionRegistry, Fanout } from '../core/registry/index.js';
+import { ConnectionRegistry, Fanout, TopicLimit } from '../core/registry/index.js';
 import { TrafficStats, type Connection } from '../core/transport/index.js';
 import { timestamp, type EventScope, type SchedulerEventType, type SchedulerFrame } from './scheduler-events.js';
 import {
@@ -30,6 +30,7 @@ export class SchedulerService {
     private readonly fanout: Fanout,
     private readonly traffic: TrafficStats,
     private readonly access: ResourceAccess,
+    private readonly topicLimit: TopicLimit,
   ) {}
 
   /** Subscribes a new connection to its path's resource, or refuses it (4403) when the policy says no. */
@@ -97,7 +98,9 @@ export class SchedulerService {
   }
 
   private subscribeTo(connection: Connection, wanted: Subscription): SchedulerFrame {
-    this.registry.join(connection, topicOf(wanted.resource));
+    const topic = topicOf(wanted.resource);
+    this.topicLimit.check(connection, topic, 'Too many subscriptions');
+    this.registry.join(connection, topic);
     return subscriptionReply('subscribed', wanted);
   }
 }

@@ -37,6 +37,9 @@ export interface GatewayProtocol {
   readonly livenessByFrames?: boolean;
 }
 
+/** The message key of a gateway handler that takes every frame no other handler has a key for. */
+export const FALLBACK_HANDLER = '*';
+
 /** SPEC.md's close code for a refused connection: 4401 unauthenticated, 4403 forbidden, else 4429. */
 export function refusalCode(error: RealtimeError): number {
   if (error.kind === 'unauthenticated') return CloseCode.UNAUTHENTICATED;

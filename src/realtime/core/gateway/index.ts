@@ -1,5 +1,6 @@
 export { frameValidationPipe } from './frame-validation.pipe.js';
 export {
+  FALLBACK_HANDLER,
   refusalCode,
   standardRefusal,
   type ConnectionLimits,

@@ -39,6 +39,7 @@ describe('GatewayRouter', () => {
     '/api/v1/ws',
     '/api/v1/ws/connect/x',
     '/ws/experiments',
+    '/ws/experiments/',
     '/ws/tasks',
     '/ws/projects',
     '/ws/a/b',

@@ -58,7 +58,7 @@ export class GatewayRouter {
           const name = segment.slice(1);
           names.push(name);
           const reserved = fixedWordsAt(declared, segments, index);
-          const guard = reserved.length > 0 ? `(?!(?:${reserved.map(escapeRegex).join('|')})$)` : '';
+          const guard = reserved.length > 0 ? `(?!(?:${reserved.map(escapeRegex).join('|')})(?:/|$))` : '';
           return `${guard}(${source.paramPatterns?.[name] ?? DEFAULT_PARAM})`;
         });
         return { gateway: source.gateway, pattern, segments, names, regex: new RegExp(`^${parts.join('/')}/?$`) };

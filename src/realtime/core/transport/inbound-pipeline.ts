@@ -1,5 +1,5 @@
 import type { RawData } from 'ws';
-import type { InboundFrame } from '../gateway/gateway-definition.js';
+import { FALLBACK_HANDLER, type InboundFrame } from '../gateway/gateway-definition.js';
 import { RATE_LIMITED, RealtimeError } from '../gateway/realtime-error.js';
 import type { LifecycleLog } from '../logging/lifecycle-log.js';
 import type { Connection } from './connection.js';
@@ -9,11 +9,13 @@ import { InboundFrameParser } from './inbound-frame.parser.js';
 export type FrameHandler = (frame: InboundFrame, key: string) => unknown;
 
 const BINARY_REFUSED = RealtimeError.badFrame('Binary frames are not supported');
+const RATE_LIMIT_NOTICE = Symbol('rate limit notice');
 
 /** Per connection: frames waiting behind a running handler, and when the last rate-limit notice went out. */
 interface InboundState {
   handlers: ReadonlyMap<string, FrameHandler>;
-  backlog: Array<{ data: RawData; isBinary: boolean }>;
+  /** Frames, and rate-limit notices, waiting their turn: replies go out in the order frames came. */
+  backlog: Array<{ data: RawData; isBinary: boolean } | typeof RATE_LIMIT_NOTICE>;
   busy: boolean;
   lastRateLimitNoticeAt: number;
 }
@@ -75,7 +77,7 @@ export class InboundPipeline {
       return this.next(connection, state);
     }
     const key = connection.protocol.messageKey(frame);
-    const handler = key === undefined ? undefined : state.handlers.get(key);
+    const handler = key === undefined ? undefined : (state.handlers.get(key) ?? state.handlers.get(FALLBACK_HANDLER));
     if (key === undefined || !handler) {
       connection.sendError(unknownType(key), frame);
       return this.next(connection, state);
@@ -99,6 +101,10 @@ export class InboundPipeline {
 
   private next(connection: Connection, state: InboundState): void {
     const queued = state.backlog.shift();
+    if (queued === RATE_LIMIT_NOTICE) {
+      connection.sendError(RATE_LIMITED);
+      return this.next(connection, state);
+    }
     if (queued) this.process(connection, state, queued.data, queued.isBinary);
   }
 
@@ -112,7 +118,8 @@ export class InboundPipeline {
       user: connection.principal?.sub,
       ip: connection.ip,
     });
-    connection.sendError(RATE_LIMITED);
+    if (state.busy) state.backlog.push(RATE_LIMIT_NOTICE);
+    else connection.sendError(RATE_LIMITED);
   }
 }
 
