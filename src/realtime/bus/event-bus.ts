@@ -11,8 +11,21 @@ export type BusMessage =
   | { kind: 'gateway'; gateway: GatewayName; frame: string }
   /** A frame for the connection of `gateway` with this id, wherever it is. */
   | { kind: 'connection'; gateway: GatewayName; connectionId: string; frame: string }
-  /** Close the connection with this id, wherever it is (but on `exceptInstance`). */
-  | { kind: 'disconnect'; connectionId: string; code: number; reason: string; exceptInstance?: string };
+  /** Close the connection with this id wherever it is (of `gateway`, and older than `claim`, when given). */
+  | {
+      kind: 'disconnect';
+      connectionId: string;
+      code: number;
+      reason: string;
+      gateway?: GatewayName;
+      claim?: IdClaim;
+    };
+
+/** A connection claiming an id (notify client ids): the newest claim wins, the instance breaking ties. */
+export interface IdClaim {
+  at: number;
+  instance: string;
+}
 
 export type BusStatus = 'up' | 'down' | 'disabled';
 

@@ -31,7 +31,7 @@ export class NotifyService implements OnApplicationShutdown {
   connect(connection: Connection): NotifyFrame {
     if (connection.params.clientId !== undefined) {
       this.registry.displacedBy(connection)?.close(CloseCode.REPLACED, REPLACED);
-      this.fanout.disconnect(connection.id, CloseCode.REPLACED, REPLACED, { elsewhereOnly: true });
+      this.fanout.claimId(connection, CloseCode.REPLACED, REPLACED);
     }
     return notifyFrame('connected', { client_id: connection.id });
   }

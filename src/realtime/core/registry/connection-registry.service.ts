@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import type { ConnectionLimits } from '../gateway/gateway-definition.js';
 import type { Connection } from '../transport/connection.js';
 import type { GatewayName } from '../gateway/gateway-name.js';
-import { TOO_MANY_CONNECTIONS, type RealtimeError } from '../gateway/realtime-error.js';
+import { RealtimeError, TOO_MANY_CONNECTIONS } from '../gateway/realtime-error.js';
 
 /** The members of one room or subscription, with how many connections each user has in it. */
 class TopicMembers {
@@ -21,6 +21,7 @@ export interface ClientFilter {
 }
 
 const NO_CHANGE: MembershipChange = { presenceChanged: false };
+const ID_IN_USE = new RealtimeError('forbidden', 'Client id in use');
 
 /**
  * Every socket of every gateway on this instance, indexed by id, user, IP and topic (room or
@@ -45,9 +46,11 @@ export class ConnectionRegistry {
 
   /** Registers `connection` unless one of `limits` would be passed; returns the refusal if so. */
   admit(connection: Connection, limits: ConnectionLimits, userConnectionsElsewhere = 0): RealtimeError | undefined {
+    const previous = this.byId.get(connection.id);
+    // Only a connection of the same gateway can be displaced (a notify client id taken again).
+    if (previous && previous.gateway !== connection.gateway) return ID_IN_USE;
     const refusal = this.checkLimits(connection, limits, userConnectionsElsewhere);
     if (refusal) return refusal;
-    const previous = this.byId.get(connection.id);
     if (previous) this.displaced.set(connection, previous);
     this.byId.set(connection.id, connection);
     this.gatewaySet(connection.gateway).add(connection);

@@ -1,5 +1,5 @@
 import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
-import { EVENT_BUS, type BusMessage, type EventBus } from '../../bus/event-bus.js';
+import { EVENT_BUS, type BusMessage, type EventBus, type IdClaim } from '../../bus/event-bus.js';
 import { REALTIME_CONFIG, type RealtimeConfig } from '../../realtime.config.js';
 import type { Connection } from '../transport/connection.js';
 import { ConnectionRegistry } from './connection-registry.service.js';
@@ -37,10 +37,25 @@ export class Fanout implements OnModuleInit {
     this.bus.publish({ kind: 'connection', gateway, connectionId, frame: JSON.stringify(frame) });
   }
 
-  /** Closes the connection with this id wherever it is; `elsewhereOnly` spares this instance's. */
-  disconnect(connectionId: string, code: number, reason: string, { elsewhereOnly = false } = {}): void {
-    const exceptInstance = elsewhereOnly ? this.config.instanceId : undefined;
-    this.bus.publish({ kind: 'disconnect', connectionId, code, reason, exceptInstance });
+  /** Closes the connection with this id, wherever it is. */
+  disconnect(connectionId: string, code: number, reason: string): void {
+    this.bus.publish({ kind: 'disconnect', connectionId, code, reason });
+  }
+
+  /**
+   * Claims `connection`'s id for it on every instance: any other connection of its gateway with that
+   * id that is older is closed. Two claims racing on two instances leave exactly the newest one.
+   */
+  claimId(connection: Connection, code: number, reason: string): void {
+    const claim: IdClaim = { at: connection.connectedAt.getTime(), instance: this.config.instanceId };
+    this.bus.publish({
+      kind: 'disconnect',
+      connectionId: connection.id,
+      code,
+      reason,
+      gateway: connection.gateway,
+      claim,
+    });
   }
 
   /** Delivers one bus message to local sockets; returns how many were written to. */
@@ -62,12 +77,18 @@ export class Fanout implements OnModuleInit {
         return connection.sendJson(message.frame) ? 1 : 0;
       }
       case 'disconnect': {
-        if (message.exceptInstance === this.config.instanceId) return 0;
         const connection = this.registry.get(message.connectionId);
-        connection?.close(message.code, message.reason);
-        return connection ? 1 : 0;
+        if (!connection || (message.gateway !== undefined && connection.gateway !== message.gateway)) return 0;
+        if (message.claim && !this.olderThan(connection, message.claim)) return 0;
+        connection.close(message.code, message.reason);
+        return 1;
       }
     }
+  }
+
+  private olderThan(connection: Connection, claim: IdClaim): boolean {
+    const at = connection.connectedAt.getTime();
+    return at < claim.at || (at === claim.at && this.config.instanceId < claim.instance);
   }
 }
 
