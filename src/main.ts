@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { ConsoleLogger, Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
 import { validateEnvironment } from './config/environment.js';
 import { RealtimeWsAdapter } from './realtime/index.js';
 
@@ -12,7 +13,8 @@ async function bootstrap(): Promise<void> {
   // Validated first, so that a configuration error is one line naming the variable, not a stack.
   validateEnvironment(process.env);
   const { AppModule } = await import('./app.module.js');
-  const app = await NestFactory.create(AppModule, { logger });
+  const app = await NestFactory.create<NestExpressApplication>(AppModule, { logger });
+  app.disable('x-powered-by');
   app.useWebSocketAdapter(new RealtimeWsAdapter(app));
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     process.once(signal, () => {

@@ -105,7 +105,8 @@ describe('the admin dashboard in chromium', () => {
   const row = (page: Page, id: string) => page.locator(`#clients-body tr[data-client-id="${id}"]`);
 
   it('signs in, lists, disconnects, broadcasts, charts, pages through 1,000 clients and notices the server gone', async () => {
-    t = await startTestApp();
+    // 1,000 upgrades at once from one address: more than WS_MAX_PENDING_UPGRADES_PER_IP allows by default.
+    t = await startTestApp({ maxPendingUpgradesPerIp: 2000 });
     const target = await notifyClient('dash-client-1', { sub: 'u1' });
     const receiver = await notifyClient('dash-client-2', { sub: 'u2', username: 'bob' });
     await notifyClient('dash-hostile', { sub: 'u6', username: HOSTILE_NAME }, HOSTILE_AGENT);

@@ -48,10 +48,14 @@ export class EnvironmentVariables {
   @IsNumber() @Min(0) @Max(300) JWT_CLOCK_TOLERANCE: number = CORE.clockToleranceSec;
 
   @Transform(csv) @IsString({ each: true }) WS_ALLOWED_ORIGINS: string[] = [];
+  @Transform(csv) @IsString({ each: true }) WS_TRUSTED_PROXIES: string[] = [];
   @IsInt() @Min(64) @Max(104_857_600) WS_MESSAGE_MAX_SIZE: number = CORE.messageMaxSize;
   @IsInt() @Min(1) @Max(1000) WS_MAX_JSON_DEPTH: number = CORE.maxJsonDepth;
   @IsInt() @Min(1) WS_MAX_TOPICS_PER_CONNECTION: number = CORE.maxTopicsPerConnection;
+  @IsInt() @Min(1) WS_MAX_PENDING_UPGRADES_PER_IP: number = CORE.maxPendingUpgradesPerIp;
+  @IsInt() @Min(1) WS_MAX_PENDING_UPGRADES: number = CORE.maxPendingUpgrades;
   @IsNumber() @Min(0.1) WS_RATE_LIMIT_PER_SEC: number = CORE.rateLimitPerSec;
+  @IsInt() @Min(1024) WS_RATE_LIMIT_BYTES_PER_SEC: number = CORE.rateLimitBytesPerSec;
   @IsInt() @Min(1) WS_MAX_QUEUE_SIZE: number = CORE.maxQueueSize;
   @IsInt() @Min(1024) WS_MAX_QUEUE_BYTES: number = CORE.maxQueueBytes;
   @IsNumber() @Min(0.05) WS_HEARTBEAT_INTERVAL: number = CORE.heartbeatIntervalMs / 1000;

@@ -8,10 +8,14 @@ import type { RedisOptions } from './redis/redis.options.js';
 export interface RealtimeConfig {
   auth: { secret?: string; publicKey?: string; issuer?: string; audience?: string; clockToleranceSec: number };
   allowedOrigins: string[];
+  trustedProxies: string[];
   messageMaxSize: number;
   maxJsonDepth: number;
   maxTopicsPerConnection: number;
+  maxPendingUpgradesPerIp: number;
+  maxPendingUpgrades: number;
   rateLimitPerSec: number;
+  rateLimitBytesPerSec: number;
   maxQueueSize: number;
   maxQueueBytes: number;
   heartbeatIntervalMs: number;
@@ -32,10 +36,14 @@ export function resolveRealtimeConfig(options: RealtimeModuleOptions): RealtimeC
   return {
     auth: { ...options.auth, clockToleranceSec: options.auth?.clockToleranceSec ?? defaults.clockToleranceSec },
     allowedOrigins: options.allowedOrigins ?? [],
+    trustedProxies: options.trustedProxies ?? [],
     messageMaxSize: options.messageMaxSize ?? defaults.messageMaxSize,
     maxJsonDepth: options.maxJsonDepth ?? defaults.maxJsonDepth,
     maxTopicsPerConnection: options.maxTopicsPerConnection ?? defaults.maxTopicsPerConnection,
+    maxPendingUpgradesPerIp: options.maxPendingUpgradesPerIp ?? defaults.maxPendingUpgradesPerIp,
+    maxPendingUpgrades: options.maxPendingUpgrades ?? defaults.maxPendingUpgrades,
     rateLimitPerSec: options.rateLimitPerSec ?? defaults.rateLimitPerSec,
+    rateLimitBytesPerSec: options.rateLimitBytesPerSec ?? defaults.rateLimitBytesPerSec,
     maxQueueSize: options.maxQueueSize ?? defaults.maxQueueSize,
     maxQueueBytes: options.maxQueueBytes ?? defaults.maxQueueBytes,
     heartbeatIntervalMs: options.heartbeatIntervalMs ?? defaults.heartbeatIntervalMs,

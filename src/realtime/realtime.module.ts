@@ -1,5 +1,6 @@
 import { Module, type Provider } from '@nestjs/common';
 import { AdminAuthGuard } from './admin/admin-auth.guard.js';
+import { AdminValidationPipe } from './admin/admin-validation.pipe.js';
 import { AdminDashboardController } from './admin/admin-dashboard.controller.js';
 import { ClientsController } from './admin/clients.controller.js';
 import { HealthController } from './admin/health.controller.js';
@@ -17,7 +18,7 @@ import {
 } from './core/auth/index.js';
 import { PUBLISH_TARGETS, type RealtimeFeature } from './core/gateway/index.js';
 import { ClusterView, ConnectionRegistry, Fanout, TopicLimit } from './core/registry/index.js';
-import { RealtimeTransport, TrafficStats } from './core/transport/index.js';
+import { ClientAddress, RealtimeTransport, TrafficStats } from './core/transport/index.js';
 import { REALTIME_CONFIG, resolveRealtimeConfig, type RealtimeConfig } from './realtime.config.js';
 import { ConfigurableRealtimeModule, REALTIME_MODULE_OPTIONS } from './realtime.module-definition.js';
 import type { RealtimeModuleOptions } from './realtime.options.js';
@@ -62,6 +63,7 @@ const CORE_PROVIDERS: Provider[] = [
   ClusterView,
   TopicLimit,
   TrafficStats,
+  ClientAddress,
   Fanout,
   RealtimeTransport,
 ];
@@ -86,6 +88,7 @@ const CORE_PROVIDERS: Provider[] = [
     RealtimeStats,
     RealtimeMetrics,
     AdminAuthGuard,
+    AdminValidationPipe,
     publishTargetsProvider,
     ...FEATURES.flatMap((feature) => feature.providers),
   ],

@@ -26,6 +26,12 @@ export interface RealtimeModuleOptions {
     clockToleranceSec?: number;
   };
   /**
+   * Addresses or CIDRs of the proxies in front of the server: only for these peers is the client IP
+   * taken from `X-Forwarded-For` / `Forwarded` (for limits, logs, admin views).
+   * @default []
+   */
+  trustedProxies?: string[];
+  /**
    * Origins allowed to upgrade; empty means any (development).
    * @default []
    */
@@ -41,6 +47,17 @@ export interface RealtimeModuleOptions {
    */
   maxJsonDepth?: number;
   /**
+   * Connections per client address still before their first request or admitted upgrade (trusted
+   * proxies aside); more are dropped at once.
+   * @default 256
+   */
+  maxPendingUpgradesPerIp?: number;
+  /**
+   * Connections in all still before their first request or admitted upgrade.
+   * @default 4096
+   */
+  maxPendingUpgrades?: number;
+  /**
    * Rooms or subscriptions one connection may hold (chat's automatic `user:<sub>` room aside).
    * @default 128
    */
@@ -50,6 +67,11 @@ export interface RealtimeModuleOptions {
    * @default 20
    */
   rateLimitPerSec?: number;
+  /**
+   * Inbound bytes per second per connection; the burst is one frame of `messageMaxSize`.
+   * @default 1048576
+   */
+  rateLimitBytesPerSec?: number;
   /**
    * Unsent messages held for one socket before it is closed with 1013.
    * @default 10000

@@ -10,6 +10,7 @@ import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { bearerToken, isAdmin, TokenVerifier } from '../core/auth/index.js';
 import { LifecycleLog } from '../core/logging/index.js';
+import { ClientAddress } from '../core/transport/index.js';
 import { REALTIME_CONFIG, type RealtimeConfig } from '../realtime.config.js';
 
 /** The admin API's door: `WS_ADMIN_TOKEN`, or a JWT whose `roles` include `admin`. */
@@ -20,6 +21,7 @@ export class AdminAuthGuard implements CanActivate {
 
   constructor(
     private readonly verifier: TokenVerifier,
+    private readonly address: ClientAddress,
     @Inject(REALTIME_CONFIG) config: RealtimeConfig,
   ) {
     this.adminToken = config.adminToken ? Buffer.from(config.adminToken) : undefined;
@@ -32,11 +34,11 @@ export class AdminAuthGuard implements CanActivate {
     if (this.isAdminToken(token)) return true;
     const principal = this.verifier.verify(token);
     if (!principal) {
-      this.log.security('admin_auth_failed', { ip: request.socket.remoteAddress });
+      this.log.security('admin_auth_failed', { ip: this.address.of(request) });
       throw new UnauthorizedException('Invalid or expired token');
     }
     if (!isAdmin(principal)) {
-      this.log.security('admin_forbidden', { user: principal.sub, ip: request.socket.remoteAddress });
+      this.log.security('admin_forbidden', { user: principal.sub, ip: this.address.of(request) });
       throw new ForbiddenException('Admin role required');
     }
     return true;

@@ -1,7 +1,8 @@
-import { Controller, Get, Header, Logger } from '@nestjs/common';
+import { Get, Header, Logger } from '@nestjs/common';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { RealtimeController } from './realtime-controller.decorator.js';
 
 /** Beside this module in `src/` (ts-jest) and in `dist/` (copied there by the nest-cli `assets`). */
 const PAGE_URL = new URL('./dashboard/admin.html', import.meta.url);
@@ -58,7 +59,7 @@ const page = loadDashboardPage();
  * for the admin token, keeps it in `sessionStorage` and calls the admin REST API beside it with
  * `Authorization: Bearer`, which is where the access check happens.
  */
-@Controller('ws')
+@RealtimeController('ws')
 export class AdminDashboardController {
   constructor() {
     if (page.missing) new Logger(AdminDashboardController.name).warn(`Admin dashboard not found: ${page.missing}`);

@@ -1,4 +1,41 @@
-import { ValidationPipe } from '@nestjs/common';
+import {
+  BadRequestException,
+  Inject,
+  Injectable,
+  ValidationPipe,
+  type ArgumentMetadata,
+  type PipeTransform,
+} from '@nestjs/common';
+import { REALTIME_CONFIG, type RealtimeConfig } from '../realtime.config.js';
 
-/** Admin bodies and queries: unknown fields refused, values converted, 400 with the reasons. */
-export const adminValidationPipe = new ValidationPipe({ whitelist: true, transform: true, forbidNonWhitelisted: true });
+/**
+ * Admin bodies and queries: nested no deeper than `WS_MAX_JSON_DEPTH` (checked without recursion,
+ * before class-transformer walks them), unknown fields refused, values converted; 400 with the reasons.
+ */
+@Injectable()
+export class AdminValidationPipe implements PipeTransform {
+  private readonly validation = new ValidationPipe({ whitelist: true, transform: true, forbidNonWhitelisted: true });
+
+  constructor(@Inject(REALTIME_CONFIG) private readonly config: RealtimeConfig) {}
+
+  transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
+    if (depthOf(value, this.config.maxJsonDepth) > this.config.maxJsonDepth) {
+      throw new BadRequestException([`body nested deeper than ${this.config.maxJsonDepth}`]);
+    }
+    return this.validation.transform(value, metadata);
+  }
+}
+
+/** The nesting depth of `value`, counted iteratively, stopping once past `limit`. */
+function depthOf(value: unknown, limit: number): number {
+  let deepest = 0;
+  const pending: Array<[unknown, number]> = [[value, 1]];
+  while (pending.length > 0) {
+    const [item, depth] = pending.pop()!;
+    if (typeof item !== 'object' || item === null) continue;
+    deepest = Math.max(deepest, depth);
+    if (deepest > limit) return deepest;
+    for (const child of Object.values(item)) pending.push([child, depth + 1]);
+  }
+  return deepest;
+}

@@ -1,15 +1,16 @@
-import { Controller, Delete, Get, NotFoundException, Param, Query, UseGuards, UsePipes } from '@nestjs/common';
+import { Delete, Get, NotFoundException, Param, Query, UseGuards, UsePipes } from '@nestjs/common';
 import { CloseCode } from '../core/gateway/index.js';
 import { ConnectionRegistry, Fanout, type ClientDescriptor } from '../core/registry/index.js';
 import { AdminAuthGuard } from './admin-auth.guard.js';
-import { adminValidationPipe } from './admin-validation.pipe.js';
+import { AdminValidationPipe } from './admin-validation.pipe.js';
 import { ListClientsQueryDto } from './admin.dto.js';
 import { RealtimeStats } from './realtime-stats.service.js';
+import { RealtimeController } from './realtime-controller.decorator.js';
 
 /** `GET /ws/stats`, `GET|DELETE /ws/clients…`: the admin views (admin credentials required). */
-@Controller('ws')
+@RealtimeController('ws')
 @UseGuards(AdminAuthGuard)
-@UsePipes(adminValidationPipe)
+@UsePipes(AdminValidationPipe)
 export class ClientsController {
   constructor(
     private readonly registry: ConnectionRegistry,

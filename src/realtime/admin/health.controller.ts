@@ -1,5 +1,6 @@
-import { Controller, Get, Res } from '@nestjs/common';
+import { Get, Res } from '@nestjs/common';
 import { RealtimeStats } from './realtime-stats.service.js';
+import { RealtimeController } from './realtime-controller.decorator.js';
 
 /** The one method of the platform's response used here (Express and Fastify both have it). */
 interface StatusSettable {
@@ -7,7 +8,7 @@ interface StatusSettable {
 }
 
 /** `GET /ws/health`: open to load balancers; 503 only while shutting down. */
-@Controller('ws')
+@RealtimeController('ws')
 export class HealthController {
   constructor(private readonly stats: RealtimeStats) {}
 

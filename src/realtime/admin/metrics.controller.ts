@@ -1,5 +1,6 @@
-import { Controller, Get, Header, Res } from '@nestjs/common';
+import { Get, Header, Res } from '@nestjs/common';
 import { RealtimeMetrics } from './realtime-metrics.service.js';
+import { RealtimeController } from './realtime-controller.decorator.js';
 
 /** The one method of the platform's response used here (Express and Fastify both have it). */
 interface TypeSettable {
@@ -10,7 +11,7 @@ interface TypeSettable {
  * `GET /metrics`: Prometheus text format. Open like a health check (it holds counts, no
  * identities): keep it on an internal network, as one does with Centrifugo's.
  */
-@Controller()
+@RealtimeController()
 export class MetricsController {
   constructor(private readonly metrics: RealtimeMetrics) {}
 

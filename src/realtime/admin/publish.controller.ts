@@ -1,18 +1,22 @@
-import { BadRequestException, Body, Controller, HttpCode, Inject, Post, UseFilters, UseGuards } from '@nestjs/common';
+import { BadRequestException, Body, HttpCode, Inject, Post, UseFilters, UseGuards } from '@nestjs/common';
 import { PUBLISH_TARGETS, type PublishTarget } from '../core/gateway/index.js';
 import { AdminAuthGuard } from './admin-auth.guard.js';
-import { adminValidationPipe } from './admin-validation.pipe.js';
+import { AdminValidationPipe } from './admin-validation.pipe.js';
 import { RealtimeHttpExceptionFilter } from './realtime-http-exception.filter.js';
+import { RealtimeController } from './realtime-controller.decorator.js';
 
 /**
  * `POST /ws/publish`: server events from services in other languages, dispatched to the gateway
  * the body names (`gateway`) or, without one, to the gateway whose shape it has (chat: `room`).
  */
-@Controller('ws')
+@RealtimeController('ws')
 @UseGuards(AdminAuthGuard)
 @UseFilters(RealtimeHttpExceptionFilter)
 export class PublishController {
-  constructor(@Inject(PUBLISH_TARGETS) private readonly targets: PublishTarget[]) {}
+  constructor(
+    @Inject(PUBLISH_TARGETS) private readonly targets: PublishTarget[],
+    private readonly validation: AdminValidationPipe,
+  ) {}
 
   @Post('publish')
   @HttpCode(200)
@@ -22,7 +26,7 @@ export class PublishController {
     }
     const { gateway, ...event } = body as Record<string, unknown>;
     const target = this.targetFor(gateway, event);
-    const valid = (await adminValidationPipe.transform(event, { type: 'body', metatype: target.bodyType })) as object;
+    const valid = (await this.validation.transform(event, { type: 'body', metatype: target.bodyType })) as object;
     return target.publish(valid);
   }
 

@@ -1,14 +1,15 @@
-import { Body, Controller, HttpCode, Post, UseFilters, UseGuards, UsePipes } from '@nestjs/common';
+import { Body, HttpCode, Post, UseFilters, UseGuards, UsePipes } from '@nestjs/common';
 import { AdminAuthGuard } from '../admin/admin-auth.guard.js';
-import { adminValidationPipe } from '../admin/admin-validation.pipe.js';
+import { AdminValidationPipe } from '../admin/admin-validation.pipe.js';
 import { RealtimeHttpExceptionFilter } from '../admin/realtime-http-exception.filter.js';
 import { SendMessageDto } from './notify.dto.js';
 import { NotifyService } from './notify.service.js';
+import { RealtimeController } from '../admin/realtime-controller.decorator.js';
 
 /** `POST /ws/send-message` (seed 002, SPEC.md §8): one notify client or all, on any instance. */
-@Controller('ws')
+@RealtimeController('ws')
 @UseGuards(AdminAuthGuard)
-@UsePipes(adminValidationPipe)
+@UsePipes(AdminValidationPipe)
 @UseFilters(RealtimeHttpExceptionFilter)
 export class SendMessageController {
   constructor(private readonly notify: NotifyService) {}

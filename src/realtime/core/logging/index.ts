@@ -1,2 +1,4 @@
 export { LifecycleLog } from './lifecycle-log.js';
 export { redactUrl } from './redact.js';
+export { escapeControl } from './lifecycle-log.js';
+export { RefusalLog } from './refusal-log.js';

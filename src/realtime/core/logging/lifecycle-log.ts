@@ -22,12 +22,24 @@ export class LifecycleLog {
   }
 }
 
+/** Control characters (C0, DEL, C1) and the Unicode line separators: never written raw to a log. */
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
+const CONTROLS = new RegExp(CONTROL.source, 'g');
+
+/** `text` with every control character written as a `\uXXXX` escape (no terminal escape injection). */
+export function escapeControl(text: string): string {
+  return text.replace(CONTROLS, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+/** `key=value`, the value quoted (JSON string syntax) when it has spaces, quotes, `=` or control characters. */
 function format(event: string, fields: Fields): string {
   let line = event;
   for (const [key, value] of Object.entries(fields)) {
     if (value === undefined) continue;
     const text = String(value);
-    line += ` ${key}=${/[\s"=]/.test(text) ? JSON.stringify(text) : text}`;
+    const plain = !/[\s"=\\]/.test(text) && !CONTROL.test(text);
+    line += ` ${key}=${plain ? text : escapeControl(JSON.stringify(text))}`;
   }
   return line;
 }

@@ -38,6 +38,7 @@ function connection(
     params: {},
     principal: sub === undefined ? undefined : principal(sub),
     rateLimiter: new TokenBucket(20, 40),
+    byteBudget: new TokenBucket(1_048_576, 1_048_576),
     limits: { maxQueueSize: 10, maxQueueBytes: 1024 },
     traffic: new GatewayTraffic(),
   });

@@ -21,6 +21,8 @@ export interface ConnectionInit {
   params: Readonly<Record<string, string>>;
   principal: Principal | undefined;
   rateLimiter: TokenBucket;
+  /** Inbound bytes per second, burst one maximal frame (SPEC.md §10.1). */
+  byteBudget: TokenBucket;
   limits: OutboundLimits;
   /** Its gateway's counters on this instance. */
   traffic: GatewayTraffic;
@@ -68,6 +70,7 @@ export class Connection {
   readonly params: Readonly<Record<string, string>>;
   principal: Principal | undefined;
   readonly rateLimiter: TokenBucket;
+  readonly byteBudget: TokenBucket;
   readonly traffic: GatewayTraffic;
 
   constructor(init: ConnectionInit) {
@@ -77,6 +80,7 @@ export class Connection {
     this.params = init.params;
     this.principal = init.principal;
     this.rateLimiter = init.rateLimiter;
+    this.byteBudget = init.byteBudget;
     this.outbound = new OutboundBudget(init.limits);
     this.traffic = init.traffic;
     this.ip = init.ip;

@@ -26,6 +26,12 @@ describe('InboundFrameParser', () => {
     expect(parser.parse(`{"a":${'['.repeat(32)}${']'.repeat(32)}}`)).toBeInstanceOf(RealtimeError);
   });
 
+  it('counts nesting outside strings only, escapes included', () => {
+    expect(parser.parse(`{"a":"${'['.repeat(100)}"}`)).toEqual({ a: '['.repeat(100) });
+    expect(parser.parse(`{"a":"\\"${'{'.repeat(40)}"}`)).toEqual({ a: `"${'{'.repeat(40)}` });
+    expect(parser.parse(`{"a\\\\":${'['.repeat(32)}${']'.repeat(32)}}`)).toBeInstanceOf(RealtimeError);
+  });
+
   it('survives absurd nesting without a stack overflow', () => {
     expect(parser.parse('['.repeat(100_000) + ']'.repeat(100_000))).toBeInstanceOf(RealtimeError);
     expect(parser.parse(nest(20_000))).toBeInstanceOf(RealtimeError);

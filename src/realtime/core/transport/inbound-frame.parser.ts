@@ -11,6 +11,8 @@ export class InboundFrameParser {
   constructor(private readonly maxDepth: number) {}
 
   parse(text: string): InboundFrame | RealtimeError {
+    // Refused before JSON.parse builds anything: a deep frame costs one scan, not a tree (SPEC.md §10.1).
+    if (nestingExceeds(text, this.maxDepth)) return RealtimeError.badFrame(`JSON nested deeper than ${this.maxDepth}`);
     let value: unknown;
     try {
       value = JSON.parse(text);
@@ -40,4 +42,31 @@ export class InboundFrameParser {
     }
     return undefined;
   }
+}
+
+const OPEN_OBJECT = 0x7b;
+const OPEN_ARRAY = 0x5b;
+const CLOSE_OBJECT = 0x7d;
+const CLOSE_ARRAY = 0x5d;
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+
+/** Whether `text` opens more than `maxDepth` nested objects or arrays, strings aside: one linear scan. */
+export function nestingExceeds(text: string, maxDepth: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (inString) {
+      if (code === BACKSLASH) i++;
+      else if (code === QUOTE) inString = false;
+    } else if (code === QUOTE) {
+      inString = true;
+    } else if (code === OPEN_OBJECT || code === OPEN_ARRAY) {
+      if (++depth > maxDepth) return true;
+    } else if (code === CLOSE_OBJECT || code === CLOSE_ARRAY) {
+      depth--;
+    }
+  }
+  return false;
 }

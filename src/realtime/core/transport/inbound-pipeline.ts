@@ -55,8 +55,14 @@ export class InboundPipeline {
   }
 
   private receive(connection: Connection, state: InboundState, data: RawData, isBinary: boolean): void {
-    connection.recordInbound(Date.now());
-    if (!connection.rateLimiter.take(connection.lastSeenAt) || state.backlog.length >= this.maxBacklog) {
+    const now = Date.now();
+    connection.recordInbound(now);
+    // Both budgets are checked before anything is parsed: frames per second, then bytes per second.
+    if (
+      !connection.rateLimiter.take(now) ||
+      !connection.byteBudget.take(now, byteLength(data)) ||
+      state.backlog.length >= this.maxBacklog
+    ) {
       return this.rateLimited(connection, state);
     }
     if (state.busy) {
@@ -121,6 +127,10 @@ export class InboundPipeline {
     if (state.busy) state.backlog.push(RATE_LIMIT_NOTICE);
     else connection.sendError(RATE_LIMITED);
   }
+}
+
+function byteLength(data: RawData): number {
+  return Array.isArray(data) ? data.reduce((sum, chunk) => sum + chunk.length, 0) : data.byteLength;
 }
 
 function unknownType(key: string | undefined): RealtimeError {

@@ -5,3 +5,4 @@ export { RealtimeTransport } from './realtime-transport.service.js';
 export { RealtimeWsAdapter } from './realtime-ws.adapter.js';
 export { GatewayTraffic } from './gateway-traffic.js';
 export { TrafficStats } from './traffic-stats.service.js';
+export { ClientAddress } from './client-address.service.js';

@@ -1,5 +1,7 @@
 import { Inject, Injectable, type BeforeApplicationShutdown, type OnApplicationShutdown } from '@nestjs/common';
 import type { IncomingMessage, Server } from 'node:http';
+import type { Socket } from 'node:net';
+import { Server as TlsServer } from 'node:tls';
 import type { Duplex } from 'node:stream';
 import WebSocket, { WebSocketServer } from 'ws';
 import { REALTIME_CONFIG, type RealtimeConfig } from '../../realtime.config.js';
@@ -11,16 +13,23 @@ import type { GatewayName } from '../gateway/gateway-name.js';
 import { CloseCode } from '../gateway/realtime-error.js';
 import { LifecycleLog } from '../logging/lifecycle-log.js';
 import { redactUrl } from '../logging/redact.js';
+import { RefusalLog } from '../logging/refusal-log.js';
 import { ClusterView } from '../registry/cluster-view.service.js';
 import { ConnectionRegistry } from '../registry/connection-registry.service.js';
+import { ClientAddress } from './client-address.service.js';
 import { Connection } from './connection.js';
 import { GatewayRouter, type RouteMatch } from './gateway-router.js';
 import { GatewayServer } from './gateway-server.js';
 import { InboundPipeline, type FrameHandler } from './inbound-pipeline.js';
+import { PendingConnections } from './pending-connections.js';
 import { TokenBucket } from './token-bucket.js';
 import { TrafficStats } from './traffic-stats.service.js';
 
 const SHUTDOWN_CLOSE_TIMEOUT_MS = 5_000;
+/** SPEC.md §10.1: an upgrade's headers must be complete within this. */
+const HEADER_TIMEOUT_MS = 10_000;
+/** SPEC.md §10.1: a refused connection that has not finished the close handshake by then is cut off. */
+const REFUSED_CLOSE_GRACE_MS = 2_000;
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
 interface Upgrade {
@@ -62,6 +71,10 @@ export class RealtimeTransport implements BeforeApplicationShutdown, OnApplicati
   private shuttingDown = false;
   private readonly upgradeListener = (request: IncomingMessage, socket: Duplex, head: Buffer): void =>
     this.handleUpgrade(request, socket, head);
+  private readonly connectionListener = (socket: Socket): void => this.pending.accepted(socket);
+  private readonly requestListener = (request: IncomingMessage): void => this.pending.settled(request.socket);
+  private readonly refusals: RefusalLog;
+  private readonly pending: PendingConnections;
 
   constructor(
     @Inject(REALTIME_CONFIG) private readonly config: RealtimeConfig,
@@ -71,7 +84,14 @@ export class RealtimeTransport implements BeforeApplicationShutdown, OnApplicati
     private readonly registry: ConnectionRegistry,
     private readonly traffic: TrafficStats,
     private readonly cluster: ClusterView,
+    private readonly address: ClientAddress,
   ) {
+    this.refusals = new RefusalLog(this.log);
+    this.pending = new PendingConnections(
+      { perIp: config.maxPendingUpgradesPerIp, total: config.maxPendingUpgrades, headerTimeoutMs: HEADER_TIMEOUT_MS },
+      (peer) => address.isProxy(peer),
+      (reason, ip) => this.refusals.refused(reason, ip, {}),
+    );
     this.inbound = new InboundPipeline(
       { maxJsonDepth: config.maxJsonDepth, maxBacklog: Math.ceil(config.rateLimitPerSec * 2) },
       this.log,
@@ -92,13 +112,20 @@ export class RealtimeTransport implements BeforeApplicationShutdown, OnApplicati
   attach(server: Server): void {
     if (this.attached.has(server)) return;
     this.attached.add(server);
+    server.on(connectionEvent(server), this.connectionListener);
+    server.on('request', this.requestListener);
     server.on('upgrade', this.upgradeListener);
     this.heartbeat ??= setInterval(() => this.beat(), this.config.heartbeatIntervalMs).unref();
   }
 
   detach(): void {
-    for (const server of this.attached) server.off('upgrade', this.upgradeListener);
+    for (const server of this.attached) {
+      server.off(connectionEvent(server), this.connectionListener);
+      server.off('request', this.requestListener);
+      server.off('upgrade', this.upgradeListener);
+    }
     this.attached.clear();
+    this.refusals.close();
     clearInterval(this.heartbeat);
     this.heartbeat = undefined;
   }
@@ -142,15 +169,15 @@ export class RealtimeTransport implements BeforeApplicationShutdown, OnApplicati
 
   private handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
     socket.on('error', () => socket.destroy());
+    this.pending.headersReceived(socket as Socket);
     const url = new URL(request.url ?? '/', 'ws://localhost');
     const route = this.router.match(url.pathname);
     const gateway = route && this.gateways.get(route.gateway);
     if (this.shuttingDown) return rejectUpgrade(socket, 503, 'Server shutting down');
     if (!route || !gateway) return rejectUpgrade(socket, 404, 'Not Found');
     if (!this.originAllowed(request.headers.origin)) {
-      this.log.security('origin_refused', {
+      this.refusals.refused('origin_refused', this.address.of(request), {
         gateway: route.gateway,
-        ip: clientIp(request),
         origin: request.headers.origin,
       });
       return rejectUpgrade(socket, 403, 'Forbidden');
@@ -176,37 +203,41 @@ export class RealtimeTransport implements BeforeApplicationShutdown, OnApplicati
     );
     const connection = new Connection({
       socket: ws,
-      ip: clientIp(request),
+      ip: this.address.of(request),
       userAgent: String(request.headers['user-agent'] ?? ''),
       protocol,
       id: protocol.connectionIdParam === undefined ? undefined : route.params[protocol.connectionIdParam],
       params: route.params,
       principal: authResult.principal,
       rateLimiter: new TokenBucket(this.config.rateLimitPerSec, this.config.rateLimitPerSec * 2),
+      byteBudget: new TokenBucket(this.config.rateLimitBytesPerSec, this.config.messageMaxSize),
       limits: this.config,
       traffic: this.traffic.of(protocol.gateway),
     });
     if (authResult.error && !(authResult.anonymous && protocol.allowsAnonymous)) {
       connection.traffic.authFailures++;
-      this.log.security('auth_failed', {
+      this.refusals.refused('auth_failed', connection.ip, {
         gateway: protocol.gateway,
-        ip: connection.ip,
         reason: authResult.error.message,
       });
       return this.refuse(connection, protocol.refusal(authResult.error));
     }
     const overLimit = this.registry.admit(connection, gateway.limits, elsewhere);
     if (overLimit) {
-      this.log.security('limit_hit', { gateway: protocol.gateway, user: connection.principal?.sub, ip: connection.ip });
+      this.refusals.refused('limit_hit', connection.ip, { gateway: protocol.gateway, user: connection.principal?.sub });
       return this.refuse(connection, protocol.refusal(overLimit));
     }
+    this.pending.settled(request.socket);
     this.track(connection, request);
     gateway.server.emit('connection', connection, request);
   }
 
+  /** Told why and closed; a client that does not finish the close handshake is cut off (SPEC.md §10.1). */
   private refuse(connection: Connection, { frame, code, reason }: Refusal): void {
     connection.send(frame);
     connection.close(code, reason);
+    const cutOff = setTimeout(() => connection.terminate(), REFUSED_CLOSE_GRACE_MS).unref();
+    connection.socket.once('close', () => clearTimeout(cutOff));
   }
 
   private track(connection: Connection, request: IncomingMessage): void {
@@ -281,15 +312,16 @@ export class RealtimeTransport implements BeforeApplicationShutdown, OnApplicati
 
 const STATUS_TEXT: Record<number, string> = { 403: 'Forbidden', 404: 'Not Found', 503: 'Service Unavailable' };
 
+/** The socket a request will carry: TLS servers hand it over once the handshake is done. */
+function connectionEvent(server: Server): 'connection' | 'secureConnection' {
+  return server instanceof TlsServer ? 'secureConnection' : 'connection';
+}
+
 function rejectUpgrade(socket: Duplex, status: number, body: string): void {
   socket.end(
     `HTTP/1.1 ${status} ${STATUS_TEXT[status]}\r\nConnection: close\r\nContent-Type: text/plain\r\n` +
       `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
   );
-}
-
-function clientIp(request: IncomingMessage): string {
-  return request.socket.remoteAddress?.replace(/^::ffff:/, '') ?? 'unknown';
 }
 
 function sleep(ms: number): Promise<void> {

@@ -18,3 +18,15 @@ describe('TokenBucket', () => {
     expect(allowed).toBe(40);
   });
 });
+
+describe('TokenBucket amounts (the byte budget)', () => {
+  it('takes exactly the burst at once, then refills at the rate', () => {
+    const bucket = new TokenBucket(1000, 4096, 0);
+    expect(bucket.take(0, 4096)).toBe(true);
+    expect(bucket.take(0, 1)).toBe(false);
+    expect(bucket.take(500, 501)).toBe(false);
+    expect(bucket.take(500, 500)).toBe(true);
+    expect(bucket.take(10_000, 4097)).toBe(false);
+    expect(bucket.take(10_000, 4096)).toBe(true);
+  });
+});

@@ -12,14 +12,15 @@ export class TokenBucket {
     this.updatedAt = now;
   }
 
-  take(now: number = Date.now()): boolean {
+  /** Takes `amount` tokens if there are that many. */
+  take(now: number = Date.now(), amount = 1): boolean {
     const elapsed = now - this.updatedAt;
     if (elapsed > 0) {
       this.tokens = Math.min(this.burst, this.tokens + (elapsed * this.ratePerSec) / 1000);
       this.updatedAt = now;
     }
-    if (this.tokens < 1) return false;
-    this.tokens -= 1;
+    if (this.tokens < amount) return false;
+    this.tokens -= amount;
     return true;
   }
 }
