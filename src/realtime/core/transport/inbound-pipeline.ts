@@ -10,6 +10,7 @@ export type FrameHandler = (frame: InboundFrame, key: string) => unknown;
 
 const BINARY_REFUSED = RealtimeError.badFrame('Binary frames are not supported');
 const RATE_LIMIT_NOTICE = Symbol('rate limit notice');
+const MAX_READ_PAUSE_MS = 1_000;
 
 /** Per connection: frames waiting behind a running handler, and when the last rate-limit notice went out. */
 interface InboundState {
@@ -58,11 +59,12 @@ export class InboundPipeline {
     const now = Date.now();
     connection.recordInbound(now);
     // Both budgets are checked before anything is parsed: frames per second, then bytes per second.
-    if (
-      !connection.rateLimiter.take(now) ||
-      !connection.byteBudget.take(now, byteLength(data)) ||
-      state.backlog.length >= this.maxBacklog
-    ) {
+    if (!connection.rateLimiter.take(now) || state.backlog.length >= this.maxBacklog) {
+      return this.rateLimited(connection, state);
+    }
+    const bytes = byteLength(data);
+    if (!connection.byteBudget.take(now, bytes)) {
+      this.stopReading(connection, connection.byteBudget.msUntil(bytes, now));
       return this.rateLimited(connection, state);
     }
     if (state.busy) {
@@ -112,6 +114,17 @@ export class InboundPipeline {
       return this.next(connection, state);
     }
     if (queued) this.process(connection, state, queued.data, queued.isBinary);
+  }
+
+  /**
+   * Over its byte budget, a connection is not read from until the budget is back (at most a second):
+   * what it sends meanwhile waits in its TCP window, so a flood costs the server no more than the
+   * budget, not even the unmasking of frames it would drop.
+   */
+  private stopReading(connection: Connection, ms: number): void {
+    if (connection.socket.isPaused) return;
+    connection.socket.pause();
+    setTimeout(() => connection.socket.resume(), Math.min(Math.max(ms, 1), MAX_READ_PAUSE_MS)).unref();
   }
 
   /** The excess frame is dropped; the client hears about it at most once a second. */

@@ -20,6 +20,9 @@ export class RealtimeWsAdapter extends AbstractWsAdapter {
 
   constructor(private readonly app: INestApplication) {
     super(app);
+    // No response of the app says what it runs on (SPEC.md §10.1), errors of the body parser included.
+    const platform = app.getHttpAdapter().getInstance() as { disable?(setting: string): void };
+    platform.disable?.('x-powered-by');
   }
 
   create(port: number, options?: RealtimeGatewayOptions): GatewayServer {

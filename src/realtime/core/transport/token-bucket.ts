@@ -12,6 +12,12 @@ export class TokenBucket {
     this.updatedAt = now;
   }
 
+  /** Milliseconds until `amount` tokens will be there (0 if they are). */
+  msUntil(amount: number, now: number = Date.now()): number {
+    const available = Math.min(this.burst, this.tokens + ((now - this.updatedAt) * this.ratePerSec) / 1000);
+    return available >= amount ? 0 : Math.ceil(((amount - available) * 1000) / this.ratePerSec);
+  }
+
   /** Takes `amount` tokens if there are that many. */
   take(now: number = Date.now(), amount = 1): boolean {
     const elapsed = now - this.updatedAt;
