@@ -68,7 +68,8 @@ export interface RealtimeModuleOptions {
    */
   rateLimitPerSec?: number;
   /**
-   * Inbound bytes per second per connection; the burst is one frame of `messageMaxSize`.
+   * Inbound bytes per second per connection; the burst is one frame of `messageMaxSize` (or one
+   * second's budget, when that is more).
    * @default 1048576
    */
   rateLimitBytesPerSec?: number;

@@ -104,6 +104,11 @@ export class RealtimeTransport implements BeforeApplicationShutdown, OnApplicati
     });
   }
 
+  /** One maximal frame (SPEC.md §10.1), or one second's budget when that is more. */
+  private get byteBurst(): number {
+    return Math.max(this.config.messageMaxSize, this.config.rateLimitBytesPerSec);
+  }
+
   get isShuttingDown(): boolean {
     return this.shuttingDown;
   }
@@ -210,7 +215,7 @@ export class RealtimeTransport implements BeforeApplicationShutdown, OnApplicati
       params: route.params,
       principal: authResult.principal,
       rateLimiter: new TokenBucket(this.config.rateLimitPerSec, this.config.rateLimitPerSec * 2),
-      byteBudget: new TokenBucket(this.config.rateLimitBytesPerSec, this.config.messageMaxSize),
+      byteBudget: new TokenBucket(this.config.rateLimitBytesPerSec, this.byteBurst),
       limits: this.config,
       traffic: this.traffic.of(protocol.gateway),
     });
