@@ -1,8 +1,8 @@
 import type { Subscription } from 'rxjs';
 import { CheckpointService } from '../src/realtime/index.js';
 import { TestClient, eventually, sleep, type Frame } from './support/test-client.js';
-import { startTestApp, type TestApp } from './support/test-app.js';
-import { testRedisUrl } from './support/redis.js';
+import type { TestApp } from './support/test-app.js';
+import { clusterPrefix, startOnRedis, stopAll } from './support/cluster-pair.js';
 import {
   NO_SESSION,
   UUID,
@@ -31,20 +31,11 @@ import {
  * sequences and events; a restarted instance loses nothing; another prefix sees nothing.
  */
 
-const REDIS_URL = testRedisUrl();
-
-async function startInstance(prefix: string, id: string): Promise<TestApp> {
-  const t = await startTestApp({
-    redis: { url: REDIS_URL, prefix },
-    instanceId: `${prefix}${id}`,
-    rateLimitPerSec: 10_000,
-  });
-  await eventually(async () => (await t.http('GET', '/ws/health')).body.redis === 'up', 10_000, `${id} redis up`);
-  return t;
-}
+const startInstance = (prefix: string, id: string): Promise<TestApp> =>
+  startOnRedis(prefix, id, { rateLimitPerSec: 10_000 });
 
 describe('checkpoint store on Redis, two instances (SPEC §5, §9)', () => {
-  const prefix = `test-${process.pid}-${Date.now()}-cp:`;
+  const prefix = clusterPrefix('cp');
   let a: TestApp;
   let b: TestApp;
   const open: TestClient[] = [];
@@ -64,10 +55,7 @@ describe('checkpoint store on Redis, two instances (SPEC §5, §9)', () => {
     subscriptions.splice(0).forEach((s) => s.unsubscribe());
     await closeAll(open.splice(0));
   });
-  afterAll(async () => {
-    await a.close();
-    await b.close();
-  });
+  afterAll(() => stopAll([a, b]));
 
   it('lists, restores and compacts through B a session created through A', async () => {
     const onA = await client(a, 'on-a');
@@ -237,7 +225,7 @@ describe('checkpoint store on Redis, two instances (SPEC §5, §9)', () => {
 });
 
 describe('checkpoint store on Redis across restarts (SPEC §5)', () => {
-  const prefix = `test-${process.pid}-${Date.now()}-cp-restart:`;
+  const prefix = clusterPrefix('cp-restart');
 
   it('loses nothing when the instances close and a new one starts on the same prefix', async () => {
     let a = await startInstance(prefix, 'A');

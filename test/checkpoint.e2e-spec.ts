@@ -7,6 +7,7 @@ import {
   MISSING_SESSION,
   NO_CHECKPOINT,
   NO_SESSION,
+  SESSION_METHODS,
   UUID,
   anyIso,
   awaitCreated,
@@ -398,15 +399,6 @@ describe('checkpoint gateway: methods (SPEC §5)', () => {
     });
     afterAll(() => c.close());
 
-    const SESSION_METHODS = [
-      'list_checkpoints',
-      'checkpoint',
-      'restore',
-      'delete_checkpoint',
-      'compact',
-      'subscribe',
-      'unsubscribe',
-    ];
     /** The other params a method needs, valid, so that only session_id is wrong. */
     const rest = (method: string): Record<string, unknown> =>
       method === 'restore' || method === 'delete_checkpoint'

@@ -1,7 +1,8 @@
 import { Redis } from 'ioredis';
-import { TestClient, eventually, sleep } from './support/test-client.js';
+import { TestClient, sleep } from './support/test-client.js';
 import { ADMIN_TOKEN, startTestApp, type TestApp } from './support/test-app.js';
 import { testRedisUrl } from './support/redis.js';
+import { closeAndSettle, clusterPrefix, settle as settleCluster, startPair, stopAll } from './support/cluster-pair.js';
 import { hsToken } from './support/tokens.js';
 
 /** SPEC §9 "the cluster acts as one": limits, presence and admin views across two instances on Redis. */
@@ -9,22 +10,13 @@ const REDIS_URL = testRedisUrl();
 const CHAT = '/api/v1/ws/connect';
 
 describe('cluster state across instances (SPEC §9)', () => {
-  const prefix = `test-${process.pid}-${Date.now()}-state:`;
+  const prefix = clusterPrefix('state');
   let a: TestApp;
   let b: TestApp;
   let redis: Redis;
   const open: TestClient[] = [];
 
-  const clusterTotal = async (t: TestApp): Promise<number> =>
-    (await t.http('GET', '/ws/stats', { token: ADMIN_TOKEN })).body.cluster.connections.total as number;
-
-  /** Waits until both instances see `total` connections in the cluster (snapshots are published within ~50 ms). */
-  const settle = (total: number) =>
-    eventually(
-      async () => (await clusterTotal(a)) === total && (await clusterTotal(b)) === total,
-      5000,
-      `cluster total ${total}`,
-    );
+  const settle = (total: number) => settleCluster([a, b], total);
 
   const chat = async (t: TestApp, sub: string): Promise<TestClient> => {
     const client = await t.chat({ sub, username: sub });
@@ -33,28 +25,14 @@ describe('cluster state across instances (SPEC §9)', () => {
   };
 
   beforeAll(async () => {
-    const options = (id: string) => ({
-      redis: { url: REDIS_URL, prefix },
-      instanceId: `${prefix}${id}`,
-      heartbeatTimeoutMs: 3000,
-    });
-    a = await startTestApp(options('A'));
-    b = await startTestApp(options('B'));
+    [a, b] = await startPair(prefix, { heartbeatTimeoutMs: 3000 });
     redis = new Redis(REDIS_URL);
-    await eventually(async () => {
-      const [ha, hb] = await Promise.all([a.http('GET', '/ws/health'), b.http('GET', '/ws/health')]);
-      return ha.body.redis === 'up' && hb.body.redis === 'up';
-    }, 10_000);
   });
 
-  afterEach(async () => {
-    open.splice(0).forEach((client) => client.close());
-    await settle(0);
-  });
+  afterEach(() => closeAndSettle(open, [a, b]));
 
   afterAll(async () => {
-    await a.close();
-    await b.close();
+    await stopAll([a, b]);
     await redis.quit();
   });
 

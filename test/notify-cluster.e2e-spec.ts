@@ -1,12 +1,11 @@
 import { NotifyPublisher } from '../src/realtime/index.js';
 import { TestClient, eventually, sleep } from './support/test-client.js';
-import { ADMIN_TOKEN, startTestApp, type TestApp } from './support/test-app.js';
-import { testRedisUrl } from './support/redis.js';
+import { ADMIN_TOKEN, type TestApp } from './support/test-app.js';
+import { closeAndSettle, clusterPrefix, settle as settleCluster, startPair, stopAll } from './support/cluster-pair.js';
 import {
   ADMIN_CLOSED,
   REPLACED,
   clientIdOf,
-  closeAll,
   collectInbound,
   connectedFrame,
   frame,
@@ -25,25 +24,16 @@ import { openScheduler } from './support/scheduler-client.js';
  * cluster, once each; a client id is one connection in the whole cluster (4409 across instances);
  * `POST /ws/send-message`, `GET /ws/clients` and `DELETE /ws/clients/:id` see every instance.
  */
-const REDIS_URL = testRedisUrl();
 
 describe('notify gateway on two instances on Redis (SPEC §6, §9)', () => {
-  const prefix = `test-${process.pid}-${Date.now()}-notify:`;
+  const prefix = clusterPrefix('notify');
   let a: TestApp;
   let b: TestApp;
   let pubA: NotifyPublisher;
   let pubB: NotifyPublisher;
   const open: TestClient[] = [];
 
-  const clusterTotal = async (t: TestApp): Promise<number> =>
-    (await t.http('GET', '/ws/stats', { token: ADMIN_TOKEN })).body.cluster.connections.total as number;
-  /** Waits until both instances see `total` connections in the cluster (snapshots are published within ~50 ms). */
-  const settle = (total: number) =>
-    eventually(
-      async () => (await clusterTotal(a)) === total && (await clusterTotal(b)) === total,
-      5000,
-      `cluster total ${total}`,
-    );
+  const settle = (total: number) => settleCluster([a, b], total);
 
   const conn = async (t: TestApp, clientId: string | undefined, sub = 'user'): Promise<TestClient> => {
     const client = await openNotify(t, clientId, { sub });
@@ -54,31 +44,14 @@ describe('notify gateway on two instances on Redis (SPEC §6, §9)', () => {
   const send = (t: TestApp, body: unknown) => t.http('POST', '/ws/send-message', { token: ADMIN_TOKEN, body });
 
   beforeAll(async () => {
-    const options = (id: string) => ({
-      redis: { url: REDIS_URL, prefix },
-      instanceId: `${prefix}${id}`,
-      heartbeatTimeoutMs: 3000,
-      rateLimitPerSec: 1000,
-    });
-    a = await startTestApp(options('A'));
-    b = await startTestApp(options('B'));
+    [a, b] = await startPair(prefix, { heartbeatTimeoutMs: 3000, rateLimitPerSec: 1000 });
     pubA = a.app.get(NotifyPublisher);
     pubB = b.app.get(NotifyPublisher);
-    await eventually(async () => {
-      const [ha, hb] = await Promise.all([a.http('GET', '/ws/health'), b.http('GET', '/ws/health')]);
-      return ha.body.redis === 'up' && hb.body.redis === 'up';
-    }, 10_000);
   });
 
-  afterEach(async () => {
-    await closeAll(open.splice(0));
-    await settle(0);
-  });
+  afterEach(() => closeAndSettle(open, [a, b]));
 
-  afterAll(async () => {
-    await a.close();
-    await b.close();
-  });
+  afterAll(() => stopAll([a, b]));
 
   it('delivers a message published on A to the client on B exactly once, and to no one else', async () => {
     const onB = await conn(b, 'on-b');

@@ -1,12 +1,17 @@
-import v8 from 'node:v8';
-import vm from 'node:vm';
-import type { Socket } from 'node:net';
-import WebSocket from 'ws';
 import { ConnectionRegistry, NotifyPublisher } from '../src/realtime/index.js';
-import { TestClient, eventually, sleep, type Frame } from './support/test-client.js';
+import { TestClient, eventually, sleep } from './support/test-client.js';
 import { ADMIN_TOKEN, startTestApp, type TestApp } from './support/test-app.js';
 import { hsToken } from './support/tokens.js';
 import { connectedFrame, listedNotifyIds, openNotify, ping } from './support/notify-client.js';
+import {
+  BurstReader,
+  EMPTY,
+  exposeGc,
+  netSocket,
+  publishBurst,
+  type Burst,
+  type BurstOptions,
+} from './support/slow-consumer.js';
 
 /**
  * SPEC §9 slow consumers on the notify gateway: a client that does not read is closed with 1013
@@ -14,95 +19,27 @@ import { connectedFrame, listedNotifyIds, openNotify, ping } from './support/not
  * notify clients get every broadcast, in order; the server forgets it everywhere.
  */
 
-const EMPTY = { connections: 0, topics: 0, users: 0, ips: 0 };
+/** A notify client (`clientId`) counting the `burst` messages of a burst. */
+const connectReader = (t: TestApp, clientId: string): Promise<BurstReader> =>
+  BurstReader.open(
+    t.wsUrl(`/ws/${clientId}`, hsToken({ sub: `reader-${clientId}` })),
+    `reader ${clientId} got no welcome`,
+    (reader, frame, ready) => {
+      if (frame.type === 'connected') {
+        if (frame.content?.client_id !== clientId) reader.others.push(frame);
+        ready();
+      } else if (frame.type === 'burst') {
+        const inOrder = frame.content?.seq === reader.received && frame.meta?.seq === reader.received;
+        reader.count(inOrder, JSON.stringify(frame.content?.seq));
+      } else {
+        reader.others.push(frame);
+      }
+    },
+  );
 
-/** `global.gc` without `--expose-gc` (the test script does not pass it). */
-function exposeGc(): () => void {
-  const existing = (globalThis as { gc?: () => void }).gc;
-  if (existing) return existing;
-  v8.setFlagsFromString('--expose-gc');
-  return vm.runInNewContext('gc') as () => void;
-}
-
-const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
-
-/**
- * A notify client that checks, as frames arrive, that `burst` messages carry consecutive `seq`
- * numbers, without keeping them (50 readers × 3000 frames of 2 KB would otherwise weigh ~300 MB).
- */
-class Reader {
-  received = 0;
-  outOfOrder: string[] = [];
-  others: Frame[] = [];
-  readonly socket: WebSocket;
-  readonly closed: Promise<number>;
-  closeCode?: number;
-
-  private constructor(url: string) {
-    this.socket = new WebSocket(url);
-    this.socket.on('error', () => undefined);
-    this.closed = new Promise((resolve) =>
-      this.socket.once('close', (code) => {
-        this.closeCode = code;
-        resolve(code);
-      }),
-    );
-  }
-
-  static async connect(t: TestApp, clientId: string): Promise<Reader> {
-    const reader = new Reader(t.wsUrl(`/ws/${clientId}`, hsToken({ sub: `reader-${clientId}` })));
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`reader ${clientId} got no welcome`)), 5000);
-      reader.socket.on('message', (data) => {
-        const frame = JSON.parse((data as Buffer).toString()) as Frame;
-        if (frame.type === 'connected') {
-          clearTimeout(timer);
-          if (frame.content?.client_id !== clientId) reader.others.push(frame);
-          resolve();
-        } else if (frame.type === 'burst') {
-          if (frame.content?.seq !== reader.received || frame.meta?.seq !== reader.received)
-            reader.outOfOrder.push(`expected ${reader.received}, got ${JSON.stringify(frame.content?.seq)}`);
-          reader.received++;
-        } else {
-          reader.others.push(frame);
-        }
-      });
-    });
-    return reader;
-  }
-
-  get isOpen(): boolean {
-    return this.socket.readyState === WebSocket.OPEN;
-  }
-}
-
-/** The net.Socket under a `ws` client: pausing it stops reading, so the kernel buffers fill. */
-const netSocket = (client: TestClient): Socket => (client.socket as unknown as { _socket: Socket })._socket;
-
-interface Burst {
-  sent: number;
-  maxBacklog: number;
-}
-
-/** Broadcasts `count` notify messages of `size` bytes of padding, `chunk` at a time, yielding a turn between chunks. */
-async function burst(
-  publisher: NotifyPublisher,
-  count: number,
-  options: { size: number; chunk: number; watch?: () => number; stop?: () => boolean },
-): Promise<Burst> {
-  const { chunk, watch, stop } = options;
-  const pad = 'p'.repeat(options.size);
-  const result: Burst = { sent: 0, maxBacklog: 0 };
-  while (result.sent < count && !stop?.()) {
-    const end = Math.min(count, result.sent + chunk);
-    for (; result.sent < end; result.sent++) {
-      publisher.notify({ type: 'burst', content: { seq: result.sent, pad }, meta: { seq: result.sent } });
-    }
-    if (watch) result.maxBacklog = Math.max(result.maxBacklog, watch());
-    await nextTurn();
-  }
-  return result;
-}
+/** Broadcasts `count` notify messages (see `publishBurst`). */
+const burst = (publisher: NotifyPublisher, count: number, options: BurstOptions): Promise<Burst> =>
+  publishBurst((seq, pad) => publisher.notify({ type: 'burst', content: { seq, pad }, meta: { seq } }), count, options);
 
 /** A notify client that stops reading right after its welcome. */
 async function slowClient(t: TestApp, clientId: string): Promise<TestClient> {
@@ -144,7 +81,7 @@ describe('slow consumers on the notify gateway (SPEC §9, maxQueueBytes 256 KiB)
     const heapBefore = process.memoryUsage().heapUsed;
 
     const readerIds = Array.from({ length: 50 }, (_, i) => `reader-${i}`);
-    const readers = await Promise.all(readerIds.map((id) => Reader.connect(t, id)));
+    const readers = await Promise.all(readerIds.map((id) => connectReader(t, id)));
     const slow = await slowClient(t, 'slow');
     const slowConnection = registry.get('slow')!;
     expect(slowConnection).toBeDefined();
@@ -202,7 +139,7 @@ describe('slow consumers on the notify gateway (SPEC §9, maxQueueBytes 256 KiB)
 
   it('reconnects the same client id after a 1013 and gets new messages', async () => {
     const slow = await slowClient(t, 'comeback');
-    const reader = await Reader.connect(t, 'comeback-reader');
+    const reader = await connectReader(t, 'comeback-reader');
     const connection = registry.get('comeback')!;
     await burst(publisher, 3000, { size: 2048, chunk: 50, stop: () => !connection.isOpen });
     expect(connection.closeCode).toBe(1013);
@@ -233,7 +170,7 @@ describe('slow consumers on the notify gateway by message count (SPEC §9, maxQu
   afterAll(() => t.close());
 
   it('terminates a paused client that cannot finish the close handshake, and drops it from the admin view', async () => {
-    const reader = await Reader.connect(t, 'count-reader');
+    const reader = await connectReader(t, 'count-reader');
     const slow = await slowClient(t, 'count-slow');
     const connection = registry.get('count-slow')!;
     const result = await burst(publisher, 40_000, { size: 1000, chunk: 20, stop: () => !connection.isOpen });
@@ -266,7 +203,7 @@ describe('slow consumers on the notify gateway by message count (SPEC §9, maxQu
   });
 
   it('does not close healthy clients for a synchronous burst larger than maxQueueSize', async () => {
-    const readers = await Promise.all(['sync-0', 'sync-1', 'sync-2'].map((id) => Reader.connect(t, id)));
+    const readers = await Promise.all(['sync-0', 'sync-1', 'sync-2'].map((id) => connectReader(t, id)));
     await burst(publisher, 100, { size: 10, chunk: 100 });
     await eventually(() => readers.every((r) => r.received >= 100 || !r.isOpen), 3000, 'readers got the burst');
     await sleep(100);

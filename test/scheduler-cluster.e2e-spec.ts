@@ -1,7 +1,7 @@
 import { SchedulerPublisher } from '../src/realtime/index.js';
-import { TestClient, eventually, sleep } from './support/test-client.js';
-import { ADMIN_TOKEN, startTestApp, type TestApp } from './support/test-app.js';
-import { testRedisUrl } from './support/redis.js';
+import { TestClient, sleep } from './support/test-client.js';
+import { ADMIN_TOKEN, type TestApp } from './support/test-app.js';
+import { closeAndSettle, clusterPrefix, settle as settleCluster, startPair, stopAll } from './support/cluster-pair.js';
 import { hsToken, type Claims } from './support/tokens.js';
 import {
   errorFrame,
@@ -21,25 +21,17 @@ import {
 } from './support/scheduler-client.js';
 
 /** SPEC §9 for the scheduler: events published on one instance reach the right sockets on every instance, once, in order. */
-const REDIS_URL = testRedisUrl();
 const ADMIN: Claims = { sub: 'root', roles: ['admin'] };
 
 describe('scheduler routing across two instances on Redis (SPEC §9)', () => {
-  const prefix = `test-${process.pid}-${Date.now()}-sched:`;
+  const prefix = clusterPrefix('sched');
   let a: TestApp;
   let b: TestApp;
   let pubA: SchedulerPublisher;
   let pubB: SchedulerPublisher;
   const open: TestClient[] = [];
 
-  const clusterTotal = async (t: TestApp): Promise<number> =>
-    (await t.http('GET', '/ws/stats', { token: ADMIN_TOKEN })).body.cluster.connections.total as number;
-  const settle = (total: number) =>
-    eventually(
-      async () => (await clusterTotal(a)) === total && (await clusterTotal(b)) === total,
-      5000,
-      `cluster total ${total}`,
-    );
+  const settle = (total: number) => settleCluster([a, b], total);
 
   const conn = async (t: TestApp, path: string, claims: Claims): Promise<TestClient> => {
     const client = await openScheduler(t, path, claims);
@@ -48,31 +40,14 @@ describe('scheduler routing across two instances on Redis (SPEC §9)', () => {
   };
 
   beforeAll(async () => {
-    const options = (id: string) => ({
-      redis: { url: REDIS_URL, prefix },
-      instanceId: `${prefix}${id}`,
-      heartbeatTimeoutMs: 3000,
-      rateLimitPerSec: 1000,
-    });
-    a = await startTestApp(options('A'));
-    b = await startTestApp(options('B'));
+    [a, b] = await startPair(prefix, { heartbeatTimeoutMs: 3000, rateLimitPerSec: 1000 });
     pubA = a.app.get(SchedulerPublisher);
     pubB = b.app.get(SchedulerPublisher);
-    await eventually(async () => {
-      const [ha, hb] = await Promise.all([a.http('GET', '/ws/health'), b.http('GET', '/ws/health')]);
-      return ha.body.redis === 'up' && hb.body.redis === 'up';
-    }, 10_000);
   });
 
-  afterEach(async () => {
-    open.splice(0).forEach((client) => client.close());
-    await settle(0);
-  });
+  afterEach(() => closeAndSettle(open, [a, b]));
 
-  afterAll(async () => {
-    await a.close();
-    await b.close();
-  });
+  afterAll(() => stopAll([a, b]));
 
   /** After `id` reached every receiver: once each, and no event at all on the negatives. */
   async function expectRouted(

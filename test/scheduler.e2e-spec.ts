@@ -1,6 +1,7 @@
 import { TestClient, eventually, sleep, type Frame } from './support/test-client.js';
 import { ADMIN_TOKEN, startTestApp, type TestApp } from './support/test-app.js';
 import { TEST_SECRET, hsToken, noneToken, type Claims } from './support/tokens.js';
+import { depthOf, frameOfBytes, nestedObjects } from './support/hostile-frames.js';
 import {
   FORBIDDEN,
   INVALID,
@@ -8,10 +9,8 @@ import {
   SCHEDULER_PATHS,
   UNKNOWN,
   anyId,
-  depthOf,
   errorFrame,
   isoTimestamp,
-  nestedObjects,
   openScheduler,
   pathResource,
   quiet,
@@ -564,15 +563,9 @@ describe('scheduler gateway: frame size and encoding (SPEC §10, messageMaxSize 
   });
   afterAll(() => t.close());
 
-  /** A valid ping of exactly `bytes` UTF-8 bytes (two-byte padding: bytes, not characters, count). */
-  function pingOfBytes(bytes: number): string {
-    const frame = (pad: string): string => JSON.stringify({ type: 'ping', id: 'ping-size', pad });
-    let pad = 'é'.repeat(Math.floor((bytes - Buffer.byteLength(frame(''))) / 2));
-    while (Buffer.byteLength(frame(pad)) < bytes) pad += 'x';
-    const text = frame(pad);
-    if (Buffer.byteLength(text) !== bytes) throw new Error(`could not build a ${bytes}-byte frame`);
-    return text;
-  }
+  /** A valid ping of exactly `bytes` UTF-8 bytes. */
+  const pingOfBytes = (bytes: number): string =>
+    frameOfBytes(bytes, (pad) => JSON.stringify({ type: 'ping', id: 'ping-size', pad }));
 
   it('accepts a frame of exactly messageMaxSize bytes', async () => {
     const client = await openScheduler(t, '/ws/experiments/exp-big', { sub: 'big' });

@@ -1,11 +1,18 @@
-import v8 from 'node:v8';
-import vm from 'node:vm';
-import type { Socket } from 'node:net';
 import WebSocket from 'ws';
 import { ChatPublisher, ConnectionRegistry } from '../src/realtime/index.js';
 import { TestClient, eventually, sleep, type Frame } from './support/test-client.js';
 import { startTestApp, type TestApp } from './support/test-app.js';
 import { hsToken } from './support/tokens.js';
+import { mulberry32 } from './support/hostile-frames.js';
+import {
+  BurstReader,
+  EMPTY,
+  exposeGc,
+  netSocket,
+  publishBurst,
+  type Burst,
+  type BurstOptions,
+} from './support/slow-consumer.js';
 
 /**
  * SPEC §9 slow consumers and connection lifecycle: a socket that does not read is closed with
@@ -14,95 +21,18 @@ import { hsToken } from './support/tokens.js';
  */
 
 const CHAT_PATH = '/api/v1/ws/connect';
-const EMPTY = { connections: 0, topics: 0, users: 0, ips: 0 };
+/** A room member counting the `message` events of a burst. */
+const joinReader = (url: string, room: string): Promise<BurstReader> =>
+  BurstReader.open(url, 'reader did not join', (reader, frame, ready) => {
+    if (frame.type === 'connected') reader.socket.send(JSON.stringify({ type: 'join_room', room }));
+    else if (frame.type === 'room_joined') ready();
+    else if (frame.type === 'message') reader.count(frame.data.seq === reader.received, frame.data.seq);
+    else reader.others.push(frame);
+  });
 
-/** `global.gc` without `--expose-gc` (the test script does not pass it). */
-function exposeGc(): () => void {
-  const existing = (globalThis as { gc?: () => void }).gc;
-  if (existing) return existing;
-  v8.setFlagsFromString('--expose-gc');
-  return vm.runInNewContext('gc') as () => void;
-}
-
-const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
-
-/**
- * A room member that checks, as frames arrive, that `message` events carry consecutive `seq`
- * numbers, without keeping them (30 readers × 3000 frames would otherwise weigh ~200 MB).
- */
-class Reader {
-  received = 0;
-  outOfOrder: string[] = [];
-  others: Frame[] = [];
-  readonly socket: WebSocket;
-  readonly closed: Promise<number>;
-  closeCode?: number;
-
-  private constructor(url: string) {
-    this.socket = new WebSocket(url);
-    this.socket.on('error', () => undefined);
-    this.closed = new Promise((resolve) =>
-      this.socket.once('close', (code) => {
-        this.closeCode = code;
-        resolve(code);
-      }),
-    );
-  }
-
-  static async join(url: string, room: string): Promise<Reader> {
-    const reader = new Reader(url);
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error('reader did not join')), 5000);
-      reader.socket.on('message', (data) => {
-        const frame = JSON.parse((data as Buffer).toString()) as Frame;
-        if (frame.type === 'connected') {
-          reader.socket.send(JSON.stringify({ type: 'join_room', room }));
-        } else if (frame.type === 'room_joined') {
-          clearTimeout(timer);
-          resolve();
-        } else if (frame.type === 'message') {
-          if (frame.data.seq !== reader.received)
-            reader.outOfOrder.push(`expected ${reader.received}, got ${frame.data.seq}`);
-          reader.received++;
-        } else {
-          reader.others.push(frame);
-        }
-      });
-    });
-    return reader;
-  }
-
-  get isOpen(): boolean {
-    return this.socket.readyState === WebSocket.OPEN;
-  }
-}
-
-/** The net.Socket under a `ws` client: pausing it stops reading, so the kernel buffers fill. */
-const netSocket = (client: TestClient): Socket => (client.socket as unknown as { _socket: Socket })._socket;
-
-interface Burst {
-  sent: number;
-  maxBacklog: number;
-}
-
-/** Publishes `count` messages of `size` bytes of padding through the host API, `chunk` at a time, yielding a turn between chunks. */
-async function burst(
-  publisher: ChatPublisher,
-  room: string,
-  count: number,
-  options: { size: number; chunk: number; watch?: () => number; stop?: () => boolean },
-): Promise<Burst> {
-  const { chunk, watch, stop } = options;
-  const pad = 'p'.repeat(options.size);
-  const result: Burst = { sent: 0, maxBacklog: 0 };
-  while (result.sent < count && !stop?.()) {
-    const end = Math.min(count, result.sent + chunk);
-    for (; result.sent < end; result.sent++) publisher.message(room, { seq: result.sent, pad }, 'bench');
-    if (watch) result.maxBacklog = Math.max(result.maxBacklog, watch());
-    await nextTurn();
-  }
-  return result;
-}
+/** Publishes `count` chat messages to `room` (see `publishBurst`). */
+const burst = (publisher: ChatPublisher, room: string, count: number, options: BurstOptions): Promise<Burst> =>
+  publishBurst((seq, pad) => publisher.message(room, { seq, pad }, 'bench'), count, options);
 
 async function slowClient(t: TestApp, sub: string, room: string): Promise<{ client: TestClient; id: string }> {
   const client = await t.chat({ sub });
@@ -143,7 +73,7 @@ describe('slow consumers (SPEC §9)', () => {
     const heapBefore = process.memoryUsage().heapUsed;
 
     const readers = await Promise.all(
-      Array.from({ length: 30 }, (_, i) => Reader.join(t.wsUrl(CHAT_PATH, hsToken({ sub: `reader-${i}` })), ROOM)),
+      Array.from({ length: 30 }, (_, i) => joinReader(t.wsUrl(CHAT_PATH, hsToken({ sub: `reader-${i}` })), ROOM)),
     );
     const slow = await slowClient(t, 'slow', ROOM);
     const slowConnection = registry.get(slow.id)!;
@@ -214,7 +144,7 @@ describe('slow consumers by message count (SPEC §9, maxQueueSize 50)', () => {
   it('closes a paused socket with 1013 once 50 messages are held for it; readers unaffected', async () => {
     const ROOM = 'channel:6';
     const readers = await Promise.all(
-      Array.from({ length: 5 }, (_, i) => Reader.join(t.wsUrl(CHAT_PATH, hsToken({ sub: `count-reader-${i}` })), ROOM)),
+      Array.from({ length: 5 }, (_, i) => joinReader(t.wsUrl(CHAT_PATH, hsToken({ sub: `count-reader-${i}` })), ROOM)),
     );
     const slow = await slowClient(t, 'count-slow', ROOM);
     const slowConnection = registry.get(slow.id)!;
@@ -240,7 +170,7 @@ describe('slow consumers by message count (SPEC §9, maxQueueSize 50)', () => {
 
   it('terminates a paused socket that cannot finish the close handshake, within the grace period', async () => {
     const ROOM = 'channel:7';
-    const reader = await Reader.join(t.wsUrl(CHAT_PATH, hsToken({ sub: 'grace-reader' })), ROOM);
+    const reader = await joinReader(t.wsUrl(CHAT_PATH, hsToken({ sub: 'grace-reader' })), ROOM);
     const slow = await slowClient(t, 'grace-slow', ROOM);
     const slowConnection = registry.get(slow.id)!;
     const result = await burst(publisher, ROOM, 40_000, { size: 1000, chunk: 20, stop: () => !slowConnection.isOpen });
@@ -265,7 +195,7 @@ describe('slow consumers by message count (SPEC §9, maxQueueSize 50)', () => {
   it('does not close healthy readers for a synchronous burst larger than maxQueueSize', async () => {
     const ROOM = 'channel:8';
     const readers = await Promise.all(
-      Array.from({ length: 3 }, (_, i) => Reader.join(t.wsUrl(CHAT_PATH, hsToken({ sub: `sync-reader-${i}` })), ROOM)),
+      Array.from({ length: 3 }, (_, i) => joinReader(t.wsUrl(CHAT_PATH, hsToken({ sub: `sync-reader-${i}` })), ROOM)),
     );
     // 100 small messages in one tick: the kernel takes every write at once, nothing is held back
     await burst(publisher, ROOM, 100, { size: 10, chunk: 100 });
@@ -282,17 +212,6 @@ describe('slow consumers by message count (SPEC §9, maxQueueSize 50)', () => {
     await eventually(() => registry.footprint().connections === 0, 5000, 'readers released');
   });
 });
-
-/** Tiny deterministic PRNG (mulberry32), for the churn's choice of behaviours. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe('connection churn leaves nothing behind (SPEC §3, §9)', () => {
   const WATCHED = ['channel:9000', 'channel:9001', 'channel:9002'];

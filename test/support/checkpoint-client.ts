@@ -1,12 +1,38 @@
 import { randomUUID } from 'node:crypto';
 import type WebSocket from 'ws';
-import { TestClient, eventually, sleep, type Frame } from './test-client.js';
-import type { TestApp } from './test-app.js';
-import { hsToken, type Claims } from './tokens.js';
+import {
+  TestClient,
+  eventually,
+  frameWaiter,
+  lastFrames,
+  quietAfter,
+  refused as refusedAfter,
+  replyTo,
+  waitFrame,
+  type Frame,
+} from './test-client.js';
+import { openWithToken, type TestApp, type TokenOptions } from './test-app.js';
+import { hsToken, noneToken, type Claims } from './tokens.js';
+import {
+  MAX_DEPTH,
+  hostileFrames,
+  hostileKeyName,
+  int,
+  j,
+  pick,
+  randomText,
+  wrap,
+  type Categories,
+  type HostileCase,
+  type Rng,
+} from './hostile-frames.js';
+
+export { closeAll, upgradeStatus } from './test-client.js';
 
 /**
  * Helpers for the checkpoint RPC gateway's e2e tests (SPEC §5, seed 003): requests with unique ids
- * and their responses, the exact frame shapes, events, connections with and without a token.
+ * and their responses, the exact frame shapes, events, connections with and without a token, and
+ * what the hostile-frame generator (test/support/hostile-frames.ts) needs to know of this gateway.
  */
 
 export const CHECKPOINTS = '/ws/checkpoints';
@@ -37,6 +63,17 @@ export const EVENT_TYPES = [
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
+/** The methods that take a `session_id`. */
+export const SESSION_METHODS = [
+  'list_checkpoints',
+  'checkpoint',
+  'restore',
+  'delete_checkpoint',
+  'compact',
+  'subscribe',
+  'unsubscribe',
+];
+
 export { randomUUID };
 
 let counter = 0;
@@ -46,51 +83,6 @@ export const nextId = (prefix = 'rq'): string => `${prefix}-${process.pid}-${++c
 /** A response frame (as opposed to a pushed event). */
 export const isResponse = (frame: Frame): boolean => 'success' in frame && !('event_type' in frame);
 export const isEvent = (frame: Frame): boolean => 'event_type' in frame;
-
-/**
- * Resolves with the first frame from index `start` of `client.frames` that matches, or rejects
- * after `timeoutMs` (or when the socket closes first). Reads the frames array only, so it leaves
- * `next()`'s cursor alone and never misses a frame that arrived before it was called.
- */
-export function waitFrame(
-  client: TestClient,
-  match: (frame: Frame) => boolean,
-  start = 0,
-  timeoutMs = 5000,
-  what = 'a matching frame',
-): Promise<Frame> {
-  return new Promise((resolve, reject) => {
-    const check = (): boolean => {
-      const found = client.frames.slice(start).find(match);
-      if (!found) return false;
-      cleanup();
-      resolve(found);
-      return true;
-    };
-    const onClose = (code: number, reason: Buffer): void => {
-      setImmediate(() => {
-        if (check()) return;
-        cleanup();
-        reject(new Error(`socket closed (${code} ${reason.toString()}) before ${what}; frames ${tail(client)}`));
-      });
-    };
-    const timer = setTimeout(() => {
-      cleanup();
-      reject(new Error(`no ${what} within ${timeoutMs} ms; last frames ${tail(client)}`));
-    }, timeoutMs);
-    const cleanup = (): void => {
-      clearTimeout(timer);
-      client.socket.off('message', check);
-      client.socket.off('close', onClose);
-    };
-    // registered after TestClient's own listener, so the frame is already recorded when this runs
-    client.socket.on('message', check);
-    client.socket.on('close', onClose);
-    check();
-  });
-}
-
-const tail = (client: TestClient): string => JSON.stringify(client.frames.slice(-4)).slice(0, 600);
 
 /** The request frame; `params` left out when undefined ("params may be omitted"). */
 export function request(method: unknown, params?: unknown, id: unknown = nextId()): Frame {
@@ -125,7 +117,7 @@ export async function pipeline(
   await eventually(
     () => client.frames.slice(start).filter((f) => isResponse(f) && wanted.has(f.id)).length >= ids.length,
     timeoutMs,
-    `${ids.length} responses; last frames ${tail(client)}`,
+    () => `${ids.length} responses; last frames ${lastFrames(client)}`,
   );
   const byId = new Map(
     client.frames
@@ -138,10 +130,7 @@ export async function pipeline(
 
 /** Sends `payload` as is and resolves with the first response frame after it. */
 export function reply(client: TestClient, payload: Frame | string | Buffer, timeoutMs = 5000): Promise<Frame> {
-  const start = client.frames.length;
-  client.send(payload);
-  const shown = Buffer.isBuffer(payload) ? '<binary>' : typeof payload === 'string' ? payload : JSON.stringify(payload);
-  return waitFrame(client, isResponse, start, timeoutMs, `response to ${shown.slice(0, 100)}`);
+  return replyTo(client, payload, isResponse, timeoutMs);
 }
 
 /** A successful call: checks the exact success envelope and returns `result`. */
@@ -262,49 +251,22 @@ export function events(client: TestClient, sessionId?: string, type?: EventType)
 }
 
 /** Waits until `client` has at least `count` events matching `match`; returns all matching. */
-export async function waitEvents(
-  client: TestClient,
-  match: (frame: Frame) => boolean,
-  count = 1,
-  timeoutMs = 5000,
-): Promise<Frame[]> {
-  await eventually(
-    () => client.frames.filter((f) => isEvent(f) && match(f)).length >= count,
-    timeoutMs,
-    `${count} matching event(s); last frames ${tail(client)}`,
-  );
-  return client.frames.filter((f) => isEvent(f) && match(f));
-}
+export const waitEvents = frameWaiter((c) => c.frames.filter(isEvent), 'event(s)');
 
 /** Waits for the `checkpoint_created` event of `checkpointId` on each client (the "quiet point"). */
-export async function awaitCreated(clients: TestClient[], checkpointId: string, timeoutMs = 5000): Promise<void> {
-  await Promise.all(
-    clients.map((c) =>
-      waitEvents(
-        c,
-        (f) => f.event_type === 'checkpoint_created' && f.data?.checkpoint_id === checkpointId,
-        1,
-        timeoutMs,
-      ),
-    ),
-  );
-  await sleep(50);
+export function awaitCreated(clients: TestClient[], checkpointId: string, timeoutMs = 5000): Promise<void> {
+  const created = (f: Frame): boolean =>
+    f.event_type === 'checkpoint_created' && f.data?.checkpoint_id === checkpointId;
+  return quietAfter(clients, (c) => waitEvents(c, created, 1, timeoutMs), 50);
 }
 
 /** A checkpoint connection authenticated at the upgrade (token in the query string, or the header). */
-export async function openCheckpoint(
+export function openCheckpoint(
   t: TestApp,
   claims: Claims = { sub: 'cp-user' },
-  options: WebSocket.ClientOptions & { viaHeader?: boolean } = {},
+  options: TokenOptions = {},
 ): Promise<TestClient> {
-  const { viaHeader, ...clientOptions } = options;
-  const token = hsToken(claims);
-  return viaHeader
-    ? TestClient.open(t.wsUrl(CHECKPOINTS), {
-        ...clientOptions,
-        headers: { ...clientOptions.headers, authorization: `Bearer ${token}` },
-      })
-    : TestClient.open(t.wsUrl(CHECKPOINTS, token), clientOptions);
+  return openWithToken(t, CHECKPOINTS, claims, options);
 }
 
 /** A checkpoint connection without any token (accepted, unauthenticated). */
@@ -313,26 +275,12 @@ export function openAnonymous(t: TestApp, options: WebSocket.ClientOptions = {})
 }
 
 /** A connection the server refuses after the upgrade: the frames it got and how it was closed. */
-export async function refused(
+export function refused(
   url: string,
   options: WebSocket.ClientOptions = {},
   timeoutMs = 5000,
 ): Promise<{ frames: Frame[]; code: number; reason: string }> {
-  const client = new TestClient(url, options);
-  const { code, reason } = await client.waitClose(timeoutMs);
-  return { frames: client.frames, code, reason };
-}
-
-/** The HTTP status an upgrade gets (101 when it is upgraded). */
-export async function upgradeStatus(url: string, options: WebSocket.ClientOptions = {}): Promise<number> {
-  const client = new TestClient(url, options);
-  return client.opened.then(
-    () => {
-      client.close();
-      return 101;
-    },
-    (error: Error) => Number(/HTTP (\d+)/.exec(error.message)?.[1] ?? 0),
-  );
+  return refusedAfter(url, options, timeoutMs);
 }
 
 /**
@@ -356,38 +304,343 @@ export async function tryOpen(url: string, options: WebSocket.ClientOptions = {}
   return undefined;
 }
 
-/** Closes the clients and waits until each socket is closed. */
-export async function closeAll(clients: TestClient[]): Promise<void> {
-  for (const client of clients) client.close();
-  await Promise.all(clients.map((c) => c.waitClose(5000).catch(() => undefined)));
-}
-
 // ---------------------------------------------------------------------------------------------
-// Output capture (no stack traces), as in test/hostile-input.e2e-spec.ts
+// Hostile frames (test/support/hostile-frames.ts), worded for the checkpoint gateway
 // ---------------------------------------------------------------------------------------------
 
-export interface Captured {
-  lines: string[];
-  restore(): void;
+/** Every method the gateway has. */
+const METHODS = ['authenticate', 'create_session', ...SESSION_METHODS, 'metrics'];
+
+/** What the generator needs to know: the session to aim at, whether the connection is authenticated, and the static token the app takes. */
+export interface CheckpointContext {
+  session: string;
+  checkpointId: string;
+  authenticated: boolean;
+  staticToken: string;
+  /** The time (Unix seconds) the JWTs of `authenticate` cases are issued at: the clock's by default. */
+  now?: number;
 }
 
-/** Captures what the process writes to stdout/stderr (the Nest logger, console, crashes). */
-export function captureOutput(): Captured {
-  const lines: string[] = [];
-  const streams = [process.stdout, process.stderr];
-  const originals = streams.map((stream) => stream.write);
-  for (const stream of streams) {
-    stream.write = (chunk: unknown, ...rest: unknown[]) => {
-      lines.push(...String(chunk).split('\n'));
-      const callback = rest.find((arg) => typeof arg === 'function') as (() => void) | undefined;
-      callback?.();
-      return true;
-    };
+/** What the checkpoint gateway answers a hostile frame with. */
+export interface CheckpointErrors {
+  /** The response ids the contract allows (`unknown`, the request's id, or either). */
+  ids: string[];
+  /** The exact error, or a pattern where the contract only says "an error". */
+  error: string | RegExp;
+}
+export type CheckpointCase = HostileCase<CheckpointErrors>;
+
+const INVALID = /^Invalid JSON: /;
+/** A pattern matching exactly one of `words`. */
+const exactly = (...words: string[]): RegExp =>
+  new RegExp(`^(${words.map((w) => w.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|')})$`, 's');
+const ANY_ERROR = /\S/;
+const UNKNOWN = ['unknown'];
+/** Refused before it is read as a request: `Invalid JSON: …` for id `unknown`. */
+const UNREAD: CheckpointErrors = { ids: UNKNOWN, error: INVALID };
+
+let caseCounter = 0;
+const caseId = (): string => `h-${++caseCounter}`;
+
+/** A well-formed request: its error depends on authentication unless it is `authenticate`. */
+function wellFormed(
+  ctx: CheckpointContext,
+  kind: string,
+  method: string,
+  params: unknown,
+  error: string | RegExp,
+): CheckpointCase {
+  const id = caseId();
+  const payload = params === undefined ? j({ id, method }) : j({ id, method, params });
+  const expected = method === 'authenticate' || ctx.authenticated ? error : AUTH_REQUIRED;
+  return { kind, payload, ids: [id], error: expected };
+}
+
+const hostile = hostileFrames<CheckpointErrors>({ minimal: '{"id":"a","method":"metrics"}', word: 'metrics' });
+
+function validFrames(ctx: CheckpointContext): string[] {
+  return [
+    j({ id: 'v1', method: 'metrics' }),
+    j({ id: 'v2', method: 'create_session', params: { name: 'truncated' } }),
+    j({ id: 'v3', method: 'checkpoint', params: { session_id: ctx.session, message: 'x', state: { a: [1, 2] } } }),
+    j({ id: 'v4', method: 'authenticate', params: { token: ctx.staticToken } }),
+    j({ id: 'v5', method: 'compact', params: { session_id: ctx.session, keep: 0 } }),
+  ];
+}
+
+/** A prototype key at the top level, in `params`, as the token, or deep in the state. */
+function hostileKey(rng: Rng, ctx: CheckpointContext): CheckpointCase {
+  const { key, spelled } = hostileKeyName(rng);
+  const where = int(rng, 0, 3);
+  const value = pick(rng, ['{"authenticated":true}', '{}', '[]', '1', '{"polluted":"yes"}', 'null', '"x"']);
+  const id = caseId();
+  let text: string;
+  switch (where) {
+    case 0: // top level
+      text =
+        rng() < 0.5
+          ? `{"${spelled}":${value},"id":"${id}","method":"metrics"}`
+          : `{"id":"${id}","method":"create_session","params":{},"${spelled}":${value}}`;
+      break;
+    case 1: // in params
+      text = `{"id":"${id}","method":"${pick(rng, ['authenticate', 'checkpoint', 'create_session'])}","params":{"session_id":"${ctx.session}","${spelled}":${value}}}`;
+      break;
+    case 2: // as the token
+      text = `{"id":"${id}","method":"authenticate","params":{"token":{"${spelled}":${value}}}}`;
+      break;
+    default: {
+      // deep in the state, keeping the frame within MAX_DEPTH
+      const depth = int(rng, 4, MAX_DEPTH - 1);
+      // a scalar value, so the holder adds no level of its own
+      const scalar = /^[[{]/.test(value) ? '1' : value;
+      const holder = `{"${spelled}":${scalar},"ok":true}`;
+      text = `{"id":"${id}","method":"checkpoint","params":{"session_id":"${ctx.session}","state":${wrap(rng, depth - 3, holder)}}}`;
+    }
   }
+  return { kind: `${key} key (${['top', 'params', 'token', 'state'][where]})`, payload: text, ...UNREAD };
+}
+
+/** Ids and methods that are not strings (the usual ones but for two of the big numbers). */
+const NON_STRINGS = hostile
+  .nonStrings('{"id":"a"}', 'a')
+  .filter((value) => value !== '-1e400' && value !== '123456789012345678901234567890');
+
+function badId(rng: Rng): CheckpointCase {
+  const method = pick(rng, ['metrics', 'create_session', 'authenticate']);
+  const text =
+    rng() < 0.3
+      ? pick(rng, [`{"method":"${method}"}`, `{"Id":"a","method":"${method}"}`, `{"method":"${method}","params":{}}`])
+      : `{"id":${pick(rng, NON_STRINGS)},"method":"${method}","params":{}}`;
+  return { kind: 'missing or non-string id', payload: text, ...UNREAD };
+}
+
+function badMethod(rng: Rng): CheckpointCase {
+  const id = caseId();
+  const text =
+    rng() < 0.3
+      ? pick(rng, [`{"id":"${id}"}`, `{"id":"${id}","params":{}}`, `{"id":"${id}","Method":"metrics"}`])
+      : `{"id":"${id}","method":${pick(rng, NON_STRINGS)},"params":{}}`;
+  // the contract names the error but not the id of this response
+  return { kind: 'missing or non-string method', payload: text, ids: [id, 'unknown'], error: INVALID };
+}
+
+function unknownMethod(rng: Rng, ctx: CheckpointContext): CheckpointCase {
+  const method = hostile.unknownName(rng, {
+    also: 'checkpoint',
+    server: ['checkpoint_created', 'subscribed', 'init', 'authenticated'],
+    real: METHODS,
+  });
+  const unknown = `Unknown method: ${method}`;
+  if (ctx.authenticated) return wellFormed(ctx, 'unknown method', method, {}, unknown);
+  // unauthenticated: the contract says Authentication required (test/checkpoint-auth checks that on its own);
+  // here either exact string passes, so the barrage tests robustness, not that wording twice
+  const id = caseId();
   return {
-    lines,
-    restore: () => streams.forEach((stream, i) => (stream.write = originals[i])),
+    kind: 'unknown method',
+    payload: j({ id, method, params: {} }),
+    ids: [id],
+    error: exactly(AUTH_REQUIRED, unknown),
   };
 }
 
-export const STACK_LINE = /^\s+at\s/;
+function badParams(rng: Rng, ctx: CheckpointContext): CheckpointCase {
+  const method = pick(rng, ['list_checkpoints', 'checkpoint', 'restore', 'delete_checkpoint', 'compact', 'subscribe']);
+  const extra: Record<string, unknown> =
+    method === 'restore' || method === 'delete_checkpoint'
+      ? { checkpoint_id: ctx.checkpointId }
+      : method === 'compact'
+        ? { keep: 1 }
+        : {};
+  const roll = int(rng, 0, 9);
+  switch (roll) {
+    case 0:
+      return wellFormed(ctx, `${method} without session_id`, method, extra, MISSING_SESSION);
+    case 1: {
+      const value = pick<unknown>(rng, [5, null, true, {}, [ctx.session], { toString: ctx.session }]);
+      return wellFormed(
+        ctx,
+        `${method} non-string session_id`,
+        method,
+        { ...extra, session_id: value },
+        MISSING_SESSION,
+      );
+    }
+    case 2: {
+      const value = pick(rng, [
+        '',
+        'abc',
+        'not-a-uuid',
+        `${ctx.session}x`,
+        '../../etc/passwd',
+        'zzzzzzzz-zzzz-zzzz-zzzz-zzzzzzzzzzzz',
+        randomText(rng, 20),
+      ]);
+      if (UUID.test(value)) return wellFormed(ctx, 'filler', 'metrics', {}, 'never');
+      return wellFormed(ctx, `${method} bad session_id`, method, { ...extra, session_id: value }, BAD_SESSION);
+    }
+    case 3:
+      return wellFormed(ctx, `${method} unknown session`, method, { ...extra, session_id: randomUUID() }, NO_SESSION);
+    case 4: {
+      const m = pick(rng, ['restore', 'delete_checkpoint']);
+      const value = pick(rng, [randomUUID(), 'abc', '', `${ctx.checkpointId}x`]);
+      return wellFormed(
+        ctx,
+        `${m} unknown checkpoint`,
+        m,
+        { session_id: ctx.session, checkpoint_id: value },
+        NO_CHECKPOINT,
+      );
+    }
+    case 5: {
+      const m = pick(rng, ['restore', 'delete_checkpoint']);
+      const value = pick<unknown>(rng, [undefined, 5, null, {}, [ctx.checkpointId], true]);
+      const params =
+        value === undefined ? { session_id: ctx.session } : { session_id: ctx.session, checkpoint_id: value };
+      return wellFormed(ctx, `${m} bad checkpoint_id`, m, params, ANY_ERROR);
+    }
+    case 6: {
+      const keep = pick<unknown>(rng, [-1, -1000, 1.5, '2', null, true, [1], { n: 1 }, undefined, Infinity]);
+      const params = keep === undefined ? { session_id: ctx.session } : { session_id: ctx.session, keep };
+      // Infinity: JSON.stringify makes it null, still not an integer
+      return wellFormed(ctx, `compact keep ${String(keep)}`, 'compact', params, ANY_ERROR);
+    }
+    case 7: {
+      const message = pick<unknown>(rng, [5, true, {}, ['x'], { toString: 'x' }]);
+      return wellFormed(
+        ctx,
+        'checkpoint non-string message',
+        'checkpoint',
+        { session_id: ctx.session, message },
+        ANY_ERROR,
+      );
+    }
+    case 8: {
+      const name = pick<unknown>(rng, [5, true, {}, ['x'], { toString: 'x' }]);
+      return wellFormed(ctx, 'create_session non-string name', 'create_session', { name }, ANY_ERROR);
+    }
+    default: {
+      // params that are not an object
+      const id = caseId();
+      const params = pick(rng, ['5', '"x"', 'true', '[]', `["${ctx.session}"]`]);
+      const m = pick(rng, ['checkpoint', 'list_checkpoints', 'compact', 'restore']);
+      return {
+        kind: `${m} params ${params}`,
+        payload: `{"id":"${id}","method":"${m}","params":${params}}`,
+        ids: [id, 'unknown'],
+        error: ctx.authenticated ? ANY_ERROR : new RegExp(`^(${AUTH_REQUIRED}|Invalid JSON: .*)$`, 's'),
+      };
+    }
+  }
+}
+
+/** `authenticate` with values that must never authenticate. */
+function hostileAuth(rng: Rng, ctx: CheckpointContext): CheckpointCase {
+  const now = ctx.now ?? Math.floor(Date.now() / 1000);
+  // what hsToken would issue at `now`, so the same `ctx.now` makes the same token
+  const signed = (claims: Claims, secret?: string): string => hsToken({ iat: now, exp: now + 3600, ...claims }, secret);
+  const params = pick<unknown>(rng, [
+    { token: true },
+    { token: false },
+    { token: 1 },
+    { token: null },
+    { token: [ctx.staticToken] },
+    { token: [] },
+    { token: {} },
+    { token: { toString: ctx.staticToken } },
+    { token: { valueOf: ctx.staticToken } },
+    { token: '' },
+    { token: `${ctx.staticToken}\u0000` },
+    { token: `\u0000${ctx.staticToken}` },
+    { token: ` ${ctx.staticToken}` },
+    { token: `${ctx.staticToken} ` },
+    { token: `${ctx.staticToken}\n` },
+    { token: ctx.staticToken.toUpperCase() },
+    { token: ctx.staticToken.slice(0, -1) },
+    { token: ctx.staticToken.replace('t', 'т') },
+    { token: ctx.staticToken + ctx.staticToken },
+    { token: 'static-token' },
+    { token: 'not.a.jwt' },
+    { token: signed({ sub: 'x' }, 'another-secret-another-secret-another') },
+    { token: signed({ sub: 'x', exp: now - 120 }) },
+    { token: noneToken({ sub: 'x', exp: now + 3600 }) },
+    { token: signed({ username: 'no-sub' }) },
+    { Token: ctx.staticToken },
+    { tokens: [ctx.staticToken] },
+    {},
+    undefined,
+  ]);
+  return wellFormed(ctx, `authenticate ${j(params)?.slice(0, 40)}`, 'authenticate', params, INVALID_AUTH);
+}
+
+function categories(ctx: CheckpointContext): Categories<CheckpointErrors> {
+  const withCtx =
+    (draw: (rng: Rng, ctx: CheckpointContext) => CheckpointCase) =>
+    (rng: Rng): CheckpointCase =>
+      draw(rng, ctx);
+  return [
+    [
+      3,
+      hostile.invalidJson(
+        `{"id":"a","method":"authenticate","params":{"token":'x'}}`,
+        UNREAD,
+        '{"id":"b","method":"metrics"}',
+      ),
+    ],
+    [3, hostile.truncatedJson(validFrames(ctx), UNREAD)],
+    [
+      2,
+      // frame 1, params 2, state 3: state nested `levels` levels makes the frame 2 + levels deep
+      hostile.tooDeep(
+        {
+          outer: 2,
+          deepest: MAX_DEPTH + 8,
+          huge: [100, 1_000, 20_000],
+          frame: (_rng, state) =>
+            `{"id":"${caseId()}","method":"checkpoint","params":{"session_id":"${ctx.session}","state":${state}}}`,
+        },
+        UNREAD,
+      ),
+    ],
+    [4, withCtx(hostileKey)],
+    [1, hostile.notAnObject(UNREAD)],
+    [
+      1.5,
+      hostile.binary(
+        [
+          () => j({ id: caseId(), method: 'metrics' }),
+          () => j({ id: caseId(), method: 'authenticate', params: { token: ctx.staticToken } }),
+          () => j({ id: caseId(), method: 'compact', params: { session_id: ctx.session, keep: 0 } }),
+        ],
+        UNREAD,
+      ),
+    ],
+    [2, badId],
+    [2, badMethod],
+    [2, withCtx(unknownMethod)],
+    [4, withCtx(badParams)],
+    [3, withCtx(hostileAuth)],
+  ];
+}
+
+/** `count` hostile frames aimed at `ctx`; same seed, same frames (but for fresh UUIDs and tokens). */
+export function checkpointBarrage(seed: number, count: number, ctx: CheckpointContext): CheckpointCase[] {
+  caseCounter = 0; // ids (and so frame sizes) are the same for the same seed
+  return hostile.barrage(seed, count, categories(ctx)).filter((c) => c.kind !== 'filler');
+}
+
+/** Throws unless `frame` is exactly the `success: false` response `c` allows. */
+export function expectCheckpointError(frame: Frame | undefined, c: CheckpointCase, label: string): void {
+  const ok =
+    frame !== undefined &&
+    frame.success === false &&
+    Object.keys(frame).sort().join() === 'error,id,success' &&
+    c.ids.includes(frame.id) &&
+    typeof frame.error === 'string' &&
+    frame.error.length > 0 &&
+    (typeof c.error === 'string' ? frame.error === c.error : c.error.test(frame.error));
+  if (!ok) {
+    throw new Error(
+      `${label}: expected {id: ${c.ids.join('|')}, success: false, error: ${String(c.error)}} but got ${JSON.stringify(frame)}`,
+    );
+  }
+}

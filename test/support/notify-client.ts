@@ -1,15 +1,17 @@
 import type { Subscription } from 'rxjs';
-import type WebSocket from 'ws';
 import { NotifyPublisher, type NotifyInbound } from '../../src/realtime/index.js';
-import { TestClient, eventually, sleep, type Frame } from './test-client.js';
-import type { TestApp } from './test-app.js';
-import { hsToken, type Claims } from './tokens.js';
+import { hostileFrames, int, j, pick, type Categories, type HostileCase } from './hostile-frames.js';
+import { TestClient, frameWaiter, quietAfter, replyTo, waitFrame, type Frame } from './test-client.js';
+import { openWithToken, type TestApp, type TokenOptions } from './test-app.js';
+import type { Claims } from './tokens.js';
+
+export { closeAll, refused, upgradeStatus } from './test-client.js';
 
 /**
  * Helpers for the notify gateway's e2e tests (SPEC §6, seed 002): the exact `{type, content, meta,
  * timestamp}` frames, connecting with or without a client id, replies, quiet points, what the host
- * app receives through `NotifyPublisher.messages()`, and the hostile-frame generator of
- * test/hostile-input.e2e-spec.ts worded for this gateway.
+ * app receives through `NotifyPublisher.messages()`, and what the hostile-frame generator
+ * (test/support/hostile-frames.ts) needs to know of this gateway.
  */
 
 export const ISO_MS = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
@@ -53,17 +55,9 @@ export async function openNotify(
   t: TestApp,
   clientId?: string,
   claims: Claims = { sub: 'notify-user' },
-  options: WebSocket.ClientOptions & { viaHeader?: boolean } = {},
+  options: TokenOptions = {},
 ): Promise<TestClient> {
-  const { viaHeader, ...clientOptions } = options;
-  const token = hsToken(claims);
-  const path = notifyPath(clientId);
-  const client = viaHeader
-    ? await TestClient.open(t.wsUrl(path), {
-        ...clientOptions,
-        headers: { ...clientOptions.headers, authorization: `Bearer ${token}` },
-      })
-    : await TestClient.open(t.wsUrl(path, token), clientOptions);
+  const client = await openWithToken(t, notifyPath(clientId), claims, options);
   try {
     const first = await client.next();
     expect(first).toEqual(connectedFrame(clientId ?? expect.stringMatching(UUID)));
@@ -72,29 +66,6 @@ export async function openNotify(
     throw error;
   }
   return client;
-}
-
-/** A connection the server refuses after the upgrade: the frames it got and how it was closed. */
-export async function refused(
-  url: string,
-  options: WebSocket.ClientOptions = {},
-  timeoutMs = 3000,
-): Promise<{ frames: Frame[]; code: number; reason: string }> {
-  const client = new TestClient(url, options);
-  const { code, reason } = await client.waitClose(timeoutMs);
-  return { frames: client.frames, code, reason };
-}
-
-/** The HTTP status an upgrade gets (101 when it is upgraded; the socket is then closed). */
-export async function upgradeStatus(url: string, options: WebSocket.ClientOptions = {}): Promise<number> {
-  const client = new TestClient(url, options);
-  return client.opened.then(
-    () => {
-      client.close();
-      return 101;
-    },
-    (error: Error) => Number(/HTTP (\d+)/.exec(error.message)?.[1] ?? 0),
-  );
 }
 
 /** Frames the server pushed on its own besides heartbeats: everything but the welcome and `ping`s. */
@@ -109,52 +80,8 @@ export function messages(client: TestClient, type?: string): Frame[] {
  * (the reply). Reads the frames array only, so `next()`'s cursor is left alone.
  */
 export function reply(client: TestClient, payload: Frame | string | Buffer, timeoutMs = 3000): Promise<Frame> {
-  const start = client.frames.length;
-  client.send(payload);
-  const shown = Buffer.isBuffer(payload) ? '<binary>' : typeof payload === 'string' ? payload : JSON.stringify(payload);
-  return waitFor(client, (f) => f.type !== 'ping', start, timeoutMs, `a reply to ${shown.slice(0, 100)}`);
+  return replyTo(client, payload, (f) => f.type !== 'ping', timeoutMs);
 }
-
-/** Resolves with the first frame from index `start` matching `match`, or rejects on timeout or close. */
-export function waitFor(
-  client: TestClient,
-  match: (frame: Frame) => boolean,
-  start = 0,
-  timeoutMs = 5000,
-  what = 'a matching frame',
-): Promise<Frame> {
-  return new Promise((resolve, reject) => {
-    const check = (): boolean => {
-      const found = client.frames.slice(start).find(match);
-      if (!found) return false;
-      cleanup();
-      resolve(found);
-      return true;
-    };
-    const onClose = (code: number, reason: Buffer): void => {
-      setImmediate(() => {
-        if (check()) return;
-        cleanup();
-        reject(new Error(`socket closed (${code} ${reason.toString()}) before ${what}; frames ${tail(client)}`));
-      });
-    };
-    const timer = setTimeout(() => {
-      cleanup();
-      reject(new Error(`no ${what} within ${timeoutMs} ms; last frames ${tail(client)}`));
-    }, timeoutMs);
-    const cleanup = (): void => {
-      clearTimeout(timer);
-      client.socket.off('message', check);
-      client.socket.off('close', onClose);
-    };
-    // registered after TestClient's own listener, so the frame is already recorded when this runs
-    client.socket.on('message', check);
-    client.socket.on('close', onClose);
-    check();
-  });
-}
-
-const tail = (client: TestClient): string => JSON.stringify(client.frames.slice(-4)).slice(0, 600);
 
 let roundTrips = 0;
 
@@ -163,7 +90,7 @@ export async function ping(client: TestClient, timeoutMs = 5000): Promise<void> 
   const pingId = `quiet-${process.pid}-${++roundTrips}`;
   const start = client.frames.length;
   client.send({ type: 'ping', meta: { ping_id: pingId } });
-  const pong = await waitFor(
+  const pong = await waitFrame(
     client,
     (f) => f.type === 'pong' && f.meta?.ping_id === pingId,
     start,
@@ -177,25 +104,16 @@ export async function ping(client: TestClient, timeoutMs = 5000): Promise<void> 
  * The quiet point of exactly-once checks: a ping/pong round trip on each client (whatever was
  * fanned out to it before is then in its `frames`), then `extraMs` more.
  */
-export async function quiet(clients: TestClient[], extraMs = 150): Promise<void> {
-  await Promise.all(clients.filter((c) => c.socket.readyState === c.socket.OPEN).map((c) => ping(c)));
-  await sleep(extraMs);
+export function quiet(clients: TestClient[], extraMs = 150): Promise<void> {
+  return quietAfter(
+    clients.filter((c) => c.socket.readyState === c.socket.OPEN),
+    (c) => ping(c),
+    extraMs,
+  );
 }
 
 /** Waits until `client` has at least `count` pushed messages matching `match`. */
-export async function waitMessages(
-  client: TestClient,
-  match: (frame: Frame) => boolean,
-  count = 1,
-  timeoutMs = 5000,
-): Promise<Frame[]> {
-  await eventually(
-    () => messages(client).filter(match).length >= count,
-    timeoutMs,
-    `${count} matching message(s); last frames ${tail(client)}`,
-  );
-  return messages(client).filter(match);
-}
+export const waitMessages = frameWaiter(messages, 'message(s)');
 
 /** Everything `NotifyPublisher.messages()` emits from now on, until `stop()`. */
 export interface Inbound {
@@ -230,183 +148,19 @@ export async function listedNotifyIds(t: TestApp, token: string): Promise<string
   return (response.body.clients as Array<{ id: string }>).map((c) => c.id).sort();
 }
 
-/** Closes the clients and waits until each socket is closed. */
-export async function closeAll(clients: TestClient[]): Promise<void> {
-  for (const client of clients) client.close();
-  await Promise.all(clients.map((c) => c.waitClose(5000).catch(() => undefined)));
-}
-
 // ---------------------------------------------------------------------------------------------
-// Output capture (no stack traces), as in test/hostile-input.e2e-spec.ts
+// Hostile frames (test/support/hostile-frames.ts), worded for the notify gateway
 // ---------------------------------------------------------------------------------------------
 
-export interface Captured {
-  lines: string[];
-  restore(): void;
-}
-
-/** Captures what the process writes to stdout/stderr (the Nest logger, console, crashes). */
-export function captureOutput(): Captured {
-  const lines: string[] = [];
-  const streams = [process.stdout, process.stderr];
-  const originals = streams.map((stream) => stream.write);
-  for (const stream of streams) {
-    stream.write = (chunk: unknown, ...rest: unknown[]) => {
-      lines.push(...String(chunk).split('\n'));
-      const callback = rest.find((arg) => typeof arg === 'function') as (() => void) | undefined;
-      callback?.();
-      return true;
-    };
-  }
-  return {
-    lines,
-    restore: () => streams.forEach((stream, i) => (stream.write = originals[i])),
-  };
-}
-
-export const STACK_LINE = /^\s+at\s/;
-
-// ---------------------------------------------------------------------------------------------
-// Hostile-frame generator (test/hostile-input.e2e-spec.ts, worded for the notify gateway)
-// ---------------------------------------------------------------------------------------------
-
-export const MAX_DEPTH = 32;
-const HOSTILE_KEYS = ['__proto__', 'constructor', 'prototype'] as const;
-
-export interface HostileCase {
-  kind: string;
-  payload: string | Buffer;
-  /** The error the notify gateway answers with: exact, or a pattern where the contract only names the subject. */
+/** The error the notify gateway answers a hostile frame with: exact, or a pattern where the contract only names the subject. */
+export interface NotifyErrors {
   error: string | RegExp;
 }
+export type NotifyCase = HostileCase<NotifyErrors>;
 
-/** Tiny deterministic PRNG (mulberry32): same seed, same barrage. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const answer = (error: string | RegExp): NotifyErrors => ({ error });
 
-type Rng = () => number;
-const int = (rng: Rng, min: number, max: number): number => min + Math.floor(rng() * (max - min + 1));
-const pick = <T>(rng: Rng, items: readonly T[]): T => items[Math.floor(rng() * items.length)];
-const j = (value: unknown): string => JSON.stringify(value);
-
-/** Wraps JSON text `inner` in `levels` containers (objects or arrays, chosen by `rng`). */
-function wrapIn(rng: Rng, levels: number, inner: string): string {
-  let text = inner;
-  for (let i = 0; i < levels; i++) {
-    switch (int(rng, 0, 3)) {
-      case 0:
-        text = `{"k${i}":${text}}`;
-        break;
-      case 1:
-        text = `[${text}]`;
-        break;
-      case 2:
-        text = `[1,"x",${text}]`;
-        break;
-      default:
-        text = `{"a":null,"b":${text},"c":[]}`;
-    }
-  }
-  return text;
-}
-
-/** Reference depth, counted as the server must: the top-level object is depth 1. */
-export function depthOf(root: unknown): number {
-  let deepest = 0;
-  const stack: Array<[unknown, number]> = [[root, 1]];
-  while (stack.length > 0) {
-    const [value, depth] = stack.pop()!;
-    if (typeof value !== 'object' || value === null) continue;
-    deepest = Math.max(deepest, depth);
-    for (const child of Array.isArray(value) ? value : Object.values(value)) stack.push([child, depth + 1]);
-  }
-  return deepest;
-}
-
-export function parses(text: string): boolean {
-  try {
-    JSON.parse(text);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** `n` nested objects: nestedObjects(1) = {}, nestedObjects(2) = {"a":{}}, … */
-export function nestedObjects(n: number): string {
-  return `${'{"a":'.repeat(n - 1)}{}${'}'.repeat(n - 1)}`;
-}
-
-const UNICODE_BITS = [
-  'é',
-  'ß',
-  'Ω',
-  'р',
-  'ı',
-  '١',
-  '９',
-  '🏓',
-  '👩‍💻',
-  '\u200b',
-  '\u202e',
-  '\ufeff',
-  '\u0000',
-  '\u0007',
-  '\\',
-  '"',
-  '\n',
-];
-
-function randomText(rng: Rng, maxLength: number): string {
-  let text = '';
-  const length = int(rng, 1, maxLength);
-  for (let i = 0; i < length; i++) {
-    text += rng() < 0.3 ? pick(rng, UNICODE_BITS) : String.fromCharCode(int(rng, 0x20, 0x7e));
-  }
-  return text;
-}
-
-const GARBAGE = [
-  '',
-  ' ',
-  '\n\t',
-  '{oops',
-  '{',
-  '}',
-  '{{}}',
-  "{'type':'ping'}",
-  '{type:"ping"}',
-  '{"type":"ping",}',
-  '{"type":"ping"}}',
-  '{"type":"ping"} {"type":"ping"}',
-  '{"type":"ping"}x',
-  '{"type":"ping"',
-  '{"type":ping}',
-  '{"type":"ping","n":01}',
-  '{"type":"ping","n":NaN}',
-  '{"type":"ping","n":Infinity}',
-  '{"type":"ping","n":-}',
-  '{"type":"ping","n":1e}',
-  '{"type":"pi\u0001ng"}',
-  '{"type":"\\x41"}',
-  '{"type":"\\u12"}',
-  'NaN',
-  'undefined',
-  'nul',
-  'True',
-  '🏓',
-  '\u0000',
-  '[1,2',
-  '[,]',
-  '{"type":"hostile","content":\'x\'}',
-];
+const hostile = hostileFrames<NotifyErrors>({ minimal: '{"type":"ping"}', word: 'ping' });
 
 const VALID_FRAMES = [
   j({ type: 'ping', meta: { ping_id: 'p-1' } }),
@@ -415,177 +169,83 @@ const VALID_FRAMES = [
   j({ type: 'hostile', content: { nested: [1, 2, { deeper: ['é', '🏓', null, true, 1.5e300] }] } }),
 ];
 
-const DEPTH_ERROR = /nest|deep|depth/i;
-
-function invalidJson(rng: Rng): HostileCase {
-  let text: string;
-  if (rng() < 0.5) {
-    text = pick(rng, GARBAGE);
-  } else {
-    do {
-      text = (rng() < 0.5 ? '{' : '') + randomText(rng, 40);
-    } while (parses(text));
-  }
-  return { kind: 'invalid JSON', payload: text, error: INVALID_JSON };
-}
-
-function truncatedJson(rng: Rng): HostileCase {
-  const full = pick(rng, VALID_FRAMES);
-  const text = full.slice(0, int(rng, 1, full.length - 1));
-  return { kind: 'truncated JSON', payload: text, error: INVALID_JSON };
-}
-
-function tooDeep(rng: Rng): HostileCase {
-  // depth of the frame = 1 (the frame) + the nested field's depth
-  const extra = rng() < 0.1 ? pick(rng, [100, 1_000, 50_000]) : int(rng, MAX_DEPTH, MAX_DEPTH + 8);
-  let nested: string;
-  if (extra > 1_000) nested = `${'['.repeat(extra - 1)}{}${']'.repeat(extra - 1)}`;
-  else nested = wrapIn(rng, extra - 1, pick(rng, ['{}', '[]', '{"x":1}', '[0]']));
-  const type = pick(rng, ['ping', 'pong', 'hostile']);
-  const field = pick(rng, ['content', 'meta', 'extra']);
-  const text = `{"type":"${type}","${field}":${nested}}`;
-  return { kind: `nested ${1 + extra} levels`, payload: text, error: DEPTH_ERROR };
-}
-
-function hostileKey(rng: Rng): HostileCase {
-  const key = pick(rng, HOSTILE_KEYS);
-  const spelled = rng() < 0.2 ? key.replace(/_/g, '\\u005f').replace(/^c/, '\\u0063').replace(/^p/, '\\u0070') : key;
-  const depth = rng() < 0.3 ? 1 : int(rng, 2, MAX_DEPTH);
-  // the value's own nesting must keep the frame within MAX_DEPTH: only the key is hostile
-  const value =
-    depth >= MAX_DEPTH
-      ? pick(rng, ['1', 'null', '"x"', 'true'])
-      : depth === MAX_DEPTH - 1
-        ? pick(rng, ['{}', '[]', '{"polluted":"yes"}', '{"isAdmin":true}'])
-        : pick(rng, ['{"roles":["admin"]}', '{}', '[]', '1', '{"polluted":"yes"}', 'null', '{"isAdmin":true}']);
-  const base = pick(rng, [`"type":"ping"`, `"type":"hostile"`, `"type":"pong"`]);
-  let text: string;
-  if (depth === 1) {
-    text = rng() < 0.5 ? `{"${spelled}":${value},${base}}` : `{${base},"${spelled}":${value}}`;
-  } else {
-    // the hostile key sits in an object at `depth`; the field itself is depth 2
-    const holder = pick(rng, [
-      `{"ping_id":"p-1","${spelled}":${value}}`,
-      `{"${spelled}":${value},"level":"info"}`,
-      `{"${spelled}":${value}}`,
-    ]);
-    const field = pick(rng, ['content', 'meta']);
-    text = `{${base},"${field}":${depth === 2 ? holder : wrapIn(rng, depth - 2, holder)}}`;
-  }
-  return { kind: `${key} key at depth ${depth}`, payload: text, error: new RegExp(key) };
-}
-
-const NON_STRINGS = [
-  'null',
-  '5',
-  '-1',
-  '0.5',
-  'true',
-  'false',
-  '[]',
-  '["ping"]',
-  '{}',
-  '{"type":"ping"}',
-  '1e308',
-  '-1e400',
-  '123456789012345678901234567890',
-  `1${'0'.repeat(400)}`,
-];
-
-function wrongType(rng: Rng): HostileCase {
-  const roll = rng();
-  if (roll < 0.3) {
-    const text = pick(rng, [
-      '{}',
-      '{"content":"x"}',
-      '{"meta":{"ping_id":"p-1"}}',
-      '{"Type":"ping"}',
-      '{" type":"ping"}',
-      '{"type ":"hostile"}',
-    ]);
-    return { kind: 'missing type', payload: text, error: MISSING_TYPE };
-  }
-  if (roll < 0.6) {
-    const text = `{"type":${pick(rng, NON_STRINGS)},"content":"x"}`;
-    return { kind: 'non-string type', payload: text, error: MISSING_TYPE };
-  }
-  const type = rng() < 0.3 ? '' : 'x'.repeat(int(rng, 65, 3000));
-  return { kind: `type of ${type.length} characters`, payload: j({ type, content: 'x' }), error: BAD_TYPE_LENGTH };
-}
-
-function badMeta(rng: Rng): HostileCase {
-  const meta = pick(rng, ['5', '"meta"', 'true', 'false', '[]', '[{"level":"info"}]', '0', '""', '1e400']);
-  const type = pick(rng, ['hostile', 'logs', 'task_success', 'custom.event']);
-  return { kind: `meta ${meta}`, payload: `{"type":"${type}","content":"x","meta":${meta}}`, error: BAD_META };
-}
-
-function notAnObject(rng: Rng): HostileCase {
-  const text = pick(rng, [
-    'null',
-    'true',
-    'false',
-    '0',
-    '-0',
-    '1e400',
-    '"ping"',
-    '""',
-    '[]',
-    '[null]',
-    '[{"type":"ping"}]',
-    '[[[[]]]]',
-    '"{\\"type\\":\\"ping\\"}"',
-  ]);
-  return { kind: `not an object: ${text}`, payload: text, error: NOT_AN_OBJECT };
-}
-
-function binary(rng: Rng): HostileCase {
-  let bytes: Buffer;
-  const roll = rng();
-  if (roll < 0.3) bytes = Buffer.from(j({ type: 'ping', meta: { ping_id: 'p-bin' } }));
-  else if (roll < 0.4) bytes = Buffer.from(j({ type: 'hostile', content: 'binary' }));
-  else if (roll < 0.45) bytes = Buffer.alloc(0);
-  else bytes = Buffer.from(Array.from({ length: int(rng, 1, 256) }, () => int(rng, 0, 255)));
-  return { kind: `binary frame of ${bytes.length} bytes`, payload: bytes, error: BINARY };
-}
-
-const GENERATORS: Array<[number, (rng: Rng) => HostileCase]> = [
-  [3, invalidJson],
-  [3, truncatedJson],
-  [2, tooDeep],
-  [4, hostileKey],
-  [3, wrongType],
-  [2, badMeta],
-  [1, notAnObject],
-  [1.5, binary],
+const CATEGORIES: Categories<NotifyErrors> = [
+  [3, hostile.invalidJson(`{"type":"hostile","content":'x'}`, answer(INVALID_JSON))],
+  [3, hostile.truncatedJson(VALID_FRAMES, answer(INVALID_JSON))],
+  [
+    2,
+    hostile.tooDeep(
+      {
+        frame: (rng, nested) => {
+          const type = pick(rng, ['ping', 'pong', 'hostile']);
+          return `{"type":"${type}","${pick(rng, ['content', 'meta', 'extra'])}":${nested}}`;
+        },
+      },
+      answer(/nest|deep|depth/i),
+    ),
+  ],
+  [
+    4,
+    hostile.hostileKey(
+      {
+        bases: [`"type":"ping"`, `"type":"hostile"`, `"type":"pong"`],
+        holder: (rng, spelled, value) =>
+          pick(rng, [
+            `{"ping_id":"p-1","${spelled}":${value}}`,
+            `{"${spelled}":${value},"level":"info"}`,
+            `{"${spelled}":${value}}`,
+          ]),
+        field: (rng) => pick(rng, ['content', 'meta']),
+      },
+      (key) => answer(new RegExp(key)),
+    ),
+  ],
+  [
+    3,
+    hostile.wrongType({
+      missing: [
+        '{}',
+        '{"content":"x"}',
+        '{"meta":{"ping_id":"p-1"}}',
+        ...hostile.misspelledType,
+        '{"type ":"hostile"}',
+      ],
+      missingBelow: 0.3,
+      nonString: (value) => `{"type":${value},"content":"x"}`,
+      nonStrings: ['null', ...hostile.nonStrings().filter((value) => value !== 'null')],
+      nonStringBelow: 0.6,
+      expected: { missing: answer(MISSING_TYPE), nonString: answer(MISSING_TYPE) },
+      badString: (rng) => {
+        const type = rng() < 0.3 ? '' : 'x'.repeat(int(rng, 65, 3000));
+        return {
+          kind: `type of ${type.length} characters`,
+          payload: j({ type, content: 'x' }),
+          ...answer(BAD_TYPE_LENGTH),
+        };
+      },
+    }),
+  ],
+  [
+    2,
+    (rng) => {
+      const meta = pick(rng, ['5', '"meta"', 'true', 'false', '[]', '[{"level":"info"}]', '0', '""', '1e400']);
+      const type = pick(rng, ['hostile', 'logs', 'task_success', 'custom.event']);
+      return { kind: `meta ${meta}`, payload: `{"type":"${type}","content":"x","meta":${meta}}`, ...answer(BAD_META) };
+    },
+  ],
+  [1, hostile.notAnObject(answer(NOT_AN_OBJECT))],
+  [
+    1.5,
+    hostile.binary(
+      [() => j({ type: 'ping', meta: { ping_id: 'p-bin' } }), () => j({ type: 'hostile', content: 'binary' })],
+      answer(BINARY),
+    ),
+  ],
 ];
 
 /** `count` hostile frames; same seed, same frames. Each gets exactly one notify error frame. */
-export function barrage(seed: number, count: number): HostileCase[] {
-  const rng = mulberry32(seed);
-  const total = GENERATORS.reduce((sum, [weight]) => sum + weight, 0);
-  const cases: HostileCase[] = [];
-  for (const [, generate] of GENERATORS) cases.push(generate(rng));
-  while (cases.length < count) {
-    let roll = rng() * total;
-    const entry = GENERATORS.find(([weight]) => (roll -= weight) < 0) ?? GENERATORS[0];
-    cases.push(entry[1](rng));
-  }
-  return cases;
-}
-
-/** Sanity checks on the generator itself, so a wrong expectation is ours and not the server's. */
-export function checkGenerated(c: HostileCase): void {
-  if (Buffer.isBuffer(c.payload)) return;
-  const text = c.payload;
-  if (c.kind === 'invalid JSON' || c.kind === 'truncated JSON') {
-    if (parses(text)) throw new Error(`generator bug: ${c.kind} parses: ${text}`);
-    return;
-  }
-  const value = JSON.parse(text);
-  if (c.kind.startsWith('nested') && depthOf(value) <= MAX_DEPTH)
-    throw new Error(`generator bug: ${c.kind} is ${depthOf(value)} deep`);
-  if (!c.kind.startsWith('nested') && depthOf(value) > MAX_DEPTH)
-    throw new Error(`generator bug: ${c.kind} is too deep: ${text.slice(0, 200)}`);
+export function notifyBarrage(seed: number, count: number): NotifyCase[] {
+  return hostile.barrage(seed, count, CATEGORIES);
 }
 
 /** Throws unless `f` is exactly a notify error frame whose content is (or matches) `error`. */

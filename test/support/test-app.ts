@@ -1,6 +1,7 @@
 import type { INestApplication } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import type { AddressInfo } from 'node:net';
+import type WebSocket from 'ws';
 import { RealtimeModule, RealtimeWsAdapter, type RealtimeModuleOptions } from '../../src/realtime/index.js';
 import { TestClient } from './test-client.js';
 import { hsToken, TEST_SECRET, type Claims } from './tokens.js';
@@ -71,4 +72,24 @@ export function wrap(app: INestApplication): TestApp {
     },
     close: () => app.close(),
   };
+}
+
+/** Client options, and whether the token goes in the `authorization` header instead of the query string. */
+export type TokenOptions = WebSocket.ClientOptions & { viaHeader?: boolean };
+
+/** Opens `path` with a token for `claims`: in the query string, or in the header with `viaHeader`. */
+export function openWithToken(
+  t: TestApp,
+  path: string,
+  claims: Claims,
+  options: TokenOptions = {},
+): Promise<TestClient> {
+  const { viaHeader, ...clientOptions } = options;
+  const token = hsToken(claims);
+  return viaHeader
+    ? TestClient.open(t.wsUrl(path), {
+        ...clientOptions,
+        headers: { ...clientOptions.headers, authorization: `Bearer ${token}` },
+      })
+    : TestClient.open(t.wsUrl(path, token), clientOptions);
 }
