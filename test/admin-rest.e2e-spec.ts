@@ -89,6 +89,7 @@ describe('REST admin API (SPEC §8)', () => {
         connected_at: expect.any(String),
         last_seen: expect.any(String),
         rooms: expect.arrayContaining(['user:alice', 'channel:3']),
+        rooms_total: 2,
         messages_in: 1,
         messages_out: 2,
         instance: expect.any(String),

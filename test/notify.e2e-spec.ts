@@ -81,6 +81,7 @@ describe('notify gateway: paths, authentication and the welcome (SPEC §2, §6)'
         connected_at: isoTimestamp(),
         last_seen: isoTimestamp(),
         rooms: [],
+        rooms_total: 0,
         messages_in: 0,
         messages_out: 1,
         instance: expect.any(String),

@@ -35,6 +35,11 @@ describe('rooms and subscriptions per connection', () => {
     });
     expect(body.rooms).toHaveLength(129);
     expect(body.rooms).toContain('user:rooms');
+    expect(body.rooms_total).toBe(129);
+    // Lists show the first 32 rooms of each client, and how many there are.
+    const { body: list } = await t.http('GET', '/ws/clients?user=rooms', { token: ADMIN_TOKEN });
+    expect(list.clients[0].rooms).toHaveLength(32);
+    expect(list.clients[0].rooms_total).toBe(129);
     chat.close();
   });
 

@@ -44,7 +44,7 @@ export class ClientsController {
   @Get('clients/:clientId')
   async get(@Param('clientId') clientId: string): Promise<ClientDescriptor> {
     const local = this.registry.get(clientId);
-    return local ? this.stats.describe(local) : this.findElsewhere(clientId);
+    return local ? this.stats.describe(local, true) : this.findElsewhere(clientId);
   }
 
   /** Closes the client with 4000 on whichever instance holds it. */

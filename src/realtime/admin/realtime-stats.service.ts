@@ -65,8 +65,9 @@ export class RealtimeStats {
     };
   }
 
-  describe(connection: Connection): ClientDescriptor {
-    return describeConnection(connection, this.config.instanceId);
+  /** One client in full (`every` room), or as lists show it. */
+  describe(connection: Connection, every = false): ClientDescriptor {
+    return describeConnection(connection, this.config.instanceId, every ? Number.POSITIVE_INFINITY : undefined);
   }
 
   /** Every client of the cluster (this instance's live, the others' as of their last snapshot). */

@@ -10,13 +10,22 @@ export interface ClientDescriptor {
   user_agent: string;
   connected_at: string;
   last_seen: string;
+  /** The first `ROOMS_LISTED` rooms or subscriptions in lists; all of them for one local client. */
   rooms: string[];
+  rooms_total: number;
   messages_in: number;
   messages_out: number;
   instance: string;
 }
 
-export function describeConnection(connection: Connection, instance: string): ClientDescriptor {
+/** Rooms a client list shows per client: lists of 1,000 clients stay small (SPEC.md §10.1). */
+export const ROOMS_LISTED = 32;
+
+export function describeConnection(
+  connection: Connection,
+  instance: string,
+  roomLimit: number = ROOMS_LISTED,
+): ClientDescriptor {
   return {
     id: connection.id,
     gateway: connection.gateway,
@@ -26,9 +35,19 @@ export function describeConnection(connection: Connection, instance: string): Cl
     user_agent: connection.userAgent,
     connected_at: connection.connectedAt.toISOString(),
     last_seen: new Date(connection.lastSeenAt).toISOString(),
-    rooms: [...connection.topics],
+    rooms: firstOf(connection.topics, roomLimit),
+    rooms_total: connection.topics.size,
     messages_in: connection.messagesIn,
     messages_out: connection.messagesOut,
     instance,
   };
+}
+
+function firstOf(topics: ReadonlySet<string>, limit: number): string[] {
+  const first: string[] = [];
+  for (const topic of topics) {
+    if (first.length >= limit) break;
+    first.push(topic);
+  }
+  return first;
 }
