@@ -1,6 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
-import { createServer } from 'node:net';
+import { startStandalone } from './support/standalone-process.js';
 import { eventually, TestClient } from './support/test-client.js';
 import { hsToken } from './support/tokens.js';
 
@@ -12,36 +10,13 @@ import { hsToken } from './support/tokens.js';
 const SECRET = 'hostile-process-secret-0123456789-0123456789';
 const ADMIN = 'hostile-process-admin-token-0123456789';
 
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  server.close();
-  return port;
-}
+type Started = Awaited<ReturnType<typeof startStandalone>>;
 
-interface Started {
-  child: ChildProcess;
-  port: number;
-  output: () => string;
-  exited: Promise<number | null>;
-}
-
-async function start(env: Record<string, string>): Promise<Started> {
-  const port = await freePort();
-  const child = spawn(process.execPath, ['dist/main.js'], {
-    // NO_COLOR: the console logger's own colours are escape sequences too; without them, any
-    // control character in the output came from a logged value.
-    env: { PATH: process.env.PATH!, PORT: String(port), HOST: '127.0.0.1', NO_COLOR: '1', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout.on('data', (d) => (output += d));
-  child.stderr.on('data', (d) => (output += d));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  await eventually(() => /Listening on/.test(output), 15_000, 'start-up');
-  return { child, port, output: () => output, exited };
-}
+/**
+ * NO_COLOR: the console logger's own colours are escape sequences too; without them, any control
+ * character in the output came from a logged value.
+ */
+const start = (env: Record<string, string>): Promise<Started> => startStandalone({ NO_COLOR: '1', ...env });
 
 /** Raw control characters (C0 but tab and newline, DEL, C1, U+2028/2029). */
 // eslint-disable-next-line no-control-regex -- finding control characters is the point

@@ -1,37 +1,8 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
-import { createServer } from 'node:net';
 import { TestClient, eventually } from './support/test-client.js';
+import { runStandalone as run, startStandalone } from './support/standalone-process.js';
 import { hsToken } from './support/tokens.js';
 
-/** The standalone app as users run it: `node dist/main.js` (built by `pretest`), configured by env. */
 const SECRET = 'standalone-secret-0123456789-0123456789';
-
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  server.close();
-  return port;
-}
-
-interface Started {
-  child: ChildProcess;
-  output: () => string;
-  exited: Promise<number | null>;
-}
-
-function run(env: Record<string, string>): Started {
-  const child = spawn(process.execPath, ['dist/main.js'], {
-    env: { PATH: process.env.PATH!, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout.on('data', (d) => (output += d));
-  child.stderr.on('data', (d) => (output += d));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return { child, output: () => output, exited };
-}
 
 describe('standalone app', () => {
   it('refuses to start in production without a real JWT secret', async () => {
@@ -49,18 +20,15 @@ describe('standalone app', () => {
   });
 
   it('warns loudly about the development secret outside production', async () => {
-    const port = await freePort();
-    const app = run({ PORT: String(port), HOST: '127.0.0.1' });
-    await eventually(() => /Listening on/.test(app.output()), 15_000, 'start-up');
+    const app = await startStandalone({});
     expect(app.output()).toMatch(/INSECURE development secret/);
     app.child.kill('SIGTERM');
     expect(await app.exited).toBe(0);
   });
 
   it('shuts down gracefully on SIGTERM: 503 health, no new upgrades, close 1001 on every gateway, exit within 10 s, no token in logs', async () => {
-    const port = await freePort();
-    const app = run({ PORT: String(port), HOST: '127.0.0.1', JWT_SECRET: SECRET, NODE_ENV: 'production' });
-    await eventually(() => /Listening on/.test(app.output()), 15_000, 'start-up');
+    const app = await startStandalone({ JWT_SECRET: SECRET, NODE_ENV: 'production' });
+    const port = app.port;
     const token = hsToken({ sub: '1', username: 'a' }, SECRET);
     const url = `ws://127.0.0.1:${port}/api/v1/ws/connect?token=${token}`;
     const schedulerUrl = `ws://127.0.0.1:${port}/ws/projects/p1?token=${token}`;

@@ -38,8 +38,4 @@ export class PreparedFrame {
   static fromJson(json: string): PreparedFrame {
     return new PreparedFrame(Buffer.from(json));
   }
-
-  static of(frame: object): PreparedFrame {
-    return PreparedFrame.fromJson(JSON.stringify(frame));
-  }
 }
