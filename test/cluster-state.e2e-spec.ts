@@ -1,19 +1,17 @@
-import { Redis } from 'ioredis';
 import { TestClient, sleep } from './support/test-client.js';
 import { ADMIN_TOKEN, startTestApp, type TestApp } from './support/test-app.js';
-import { testRedisUrl } from './support/redis.js';
 import { closeAndSettle, clusterPrefix, settle as settleCluster, startPair, stopAll } from './support/cluster-pair.js';
 import { hsToken } from './support/tokens.js';
 
 /** SPEC §9 "the cluster acts as one": limits, presence and admin views across two instances on Redis. */
-const REDIS_URL = testRedisUrl();
 const CHAT = '/api/v1/ws/connect';
+/** After it, every frame in flight has arrived: counts are checked then. */
+const QUIET_MS = 300;
 
 describe('cluster state across instances (SPEC §9)', () => {
   const prefix = clusterPrefix('state');
   let a: TestApp;
   let b: TestApp;
-  let redis: Redis;
   const open: TestClient[] = [];
 
   const settle = (total: number) => settleCluster([a, b], total);
@@ -26,14 +24,12 @@ describe('cluster state across instances (SPEC §9)', () => {
 
   beforeAll(async () => {
     [a, b] = await startPair(prefix, { heartbeatTimeoutMs: 3000 });
-    redis = new Redis(REDIS_URL);
   });
 
   afterEach(() => closeAndSettle(open, [a, b]));
 
   afterAll(async () => {
     await stopAll([a, b]);
-    await redis.quit();
   });
 
   it('counts a user’s connections on every instance against the per-user limit', async () => {
@@ -58,24 +54,19 @@ describe('cluster state across instances (SPEC §9)', () => {
     onA.send({ type: 'join_room', room: 'channel:50' });
     await onA.nextOfType('room_joined');
     expect((await watcher.nextOfType('user_joined')).data.user_id).toBe('roamer');
-    await settle(2);
-    await sleep(100);
 
     const onB = await chat(b, 'roamer');
     onB.send({ type: 'join_room', room: 'channel:50' });
     await onB.nextOfType('room_joined');
-    await sleep(200);
-    expect(watcher.ofType('user_joined')).toHaveLength(1);
-
     onA.send({ type: 'leave_room', room: 'channel:50' });
     await onA.nextOfType('room_left');
-    await sleep(200);
+    await sleep(QUIET_MS);
+    expect(watcher.ofType('user_joined')).toHaveLength(1);
     expect(watcher.ofType('user_left')).toHaveLength(0);
 
-    await sleep(100); // let A's snapshot drop the roamer before B's tab leaves
     onB.close();
     expect((await watcher.nextOfType('user_left', 5000)).data.user_id).toBe('roamer');
-    await sleep(200);
+    await sleep(QUIET_MS);
     expect(watcher.ofType('user_left')).toHaveLength(1);
   });
 
@@ -95,43 +86,6 @@ describe('cluster state across instances (SPEC §9)', () => {
     expect(await remote.waitClose()).toEqual({ code: 4000, reason: 'Disconnected by administrator' });
     await settle(1);
     expect((await a.http('DELETE', `/ws/clients/${onB.id}`, { token: ADMIN_TOKEN })).status).toBe(404);
-  });
-
-  it('forgets a crashed instance once its snapshot expires', async () => {
-    const ghost = `${prefix}ghost`;
-    const client = {
-      id: 'ghost-client',
-      gateway: 'chat',
-      user_id: 'ghost-user',
-      connected_at: new Date().toISOString(),
-      rooms: [],
-      instance: ghost,
-    };
-    const state = { users: { 'chat|ghost-user': 5 }, presence: [] };
-    // The ghost's keys are A's own keys with A's id swapped for the ghost's (whatever the key layout).
-    const keys = await redis.keys(`${prefix}*`);
-    const own = `${prefix}A`;
-    const keyOfA = (suffix: string): string => {
-      const key = keys.find((k) => k.includes(own) && k.endsWith(suffix));
-      if (!key) throw new Error(`no key of instance A ending in ${suffix} among ${keys.join(', ')}`);
-      return key;
-    };
-    const instancesKey = keys.find((k) => k.endsWith(':instances'));
-    expect(instancesKey).toBeDefined();
-    await redis
-      .multi()
-      .set(keyOfA(':state').replace(own, ghost), JSON.stringify(state), 'PX', 800)
-      .set(keyOfA(':clients').replace(own, ghost), JSON.stringify([client]), 'PX', 800)
-      .sadd(instancesKey!, ghost)
-      .exec();
-
-    expect((await a.http('GET', '/ws/clients/ghost-client', { token: ADMIN_TOKEN })).status).toBe(200);
-    const refused = new TestClient(a.wsUrl(CHAT, hsToken({ sub: 'ghost-user' })));
-    expect((await refused.waitClose()).code).toBe(4429);
-
-    await sleep(1000);
-    expect((await a.http('GET', '/ws/clients/ghost-client', { token: ADMIN_TOKEN })).status).toBe(404);
-    await chat(a, 'ghost-user');
   });
 });
 

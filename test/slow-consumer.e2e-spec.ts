@@ -1,5 +1,6 @@
 import WebSocket from 'ws';
 import { ChatPublisher, ConnectionRegistry } from '../src/realtime/index.js';
+import { ClusterPresence, UserSlots } from '../src/realtime/core/cluster/index.js';
 import { TestClient, eventually, sleep, type Frame } from './support/test-client.js';
 import { startTestApp, type TestApp } from './support/test-app.js';
 import { hsToken } from './support/tokens.js';
@@ -288,7 +289,9 @@ describe('connection churn leaves nothing behind (SPEC §3, §9)', () => {
       await watcher.nextOfType('room_joined');
     }
     const baseline = registry.footprint();
-    expect(baseline).toEqual({ connections: 1, topics: 1 + WATCHED.length, users: 1, ips: 1 });
+    expect(baseline).toEqual({ connections: 1, topics: 1 + WATCHED.length, ips: 1 });
+    const [slots, entered] = [t.app.get(UserSlots), t.app.get(ClusterPresence)];
+    expect([slots.size, entered.size]).toEqual([1, WATCHED.length]);
 
     const rng = mulberry32(0xc4_0112);
     const modes = new Map<Mode, number>();
@@ -305,6 +308,7 @@ describe('connection churn leaves nothing behind (SPEC §3, §9)', () => {
       'churned connections released',
     );
     expect(registry.footprint()).toEqual(baseline);
+    expect([slots.size, entered.size]).toEqual([1, WATCHED.length]);
 
     // every user_joined the watcher saw is matched by a user_left, per user and room, in order
     const presence = (): Frame[] => watcher.frames.filter((f) => f.type === 'user_joined' || f.type === 'user_left');

@@ -17,7 +17,8 @@ import {
   UpgradeAuthenticator,
 } from './core/auth/index.js';
 import { PUBLISH_TARGETS, type RealtimeFeature } from './core/gateway/index.js';
-import { ClusterView, ConnectionRegistry, Fanout, TopicLimit } from './core/registry/index.js';
+import { ClusterPresence, ClusterView, UserSlots } from './core/cluster/index.js';
+import { ConnectionRegistry, Fanout, TopicLimit } from './core/registry/index.js';
 import { ClientAddress, RealtimeTransport, TrafficStats } from './core/transport/index.js';
 import { REALTIME_CONFIG, resolveRealtimeConfig, type RealtimeConfig } from './realtime.config.js';
 import { ConfigurableRealtimeModule, REALTIME_MODULE_OPTIONS } from './realtime.module-definition.js';
@@ -61,6 +62,8 @@ const CORE_PROVIDERS: Provider[] = [
   ResourceAccess,
   ConnectionRegistry,
   ClusterView,
+  UserSlots,
+  ClusterPresence,
   TopicLimit,
   TrafficStats,
   ClientAddress,

@@ -11,7 +11,7 @@ import {
   waitFrame,
   type Frame,
 } from './test-client.js';
-import { openWithToken, type TestApp, type TokenOptions } from './test-app.js';
+import { openWithToken, type TestApp, type TokenOptions, type Endpoints } from './test-app.js';
 import { hsToken, noneToken, type Claims } from './tokens.js';
 import {
   MAX_DEPTH,
@@ -262,7 +262,7 @@ export function awaitCreated(clients: TestClient[], checkpointId: string, timeou
 
 /** A checkpoint connection authenticated at the upgrade (token in the query string, or the header). */
 export function openCheckpoint(
-  t: TestApp,
+  t: Endpoints,
   claims: Claims = { sub: 'cp-user' },
   options: TokenOptions = {},
 ): Promise<TestClient> {

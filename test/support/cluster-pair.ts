@@ -1,6 +1,6 @@
 import type { RealtimeModuleOptions } from '../../src/realtime/index.js';
 import { closeAll, eventually, type TestClient } from './test-client.js';
-import { ADMIN_TOKEN, startTestApp, type TestApp } from './test-app.js';
+import { ADMIN_TOKEN, startTestApp, type Endpoints, type TestApp } from './test-app.js';
 import { testRedisUrl } from './redis.js';
 
 /**
@@ -27,11 +27,11 @@ export async function startPair(prefix: string, options: RealtimeModuleOptions =
 }
 
 /** The connection total of the whole cluster, as instance `t` reports it. */
-export const clusterTotal = async (t: TestApp): Promise<number> =>
+export const clusterTotal = async (t: Endpoints): Promise<number> =>
   (await t.http('GET', '/ws/stats', { token: ADMIN_TOKEN })).body.cluster.connections.total as number;
 
 /** Waits until every instance sees `total` connections in the cluster (snapshots are published within ~50 ms). */
-export function settle(instances: TestApp[], total: number): Promise<void> {
+export function settle(instances: Endpoints[], total: number): Promise<void> {
   return eventually(
     async () => {
       for (const t of instances) if ((await clusterTotal(t)) !== total) return false;
@@ -43,7 +43,7 @@ export function settle(instances: TestApp[], total: number): Promise<void> {
 }
 
 /** After a test: closes the clients it opened (and empties `open`), then waits until the cluster counts none. */
-export async function closeAndSettle(open: TestClient[], instances: TestApp[]): Promise<void> {
+export async function closeAndSettle(open: TestClient[], instances: Endpoints[]): Promise<void> {
   await closeAll(open.splice(0));
   await settle(instances, 0);
 }

@@ -2,7 +2,7 @@ import type { Subscription } from 'rxjs';
 import { NotifyPublisher, type NotifyInbound } from '../../src/realtime/index.js';
 import { hostileFrames, int, j, pick, type Categories, type HostileCase } from './hostile-frames.js';
 import { TestClient, frameWaiter, quietAfter, replyTo, waitFrame, type Frame } from './test-client.js';
-import { openWithToken, type TestApp, type TokenOptions } from './test-app.js';
+import { openWithToken, type TestApp, type TokenOptions, type Endpoints } from './test-app.js';
 import type { Claims } from './tokens.js';
 
 export { closeAll, refused, upgradeStatus } from './test-client.js';
@@ -52,7 +52,7 @@ export const clientIdOf = (client: TestClient): string => client.frames[0].conte
  * and checks that its first frame is exactly the welcome for `clientId` (a UUID for `/ws`).
  */
 export async function openNotify(
-  t: TestApp,
+  t: Endpoints,
   clientId?: string,
   claims: Claims = { sub: 'notify-user' },
   options: TokenOptions = {},
@@ -84,6 +84,17 @@ export function reply(client: TestClient, payload: Frame | string | Buffer, time
 }
 
 let roundTrips = 0;
+
+/** Keeps `client` alive as seed 002 clients do: every server `ping` is answered with its `pong`. */
+export function answerPings(client: TestClient): TestClient {
+  client.socket.on('message', (data) => {
+    const text = (data as Buffer).toString();
+    if (!text.includes('"ping"')) return;
+    const ping = JSON.parse(text) as Frame;
+    if (ping.type === 'ping') client.send(pongFrame(ping.meta?.ping_id));
+  });
+  return client;
+}
 
 /** Sends the client's own ping with a fresh `ping_id` and checks the exact pong. */
 export async function ping(client: TestClient, timeoutMs = 5000): Promise<void> {

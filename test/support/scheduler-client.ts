@@ -1,6 +1,6 @@
 import { hostileFrames, int, j, pick, type Categories, type HostileCase, type Rng } from './hostile-frames.js';
 import { TestClient, eventually, frameWaiter, quietAfter, replyTo, type Frame } from './test-client.js';
-import { openWithToken, type TestApp, type TokenOptions } from './test-app.js';
+import { openWithToken, type Endpoints, type TokenOptions } from './test-app.js';
 import type { Claims } from './tokens.js';
 
 export { refused, upgradeStatus } from './test-client.js';
@@ -59,7 +59,7 @@ export const SCHEDULER_PATHS = ['/ws/experiments/exp-1', '/ws/tasks/task-1', '/w
  * and checks that its first frame is the subscription response for the path's resource.
  */
 export async function openScheduler(
-  t: TestApp,
+  t: Endpoints,
   path: string,
   claims: Claims,
   options: TokenOptions = {},

@@ -10,7 +10,7 @@ import type { Frame, TestClient } from './test-client.js';
  */
 
 /** The registry's footprint with nothing connected. */
-export const EMPTY = { connections: 0, topics: 0, users: 0, ips: 0 };
+export const EMPTY = { connections: 0, topics: 0, ips: 0 };
 
 /** `global.gc` without `--expose-gc` (the test script does not pass it). */
 export function exposeGc(): () => void {

@@ -39,12 +39,17 @@ export async function startTestApp(options: RealtimeModuleOptions = {}, imports:
 
 export function wrap(app: INestApplication): TestApp {
   const port = (app.getHttpServer().address() as AddressInfo).port;
+  return { app, port, ...endpoints(port), close: () => app.close() };
+}
+
+/** How a test reaches an instance listening on `port` of loopback, in-process or not. */
+export type Endpoints = Pick<TestApp, 'baseUrl' | 'wsUrl' | 'chat' | 'http'>;
+
+export function endpoints(port: number): Endpoints {
   const baseUrl = `http://127.0.0.1:${port}`;
   const wsUrl = (path: string, token?: string): string =>
     `ws://127.0.0.1:${port}${path}${token ? `${path.includes('?') ? '&' : '?'}token=${token}` : ''}`;
   return {
-    app,
-    port,
     baseUrl,
     wsUrl,
     async chat(claims: Claims) {
@@ -70,7 +75,6 @@ export function wrap(app: INestApplication): TestApp {
       }
       return { status: response.status, body: parsed };
     },
-    close: () => app.close(),
   };
 }
 
@@ -79,7 +83,7 @@ export type TokenOptions = WebSocket.ClientOptions & { viaHeader?: boolean };
 
 /** Opens `path` with a token for `claims`: in the query string, or in the header with `viaHeader`. */
 export function openWithToken(
-  t: TestApp,
+  t: Endpoints,
   path: string,
   claims: Claims,
   options: TokenOptions = {},

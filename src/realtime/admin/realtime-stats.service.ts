@@ -1,7 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { EVENT_BUS, type EventBus } from '../bus/index.js';
 import { GATEWAY_NAMES } from '../core/gateway/index.js';
-import { ClusterView, ConnectionRegistry, describeConnection, type ClientDescriptor } from '../core/registry/index.js';
+import { ClusterView } from '../core/cluster/index.js';
+import { ConnectionRegistry, describeConnection, type ClientDescriptor } from '../core/registry/index.js';
 import { RealtimeTransport, TrafficStats, type Connection } from '../core/transport/index.js';
 import { REALTIME_CONFIG, type RealtimeConfig } from '../realtime.config.js';
 

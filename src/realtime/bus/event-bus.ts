@@ -5,8 +5,8 @@ import type { GatewayName } from '../core/gateway/gateway-name.js';
  * serialized once per broadcast, whatever the number of recipients or instances.
  */
 export type BusMessage =
-  /** A frame for the connections of `gateway` in any of `topics` (each gets it once). */
-  | { kind: 'topics'; gateway: GatewayName; topics: string[]; frame: string }
+  /** A frame for the connections of `gateway` in any of `topics` (each gets it once), but those of user `except`. */
+  | { kind: 'topics'; gateway: GatewayName; topics: string[]; frame: string; except?: string }
   /** A frame for every connection of `gateway`. */
   | { kind: 'gateway'; gateway: GatewayName; frame: string }
   /** A frame for the connection of `gateway` with this id, wherever it is. */

@@ -1,7 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { ResourceAccess, type Principal } from '../core/auth/index.js';
 import { RealtimeError } from '../core/gateway/index.js';
-import { ClusterView, ConnectionRegistry, Fanout, TopicLimit } from '../core/registry/index.js';
+import { ClusterPresence } from '../core/cluster/index.js';
+import { ConnectionRegistry, Fanout, TopicLimit } from '../core/registry/index.js';
 import type { Connection } from '../core/transport/index.js';
 import { timestamp, type ChatEvent, type ChatEventType } from './chat-events.js';
 import { parseJoinableRoom, userRoom } from './chat-room.js';
@@ -16,9 +17,12 @@ export class ChatService {
     private readonly fanout: Fanout,
     private readonly access: ResourceAccess,
     @Inject(CHAT_CONFIG) private readonly config: ChatConfig,
-    private readonly cluster: ClusterView,
+    private readonly presence: ClusterPresence,
     private readonly topicLimit: TopicLimit,
-  ) {}
+  ) {
+    // A user of an instance that died, gone from the room on every instance (SPEC.md §9).
+    presence.onVanished('chat', (room, data) => this.publish(room, 'user_left', data, String(data.username)));
+  }
 
   /** Puts a new connection in its own `user:<sub>` room and returns the welcome frame. */
   connect(connection: Connection): object {
@@ -48,10 +52,11 @@ export class ChatService {
     if (!connection.isOpen || connection.topics.has(room)) return this.roomReply('room_joined', room);
     // The automatic user:<sub> room does not count (SPEC.md §10.1).
     this.topicLimit.check(connection, room, 'Too many rooms', 1);
-    const present = await this.isPresent(room, principal.sub);
-    if (!connection.isOpen) return this.roomReply('room_joined', room);
-    if (!present) this.publish(room, 'user_joined', presenceData(principal), principal.username);
-    this.registry.join(connection, room);
+    // Joined at once (frames that follow see the membership); announced if first in the whole cluster.
+    const { presenceChanged } = this.registry.join(connection, room);
+    if (presenceChanged && (await this.presence.enter('chat', room, principal.sub, presenceData(principal)))) {
+      this.announce(room, 'user_joined', principal);
+    }
     return this.roomReply('room_joined', room);
   }
 
@@ -82,27 +87,27 @@ export class ChatService {
     this.fanout.toTopics('chat', [room], event);
   }
 
+  /** `user_joined` / `user_left` to the others in `room` (the user's own tabs are not told). */
+  private announce(room: string, type: 'user_joined' | 'user_left', principal: Principal): void {
+    const event: ChatEvent = {
+      type,
+      room,
+      data: presenceData(principal),
+      sender: principal.username,
+      timestamp: timestamp(),
+    };
+    this.fanout.toTopics('chat', [room], event, principal.sub);
+  }
+
   private async leaveRoom(connection: Connection, room: string): Promise<void> {
     const principal = connection.requirePrincipal();
-    if (room === userRoom(principal.sub)) {
-      this.registry.leave(connection, room);
-      return;
-    }
     const { presenceChanged } = this.registry.leave(connection, room);
-    if (presenceChanged && !(await this.cluster.presentElsewhere('chat', room, principal.sub))) {
-      this.publish(room, 'user_left', presenceData(principal), principal.username);
-    }
+    if (room === userRoom(principal.sub) || !presenceChanged) return;
+    if (await this.presence.leave('chat', room, principal.sub)) this.announce(room, 'user_left', principal);
   }
 
   private roomReply(type: 'room_joined' | 'room_left', room: string): object {
     return { type, room, data: { room }, timestamp: timestamp() };
-  }
-
-  /** Whether `sub` is already in `room`, on this instance or another. */
-  private async isPresent(room: string, sub: string): Promise<boolean> {
-    let found = false;
-    this.registry.forEachMember('chat', [room], (member) => (found ||= member.principal?.sub === sub));
-    return found || this.cluster.presentElsewhere('chat', room, sub);
   }
 }
 

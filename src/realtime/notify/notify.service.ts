@@ -1,7 +1,8 @@
 import { Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import { Observable, Subject } from 'rxjs';
 import { CloseCode } from '../core/gateway/index.js';
-import { ClusterView, ConnectionRegistry, Fanout } from '../core/registry/index.js';
+import { ClusterView } from '../core/cluster/index.js';
+import { ConnectionRegistry, Fanout } from '../core/registry/index.js';
 import type { Connection } from '../core/transport/index.js';
 import { notifyFrame, type NotifyFrame, type NotifyInbound, type NotifyMessage } from './notify-events.js';
 import { NOTIFY_GATEWAY } from './notify.definition.js';

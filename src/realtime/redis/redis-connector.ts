@@ -15,11 +15,17 @@ const ROLES = {
   'bus-writer': { maxRetriesPerRequest: null },
   /** Blocks on XREAD; its loop restarts when the connection is ready again. */
   'bus-reader': { maxRetriesPerRequest: null },
-  /** Small reads and writes on every upgrade and join: fail fast, answer locally. */
-  cluster: { maxRetriesPerRequest: 1 },
+  /**
+   * Small scripts on upgrades and joins, and every user's and topic's lease renewed each cluster
+   * tick: fail fast and answer locally; what one event-loop turn issues goes out as one pipeline.
+   */
+  cluster: { maxRetriesPerRequest: 1, enableAutoPipelining: true },
   /** The checkpoint store: a request waits for one reconnect at most, then fails. */
   store: { maxRetriesPerRequest: 1, enableOfflineQueue: true },
-} as const satisfies Record<string, Pick<ClientOptions, 'maxRetriesPerRequest' | 'enableOfflineQueue'>>;
+} as const satisfies Record<
+  string,
+  Pick<ClientOptions, 'maxRetriesPerRequest' | 'enableOfflineQueue' | 'enableAutoPipelining'>
+>;
 
 export type RedisRole = keyof typeof ROLES;
 
@@ -79,8 +85,8 @@ export class RedisConnector {
 }
 
 function clusterOptions(options: ClientOptions): ClusterOptions {
-  const { lazyConnect, enableOfflineQueue, retryStrategy: reconnect, ...redisOptions } = options;
-  return { lazyConnect, enableOfflineQueue, clusterRetryStrategy: reconnect, redisOptions };
+  const { lazyConnect, enableOfflineQueue, enableAutoPipelining, retryStrategy: reconnect, ...redisOptions } = options;
+  return { lazyConnect, enableOfflineQueue, enableAutoPipelining, clusterRetryStrategy: reconnect, redisOptions };
 }
 
 function duplicate(client: RedisClient, options: ClientOptions): RedisClient {

@@ -1,12 +1,13 @@
 /**
  * Every Redis key the module writes, under the configured prefix. Keys that one command
  * touches together share a hash tag (`{…}`), so each multi-key command stays in one slot of
- * a Redis Cluster (no CROSSSLOT).
+ * a Redis Cluster (no CROSSSLOT); everything else is tagged by what it is about (a user, a
+ * topic, an instance), so that no slot carries the whole cluster's admissions or joins.
  */
 export class RedisKeys {
   /** The bus stream every instance appends to and reads. */
   readonly busStream: string;
-  /** The set of live instance ids. */
+  /** The set of instance ids that have announced themselves (live, or dead and not yet reaped). */
   readonly instances: string;
 
   constructor(private readonly prefix: string) {
@@ -14,9 +15,29 @@ export class RedisKeys {
     this.instances = `${prefix}{ws:cluster}:instances`;
   }
 
-  /** One instance's per-user counts and room presence (read on upgrades and joins). */
-  instanceState(instanceId: string): string {
-    return `${this.prefix}{ws:cluster}:instance:${instanceId}:state`;
+  /** Present while the instance is alive: written every cluster tick under a lease (same slot as `instances`). */
+  instanceAlive(instanceId: string): string {
+    return `${this.prefix}{ws:cluster}:instance:${instanceId}:alive`;
+  }
+
+  /** One instance's client descriptors (read by the admin views; same slot as `instances`). */
+  instanceClients(instanceId: string): string {
+    return `${this.prefix}{ws:cluster}:instance:${instanceId}:clients`;
+  }
+
+  /** What an instance has entered presence for (hash: `[gateway, topic, sub]` → presence data), for its reaper. */
+  instancePresence(instanceId: string): string {
+    return `${this.prefix}{ws:instance:${instanceId}}:presence`;
+  }
+
+  /** The connections one user holds on one gateway, per instance (hash: instance → `count:leaseEnd`). */
+  userSlots(gateway: string, sub: string): string {
+    return `${this.prefix}{ws:user:${gateway}:${sub}}:slots`;
+  }
+
+  /** The instances on which one user is present in one topic (hash: instance → `1:leaseEnd`). */
+  presence(gateway: string, topic: string, sub: string): string {
+    return `${this.prefix}{ws:topic:${gateway}:${topic}}:presence:${sub}`;
   }
 
   /**
@@ -32,10 +53,5 @@ export class RedisKeys {
   /** Totals of sessions and checkpoints, for `metrics`. */
   checkpointTotals(): string {
     return `${this.prefix}{ws:checkpoint}:totals`;
-  }
-
-  /** One instance's client descriptors (read by the admin views). */
-  instanceClients(instanceId: string): string {
-    return `${this.prefix}{ws:cluster}:instance:${instanceId}:clients`;
   }
 }

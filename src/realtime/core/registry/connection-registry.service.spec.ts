@@ -48,14 +48,6 @@ describe('ConnectionRegistry', () => {
   let registry: ConnectionRegistry;
   beforeEach(() => (registry = new ConnectionRegistry()));
 
-  it('admits exactly perUser connections of one user, counting those elsewhere', () => {
-    for (let i = 0; i < 3; i++) expect(registry.admit(connection('alice'), { perUser: 3 })).toBeUndefined();
-    expect(registry.admit(connection('alice'), { perUser: 3 })).toBe(TOO_MANY_CONNECTIONS);
-    expect(registry.admit(connection('bob'), { perUser: 3 }, 2)).toBeUndefined();
-    expect(registry.admit(connection('bob'), { perUser: 3 }, 2)).toBe(TOO_MANY_CONNECTIONS);
-    expect(registry.size).toBe(4);
-  });
-
   it('admits exactly perIp connections from one address, and exactly total per gateway', () => {
     registry.admit(connection('a', { ip: '1.1.1.1' }), { perIp: 2 });
     registry.admit(connection('b', { ip: '1.1.1.1' }), { perIp: 2 });
@@ -68,11 +60,11 @@ describe('ConnectionRegistry', () => {
     expect(other.admit(connection('y', { gateway: 'chat' }), { total: 1 })).toBeUndefined();
   });
 
-  it('counts limits per gateway: a chat tab does not use a scheduler slot', () => {
-    registry.admit(connection('alice', { gateway: 'chat' }), { perUser: 1 });
-    expect(registry.admit(connection('alice', { gateway: 'scheduler' }), { perUser: 1 })).toBeUndefined();
+  it('counts the total per gateway: a chat tab does not use a checkpoint place', () => {
+    registry.admit(connection('alice', { gateway: 'chat' }), { total: 1 });
+    expect(registry.admit(connection('alice', { gateway: 'checkpoint' }), { total: 1 })).toBeUndefined();
     expect(registry.countByGateway('chat')).toBe(1);
-    expect(registry.countByGateway('scheduler')).toBe(1);
+    expect(registry.countByGateway('checkpoint')).toBe(1);
   });
 
   it('reports presence per user, not per tab, on join and leave', () => {
@@ -82,7 +74,6 @@ describe('ConnectionRegistry', () => {
     expect(registry.join(tab1, 'channel:1')).toEqual({ presenceChanged: true });
     expect(registry.join(tab2, 'channel:1')).toEqual({ presenceChanged: false });
     expect(registry.join(tab2, 'channel:1')).toEqual({ presenceChanged: false });
-    expect(registry.presenceKeys()).toEqual(['chat|channel:1|alice']);
     expect(registry.leave(tab1, 'channel:1')).toEqual({ presenceChanged: false });
     expect(registry.leave(tab2, 'channel:1')).toEqual({ presenceChanged: true });
     expect(registry.leave(tab2, 'channel:1')).toEqual({ presenceChanged: false });
@@ -109,16 +100,16 @@ describe('ConnectionRegistry', () => {
     let changes = 0;
     registry.onChange(() => changes++);
     const alice = connection('alice');
-    registry.admit(alice, { perUser: 1 });
+    registry.admit(alice, { perIp: 1 });
     registry.join(alice, 'channel:1');
     registry.join(alice, 'task:2');
     registry.remove(alice);
     registry.remove(alice);
-    expect(registry.footprint()).toEqual({ connections: 0, topics: 0, users: 0, ips: 0 });
+    expect(registry.footprint()).toEqual({ connections: 0, topics: 0, ips: 0 });
     expect(alice.topics.size).toBe(0);
     expect(registry.get(alice.id)).toBeUndefined();
     expect(changes).toBe(6); // admit, two joins, two leaves by the removal, the removal
-    expect(registry.admit(connection('alice'), { perUser: 1 })).toBeUndefined();
+    expect(registry.admit(connection('alice'), { perIp: 1 })).toBeUndefined();
   });
 
   it('does not join a connection it never admitted', () => {
@@ -143,10 +134,10 @@ describe('ConnectionRegistry counters', () => {
   it('releases the counters a connection was admitted under, even if it authenticated since', () => {
     const registry = new ConnectionRegistry();
     const anonymous = connection(undefined, { gateway: 'checkpoint' });
-    registry.admit(anonymous, { perUser: 1 });
+    registry.admit(anonymous, { perIp: 1 });
     anonymous.principal = { sub: 'late', userId: 'late', username: 'late', roles: [] };
     registry.remove(anonymous);
-    expect(registry.footprint()).toEqual({ connections: 0, topics: 0, users: 0, ips: 0 });
+    expect(registry.footprint()).toEqual({ connections: 0, topics: 0, ips: 0 });
   });
 });
 
@@ -165,6 +156,6 @@ describe('ConnectionRegistry ids taken again (notify client ids)', () => {
     expect(registry.displacedBy(second)).toBeUndefined();
     registry.remove(second);
     expect(registry.get('client-1')).toBeUndefined();
-    expect(registry.footprint()).toEqual({ connections: 0, topics: 0, users: 0, ips: 0 });
+    expect(registry.footprint()).toEqual({ connections: 0, topics: 0, ips: 0 });
   });
 });

@@ -31,12 +31,11 @@ const ID_IN_USE = new RealtimeError('forbidden', 'Client id in use');
 export class ConnectionRegistry {
   private readonly byId = new Map<string, Connection>();
   private readonly byGateway = new Map<GatewayName, Set<Connection>>();
-  private readonly userCounts = new Map<string, number>();
   private readonly ipCounts = new Map<string, number>();
   private readonly topics = new Map<GatewayName, Map<string, TopicMembers>>();
   private readonly listeners: Array<() => void> = [];
-  /** The counters a connection was admitted under, so that authenticating later cannot unbalance them. */
-  private readonly countedAs = new Map<Connection, { user: string; ip: string }>();
+  /** The IP counter a connection was admitted under. */
+  private readonly countedAs = new Map<Connection, string>();
   /** A connection admitted under an id that was taken → the one it displaced (notify client ids). */
   private readonly displaced = new WeakMap<Connection, Connection>();
 
@@ -44,20 +43,22 @@ export class ConnectionRegistry {
     return this.countedAs.size;
   }
 
-  /** Registers `connection` unless one of `limits` would be passed; returns the refusal if so. */
-  admit(connection: Connection, limits: ConnectionLimits, userConnectionsElsewhere = 0): RealtimeError | undefined {
+  /**
+   * Registers `connection` unless the gateway's total or per-IP limit would be passed; returns the
+   * refusal if so. The per-user limit holds for the whole cluster and is decided before (`UserSlots`).
+   */
+  admit(connection: Connection, limits: ConnectionLimits): RealtimeError | undefined {
     const previous = this.byId.get(connection.id);
     // Only a connection of the same gateway can be displaced (a notify client id taken again).
     if (previous && previous.gateway !== connection.gateway) return ID_IN_USE;
-    const refusal = this.checkLimits(connection, limits, userConnectionsElsewhere);
+    const refusal = this.checkLimits(connection, limits);
     if (refusal) return refusal;
     if (previous) this.displaced.set(connection, previous);
     this.byId.set(connection.id, connection);
     this.gatewaySet(connection.gateway).add(connection);
-    const keys = { user: this.userKey(connection), ip: this.ipKey(connection) };
-    this.countedAs.set(connection, keys);
-    increment(this.userCounts, keys.user);
-    increment(this.ipCounts, keys.ip);
+    const ip = this.ipKey(connection);
+    this.countedAs.set(connection, ip);
+    increment(this.ipCounts, ip);
     this.changed();
     return undefined;
   }
@@ -67,31 +68,15 @@ export class ConnectionRegistry {
     this.listeners.push(listener);
   }
 
-  /** Connections per `gateway|sub` on this instance. */
-  userCountEntries(): Array<[string, number]> {
-    return [...this.userCounts];
-  }
-
-  /** `gateway|topic|sub` for every user present in a topic on this instance. */
-  presenceKeys(): string[] {
-    const keys: string[] = [];
-    for (const [gateway, index] of this.topics) {
-      for (const [topic, members] of index)
-        for (const user of members.users.keys()) keys.push(`${gateway}|${topic}|${user}`);
-    }
-    return keys;
-  }
-
   /** Forgets `connection` everywhere: ids, counters, every topic. Idempotent. */
   remove(connection: Connection): void {
     if (!this.countedAs.has(connection)) return;
     for (const topic of [...connection.topics]) this.leave(connection, topic);
     if (this.byId.get(connection.id) === connection) this.byId.delete(connection.id);
     this.byGateway.get(connection.gateway)?.delete(connection);
-    const keys = this.countedAs.get(connection)!;
+    const ip = this.countedAs.get(connection)!;
     this.countedAs.delete(connection);
-    decrement(this.userCounts, keys.user);
-    decrement(this.ipCounts, keys.ip);
+    decrement(this.ipCounts, ip);
     this.changed();
   }
 
@@ -169,34 +154,24 @@ export class ConnectionRegistry {
     this.byGateway.get(gateway)?.forEach(visit);
   }
 
-  /** For leak checks and stats: how many topics, user counters and ip counters are held. */
-  footprint(): { connections: number; topics: number; users: number; ips: number } {
+  /** For leak checks and stats: how many connections, topics and ip counters are held. */
+  footprint(): { connections: number; topics: number; ips: number } {
     let topics = 0;
     for (const index of this.topics.values()) topics += index.size;
-    return { connections: this.countedAs.size, topics, users: this.userCounts.size, ips: this.ipCounts.size };
+    return { connections: this.countedAs.size, topics, ips: this.ipCounts.size };
   }
 
   private changed(): void {
     for (const listener of this.listeners) listener();
   }
 
-  private checkLimits(connection: Connection, limits: ConnectionLimits, elsewhere: number): RealtimeError | undefined {
+  private checkLimits(connection: Connection, limits: ConnectionLimits): RealtimeError | undefined {
     const gatewayCount = this.countByGateway(connection.gateway);
     if (limits.total !== undefined && gatewayCount >= limits.total) return TOO_MANY_CONNECTIONS;
-    if (
-      limits.perUser !== undefined &&
-      (this.userCounts.get(this.userKey(connection)) ?? 0) + elsewhere >= limits.perUser
-    ) {
-      return TOO_MANY_CONNECTIONS;
-    }
     if (limits.perIp !== undefined && (this.ipCounts.get(this.ipKey(connection)) ?? 0) >= limits.perIp) {
       return TOO_MANY_CONNECTIONS;
     }
     return undefined;
-  }
-
-  private userKey(connection: Connection): string {
-    return `${connection.gateway}|${connection.principal?.sub ?? `anonymous:${connection.id}`}`;
   }
 
   private ipKey(connection: Connection): string {

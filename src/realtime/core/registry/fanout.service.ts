@@ -22,9 +22,17 @@ export class Fanout implements OnModuleInit {
     this.bus.subscribe((message) => this.deliver(message));
   }
 
-  /** Sends `frame` to the connections of `gateway` in any of `topics`, each once, on every instance. */
-  toTopics(gateway: GatewayName, topics: string[], frame: object): void {
-    this.bus.publish({ kind: 'topics', gateway, topics, frame: JSON.stringify(frame) });
+  /**
+   * Sends `frame` to the connections of `gateway` in any of `topics`, each once, on every instance;
+   * not to the connections of user `except` (a user is not told of its own arrival).
+   */
+  toTopics(gateway: GatewayName, topics: string[], frame: object, except?: string): void {
+    const json = JSON.stringify(frame);
+    this.bus.publish(
+      except === undefined
+        ? { kind: 'topics', gateway, topics, frame: json }
+        : { kind: 'topics', gateway, topics, frame: json, except },
+    );
   }
 
   /** Sends `frame` to every connection of `gateway`, on every instance. */
@@ -63,7 +71,12 @@ export class Fanout implements OnModuleInit {
     switch (message.kind) {
       case 'topics': {
         const send = lazySender(message.frame);
-        this.registry.forEachMember(message.gateway, message.topics, send);
+        const { except } = message;
+        const visit =
+          except === undefined
+            ? send
+            : (connection: Connection) => connection.principal?.sub !== except && send(connection);
+        this.registry.forEachMember(message.gateway, message.topics, visit);
         return send.count;
       }
       case 'gateway': {

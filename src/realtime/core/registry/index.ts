@@ -1,5 +1,4 @@
 export { describeConnection, type ClientDescriptor } from './client-descriptor.js';
-export { ClusterView } from './cluster-view.service.js';
 export { ConnectionRegistry, type ClientFilter, type MembershipChange } from './connection-registry.service.js';
 export { Fanout } from './fanout.service.js';
 export { TopicLimit } from './topic-limit.service.js';

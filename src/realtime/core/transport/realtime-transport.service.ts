@@ -10,11 +10,11 @@ import type { Principal } from '../auth/principal.js';
 import { UpgradeAuthenticator, type UpgradeAuthResult } from '../auth/upgrade-authenticator.js';
 import type { ConnectionLimits, GatewayDefinition, Refusal } from '../gateway/gateway-definition.js';
 import type { GatewayName } from '../gateway/gateway-name.js';
-import { CloseCode } from '../gateway/realtime-error.js';
+import { CloseCode, RealtimeError } from '../gateway/realtime-error.js';
 import { LifecycleLog } from '../logging/lifecycle-log.js';
 import { redactUrl } from '../logging/redact.js';
 import { RefusalLog } from '../logging/refusal-log.js';
-import { ClusterView } from '../registry/cluster-view.service.js';
+import { UserSlot, UserSlots } from '../cluster/user-slots.service.js';
 import { ConnectionRegistry } from '../registry/connection-registry.service.js';
 import { ClientAddress } from './client-address.service.js';
 import { Connection } from './connection.js';
@@ -38,7 +38,8 @@ interface Upgrade {
   route: RouteMatch;
   gateway: RegisteredGateway;
   authResult: UpgradeAuthResult;
-  elsewhere: number;
+  /** The user's place under the gateway's per-user limit, or why there was none. */
+  slot?: UserSlot | RealtimeError;
 }
 
 interface RegisteredGateway {
@@ -50,6 +51,7 @@ interface RegisteredGateway {
 interface ConnectionHooks {
   onClose: Array<() => void>;
   expiryTimer?: NodeJS.Timeout;
+  slot?: UserSlot;
 }
 
 /**
@@ -83,7 +85,7 @@ export class RealtimeTransport implements BeforeApplicationShutdown, OnApplicati
     private readonly auth: UpgradeAuthenticator,
     private readonly registry: ConnectionRegistry,
     private readonly traffic: TrafficStats,
-    private readonly cluster: ClusterView,
+    private readonly userSlots: UserSlots,
     private readonly address: ClientAddress,
   ) {
     this.refusals = new RefusalLog(this.log);
@@ -188,20 +190,29 @@ export class RealtimeTransport implements BeforeApplicationShutdown, OnApplicati
       return rejectUpgrade(socket, 403, 'Forbidden');
     }
     const authResult = this.auth.authenticate(request, url);
-    // Counted before the upgrade, so no frame can arrive while the cluster is asked.
-    void this.userConnectionsElsewhere(gateway, authResult.principal?.sub).then((elsewhere) =>
-      this.wss.handleUpgrade(request, socket, head, (ws) =>
-        this.accept({ ws, request, route, gateway, authResult, elsewhere }),
-      ),
-    );
+    // Claimed before the upgrade, so no frame can arrive while the cluster is asked.
+    void this.claimSlot(gateway, authResult.principal).then((slot) => {
+      let accepted = false;
+      this.wss.handleUpgrade(request, socket, head, (ws) => {
+        accepted = true;
+        this.accept({ ws, request, route, gateway, authResult, slot });
+      });
+      // `ws` completes (or drops) the upgrade synchronously: a socket gone meanwhile gives its slot back.
+      if (!accepted) releaseSlot(slot);
+    });
   }
 
-  private async userConnectionsElsewhere(gateway: RegisteredGateway, sub: string | undefined): Promise<number> {
-    if (sub === undefined || gateway.limits.perUser === undefined || !this.cluster.enabled) return 0;
-    return this.cluster.userConnectionsElsewhere(gateway.definition.gateway, sub);
+  /** SPEC.md §9: the per-user limit counts the user's connections on every instance (one round trip). */
+  private async claimSlot(
+    gateway: RegisteredGateway,
+    principal: Principal | undefined,
+  ): Promise<UserSlot | RealtimeError | undefined> {
+    const limit = gateway.limits.perUser;
+    if (principal === undefined || limit === undefined) return undefined;
+    return this.userSlots.claim(gateway.definition.gateway, principal.sub, limit);
   }
 
-  private accept({ ws, request, route, gateway, authResult, elsewhere }: Upgrade): void {
+  private accept({ ws, request, route, gateway, authResult, slot }: Upgrade): void {
     const protocol = gateway.definition;
     ws.on('error', (error: Error & { code?: string }) =>
       this.log.info('socket_error', { gateway: protocol.gateway, reason: error.code ?? error.message }),
@@ -225,15 +236,17 @@ export class RealtimeTransport implements BeforeApplicationShutdown, OnApplicati
         gateway: protocol.gateway,
         reason: authResult.error.message,
       });
+      releaseSlot(slot);
       return this.refuse(connection, protocol.refusal(authResult.error));
     }
-    const overLimit = this.registry.admit(connection, gateway.limits, elsewhere);
+    const overLimit = slot instanceof RealtimeError ? slot : this.registry.admit(connection, gateway.limits);
     if (overLimit) {
+      releaseSlot(slot);
       this.refusals.refused('limit_hit', connection.ip, { gateway: protocol.gateway, user: connection.principal?.sub });
       return this.refuse(connection, protocol.refusal(overLimit));
     }
     this.pending.settled(request.socket);
-    this.track(connection, request);
+    this.track(connection, request, slot instanceof UserSlot ? slot : undefined);
     gateway.server.emit('connection', connection, request);
   }
 
@@ -245,8 +258,8 @@ export class RealtimeTransport implements BeforeApplicationShutdown, OnApplicati
     connection.socket.once('close', () => clearTimeout(cutOff));
   }
 
-  private track(connection: Connection, request: IncomingMessage): void {
-    const hooks: ConnectionHooks = { onClose: [] };
+  private track(connection: Connection, request: IncomingMessage, slot: UserSlot | undefined): void {
+    const hooks: ConnectionHooks = { onClose: [], slot };
     this.hooks.set(connection, hooks);
     this.closeAtExpiry(connection, hooks);
     connection.socket.on('pong', () => connection.pongReceived(Date.now()));
@@ -282,6 +295,7 @@ export class RealtimeTransport implements BeforeApplicationShutdown, OnApplicati
       }
     }
     this.registry.remove(connection);
+    hooks.slot?.release();
     connection.traffic.closed(connection.closeCode ?? code);
     this.log.info('disconnect', {
       ...this.describe(connection),
@@ -327,6 +341,10 @@ function rejectUpgrade(socket: Duplex, status: number, body: string): void {
     `HTTP/1.1 ${status} ${STATUS_TEXT[status]}\r\nConnection: close\r\nContent-Type: text/plain\r\n` +
       `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
   );
+}
+
+function releaseSlot(slot: UserSlot | RealtimeError | undefined): void {
+  if (slot instanceof UserSlot) slot.release();
 }
 
 function sleep(ms: number): Promise<void> {

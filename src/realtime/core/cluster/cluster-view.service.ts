@@ -1,0 +1,216 @@
+import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { REALTIME_CONFIG, type RealtimeConfig } from '../../realtime.config.js';
+import { RedisConnector, type RedisClient, type RedisKeys } from '../../redis/index.js';
+import { describeConnection, type ClientDescriptor } from '../registry/client-descriptor.js';
+import { ConnectionRegistry } from '../registry/connection-registry.service.js';
+
+/**
+ * How often an instance proves itself alive and renews its leases, and how long a lease lasts:
+ * three ticks, so one missed tick is no death, and a dead instance is noticed (its lease ended,
+ * then one tick) within `WS_HEARTBEAT_TIMEOUT`.
+ */
+export interface ClusterTiming {
+  tickMs: number;
+  leaseMs: number;
+}
+
+/** Renews leases every tick; `resync` on the first tick after (re)connecting, when Redis may have lost them. */
+export type TickListener = (redis: RedisClient, resync: boolean) => Promise<void>;
+/** Cleans up after an instance whose lease ended (it died without closing anything). */
+export type GoneListener = (redis: RedisClient, instanceId: string) => Promise<void>;
+
+const PUBLISH_DEBOUNCE_MS = 50;
+const QUERY_TIMEOUT_MS = 500;
+
+export function clusterTiming(heartbeatTimeoutMs: number): ClusterTiming {
+  const tickMs = Math.max(Math.floor(heartbeatTimeoutMs / 5), 50);
+  return { tickMs, leaseMs: 3 * tickMs };
+}
+
+/**
+ * The cluster's heartbeat and admin view (SPEC.md §9). Every tick each instance renews its
+ * `alive` lease and its client descriptors (read by the admin views only), lets the per-user
+ * slots and presence renew theirs, and reaps any instance whose lease ended. Without Redis (or
+ * while it is down) `client` is undefined and every answer is local-only.
+ */
+@Injectable()
+export class ClusterView implements OnModuleInit, OnApplicationShutdown {
+  readonly timing: ClusterTiming;
+  private readonly logger = new Logger(ClusterView.name);
+  private readonly redis?: RedisClient;
+  private readonly keys: RedisKeys;
+  private readonly tickListeners: TickListener[] = [];
+  private readonly goneListeners: GoneListener[] = [];
+  private readonly reaping = new Set<string>();
+  private publishTimer?: NodeJS.Timeout;
+  private tickTimer?: NodeJS.Timeout;
+  private ticking = false;
+  private resyncDue = true;
+
+  constructor(
+    @Inject(REALTIME_CONFIG) private readonly config: RealtimeConfig,
+    private readonly registry: ConnectionRegistry,
+    connector: RedisConnector,
+  ) {
+    this.keys = connector.keys;
+    this.timing = clusterTiming(config.heartbeatTimeoutMs);
+    if (connector.enabled) {
+      this.redis = connector.create('cluster');
+      this.redis.on('ready', () => {
+        this.resyncDue = true;
+        void this.tick();
+      });
+    }
+  }
+
+  get enabled(): boolean {
+    return this.redis !== undefined;
+  }
+
+  get instanceId(): string {
+    return this.config.instanceId;
+  }
+
+  /** The cluster's Redis when it answers; undefined means: decide locally. */
+  get client(): RedisClient | undefined {
+    return this.redis?.status === 'ready' ? this.redis : undefined;
+  }
+
+  onTick(listener: TickListener): void {
+    this.tickListeners.push(listener);
+  }
+
+  onInstanceGone(listener: GoneListener): void {
+    this.goneListeners.push(listener);
+  }
+
+  /** `command` on the cluster's Redis within a bound; undefined when Redis is away, slow or failing. */
+  async query<T>(what: string, command: (redis: RedisClient) => Promise<T>): Promise<T | undefined> {
+    const redis = this.client;
+    if (!redis) return undefined;
+    try {
+      return await withTimeout(command(redis), QUERY_TIMEOUT_MS);
+    } catch (error) {
+      this.logger.warn(`${what}: ${(error as Error).message}`);
+      return undefined;
+    }
+  }
+
+  onModuleInit(): void {
+    if (!this.redis) return;
+    this.redis.connect().catch(() => undefined);
+    this.registry.onChange(() => this.scheduleClientsPublish());
+    this.tickTimer = setInterval(() => void this.tick(), this.timing.tickMs).unref();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    clearInterval(this.tickTimer);
+    clearTimeout(this.publishTimer);
+    if (!this.redis) return;
+    const { instanceId } = this.config;
+    if (this.redis.status === 'ready') {
+      await this.redis
+        .multi()
+        .del(this.keys.instanceAlive(instanceId), this.keys.instanceClients(instanceId))
+        .srem(this.keys.instances, instanceId)
+        .exec()
+        .catch(() => undefined);
+      // The leases and presence the closing sockets gave back are written before QUIT.
+      await withTimeout(this.redis.quit(), QUERY_TIMEOUT_MS).catch(() => undefined);
+    }
+    this.redis.disconnect();
+  }
+
+  /** Clients held by the other live instances. */
+  async clientsElsewhere(): Promise<ClientDescriptor[]> {
+    const lists = await this.query('cluster read', async (redis) => {
+      const ids = await this.otherInstances(redis);
+      if (ids.length === 0) return [];
+      const values = await redis.mget(ids.map((id) => this.keys.instanceClients(id)));
+      return values.flatMap((value) => (value === null ? [] : (JSON.parse(value) as ClientDescriptor[])));
+    });
+    return lists ?? [];
+  }
+
+  async instanceCount(): Promise<number> {
+    const live = await this.query('cluster read', async (redis) => {
+      const ids = await this.otherInstances(redis);
+      if (ids.length === 0) return 0;
+      const alive = await redis.mget(ids.map((id) => this.keys.instanceAlive(id)));
+      return alive.filter((value) => value !== null).length;
+    });
+    return 1 + (live ?? 0);
+  }
+
+  private async otherInstances(redis: RedisClient): Promise<string[]> {
+    return (await redis.smembers(this.keys.instances)).filter((id) => id !== this.config.instanceId);
+  }
+
+  private async tick(): Promise<void> {
+    const redis = this.client;
+    if (!redis || this.ticking) return;
+    this.ticking = true;
+    const resync = this.resyncDue;
+    this.resyncDue = false;
+    try {
+      await this.publishAlive(redis);
+      await Promise.all(this.tickListeners.map((listener) => listener(redis, resync)));
+      await this.reapGone(redis);
+    } catch (error) {
+      this.resyncDue ||= resync;
+      this.logger.warn(`cluster tick: ${(error as Error).message}`);
+    } finally {
+      this.ticking = false;
+    }
+  }
+
+  private async publishAlive(redis: RedisClient): Promise<void> {
+    const { instanceId } = this.config;
+    await redis
+      .multi()
+      .set(this.keys.instanceAlive(instanceId), String(Date.now()), 'PX', this.timing.leaseMs)
+      .set(this.keys.instanceClients(instanceId), this.clientsJson(), 'PX', this.timing.leaseMs)
+      .sadd(this.keys.instances, instanceId)
+      .exec();
+  }
+
+  /** Instances listed but without a live lease died: their listeners clean up, then they are forgotten. */
+  private async reapGone(redis: RedisClient): Promise<void> {
+    const ids = (await this.otherInstances(redis)).filter((id) => !this.reaping.has(id));
+    if (ids.length === 0) return;
+    const alive = await redis.mget(ids.map((id) => this.keys.instanceAlive(id)));
+    for (const [i, id] of ids.entries()) {
+      if (alive[i] !== null) continue;
+      this.reaping.add(id);
+      try {
+        for (const listener of this.goneListeners) await listener(redis, id);
+        await redis.srem(this.keys.instances, id);
+        this.logger.log(`instance ${id} is gone: its connections no longer count`);
+      } finally {
+        this.reaping.delete(id);
+      }
+    }
+  }
+
+  private scheduleClientsPublish(): void {
+    this.publishTimer ??= setTimeout(() => {
+      this.publishTimer = undefined;
+      void this.query('cluster publish', (redis) =>
+        redis.set(this.keys.instanceClients(this.config.instanceId), this.clientsJson(), 'PX', this.timing.leaseMs),
+      );
+    }, PUBLISH_DEBOUNCE_MS);
+  }
+
+  private clientsJson(): string {
+    const { instanceId } = this.config;
+    return JSON.stringify(this.registry.list().map((connection) => describeConnection(connection, instanceId)));
+  }
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error('timed out')), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
