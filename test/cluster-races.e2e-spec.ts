@@ -352,7 +352,7 @@ describe('a cluster of three processes on one Redis, under races (SPEC §9)', ()
   });
 
   describe('an instance killed with SIGKILL', () => {
-    it('frees its users’ slots, vanishes from the views and is announced gone, within WS_HEARTBEAT_TIMEOUT', async () => {
+    it('frees its users’ slots, vanishes from the views and is announced gone, within WS_HEARTBEAT_TIMEOUT + 5 s', async () => {
       const room = 'channel:990';
       const members = [await joined(a, 'survivor-a', [room]), await joined(c, 'survivor-c', [room])];
       for (let i = 0; i < 5; i++) await joined(b, 'victim', i === 0 ? [room] : []);
@@ -375,18 +375,22 @@ describe('a cluster of three processes on one Redis, under races (SPEC §9)', ()
         () => `5 connections of the victim elsewhere (${reopened.length} so far)`,
       );
       const freedMs = Date.now() - killedAt;
-      setTimeout(() => console.log(a.process.output().slice(-3000), c.process.output().slice(-2000)), 6000);
       for (const member of members) {
         await member.next((f) => f.type === 'user_left' && f.data.user_id === 'victim', deadline);
       }
+      const announcedMs = Date.now() - killedAt;
       for (const t of [a, c]) {
         await eventually(async () => !(await listedInstances(t)).includes('B'), deadline, 'B no longer listed');
       }
-      expect(Date.now() - killedAt).toBeLessThan(deadline);
+      const unlistedMs = Date.now() - killedAt;
+      console.log(
+        `SIGKILL with WS_HEARTBEAT_TIMEOUT ${HEARTBEAT_TIMEOUT_MS} ms: slots free after ${freedMs} ms, ` +
+          `user_left at both survivors after ${announcedMs} ms, unlisted after ${unlistedMs} ms`,
+      );
+      expect(unlistedMs).toBeLessThan(deadline);
       await sleep(QUIET_MS);
       for (const member of members) expect(presenceOf(member, 'user_left', 'victim')).toHaveLength(1);
       expect((await a.http('GET', '/ws/stats', { token: ADMIN_TOKEN })).body.cluster.instances).toBe(2);
-      expect(freedMs).toBeLessThan(deadline);
 
       // B comes back under its id: what its previous run left in Redis is already reaped, nothing is announced twice.
       b = await startAppProcess('B', redisServer.url, PREFIX, env);
