@@ -2,37 +2,13 @@
 // Measures handshake rate (JWT verify + admission), end-to-end fan-out throughput and heap growth.
 //   npm run bench                      (defaults: 500 clients, 2000 events of ~200 bytes)
 //   CLIENTS=1000 EVENTS=5000 npm run bench
-import 'reflect-metadata';
-import { createHmac } from 'node:crypto';
-import { NestFactory } from '@nestjs/core';
-import { Module } from '@nestjs/common';
 import WebSocket from 'ws';
-import { ChatPublisher, RealtimeModule, RealtimeWsAdapter } from '../dist/realtime/index.js';
+import { ChatPublisher } from '../dist/realtime/index.js';
+import { startBenchApp, token } from './support.mjs';
 
 const CLIENTS = Number(process.env.CLIENTS ?? 500);
 const EVENTS = Number(process.env.EVENTS ?? 2000);
-const SECRET = 'bench-secret-0123456789-0123456789-0123';
-
-const b64 = (v) => Buffer.from(JSON.stringify(v)).toString('base64url');
-function token(sub) {
-  const unsigned = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64({ sub, exp: Math.floor(Date.now() / 1000) + 3600 })}`;
-  return `${unsigned}.${createHmac('sha256', SECRET).update(unsigned).digest('base64url')}`;
-}
-
-class BenchModule {}
-Module({
-  imports: [
-    RealtimeModule.forRoot({
-      auth: { secret: SECRET },
-      rateLimitPerSec: 1000,
-      chat: { maxConnectionsPerUser: 100000 },
-    }),
-  ],
-})(BenchModule);
-
-const app = await NestFactory.create(BenchModule, { logger: ['error'] });
-app.useWebSocketAdapter(new RealtimeWsAdapter(app));
-await app.listen(0, '127.0.0.1');
+const app = await startBenchApp({ rateLimitPerSec: 1000, chat: { maxConnectionsPerUser: 100000 } });
 const { port } = app.getHttpServer().address();
 const publisher = app.get(ChatPublisher);
 

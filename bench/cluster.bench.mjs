@@ -3,42 +3,23 @@
 //   npm run bench:cluster                 (300 sequential operations per phase)
 //   OPS=1000 REDIS_URL=redis://… npm run bench:cluster
 // Sequential operations, one at a time, so that each figure is one operation's own latency.
-import 'reflect-metadata';
-import { createHmac } from 'node:crypto';
-import { NestFactory } from '@nestjs/core';
-import { Module } from '@nestjs/common';
 import { Redis } from 'ioredis';
 import WebSocket from 'ws';
-import { RealtimeModule, RealtimeWsAdapter } from '../dist/realtime/index.js';
+import { startBenchApp, token } from './support.mjs';
 
 const OPS = Number(process.env.OPS ?? 300);
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-const SECRET = 'bench-secret-0123456789-0123456789-0123';
-
-const b64 = (v) => Buffer.from(JSON.stringify(v)).toString('base64url');
-function token(sub) {
-  const unsigned = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64({ sub, exp: Math.floor(Date.now() / 1000) + 3600 })}`;
-  return `${unsigned}.${createHmac('sha256', SECRET).update(unsigned).digest('base64url')}`;
-}
-
 async function startApp(redis) {
-  class BenchModule {}
-  Module({
-    imports: [
-      RealtimeModule.forRoot({
-        auth: { secret: SECRET },
-        rateLimitPerSec: 1000,
-        maxPendingUpgradesPerIp: 100_000,
-        redis: redis ? { url: REDIS_URL, prefix: `bench-${process.pid}:` } : undefined,
-      }),
-    ],
-  })(BenchModule);
-  const app = await NestFactory.create(BenchModule, { logger: ['error'] });
-  app.useWebSocketAdapter(new RealtimeWsAdapter(app));
-  await app.listen(0, '127.0.0.1');
+  const app = await startBenchApp({
+    rateLimitPerSec: 1000,
+    maxPendingUpgradesPerIp: 100_000,
+    redis: redis ? { url: REDIS_URL, prefix: `bench-${process.pid}:` } : undefined,
+  });
   if (redis) {
     const deadline = Date.now() + 10_000;
-    while ((await (await fetch(`http://127.0.0.1:${app.getHttpServer().address().port}/ws/health`)).json()).redis !== 'up') {
+    while (
+      (await (await fetch(`http://127.0.0.1:${app.getHttpServer().address().port}/ws/health`)).json()).redis !== 'up'
+    ) {
       if (Date.now() > deadline) throw new Error('Redis did not come up');
       await new Promise((r) => setTimeout(r, 50));
     }

@@ -155,26 +155,23 @@ describe('a cluster of three processes on one Redis, under races (SPEC §9)', ()
       const rooms = Array.from({ length: 10 }, (_, i) => `channel:${700 + i}`);
       const member = await joined(c, 'member', rooms);
       const [onA, onB] = [await chat(a, 'twin'), await chat(b, 'twin')];
-      for (const room of rooms) {
-        onA.send({ type: 'join_room', room });
-        onB.send({ type: 'join_room', room });
-      }
-      for (const tab of [onA, onB]) {
-        await eventually(() => tab.ofType('room_joined').length === rooms.length, 5000, 'joined');
-      }
-      await sleep(QUIET_MS);
+      /** Both tabs send `type` for every room back to back, then wait for every reply and a quiet wait. */
+      const bothAtOnce = async (type: 'join_room' | 'leave_room', reply: string): Promise<void> => {
+        for (const room of rooms) {
+          onA.send({ type, room });
+          onB.send({ type, room });
+        }
+        for (const tab of [onA, onB]) {
+          await eventually(() => tab.ofType(reply).length === rooms.length, 5000, reply);
+        }
+        await sleep(QUIET_MS);
+      };
+      await bothAtOnce('join_room', 'room_joined');
       for (const room of rooms) expect(presenceOf(member, 'user_joined', 'twin', room)).toHaveLength(1);
       // A user is not told of its own arrival.
       expect([...presenceOf(onA, 'user_joined', 'twin'), ...presenceOf(onB, 'user_joined', 'twin')]).toEqual([]);
 
-      for (const room of rooms) {
-        onA.send({ type: 'leave_room', room });
-        onB.send({ type: 'leave_room', room });
-      }
-      for (const tab of [onA, onB]) {
-        await eventually(() => tab.ofType('room_left').length === rooms.length, 5000, 'left');
-      }
-      await sleep(QUIET_MS);
+      await bothAtOnce('leave_room', 'room_left');
       for (const room of rooms) expect(presenceOf(member, 'user_left', 'twin', room)).toHaveLength(1);
     });
 

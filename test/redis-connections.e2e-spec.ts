@@ -70,11 +70,16 @@ describe('Redis connections', () => {
     try {
       await new Promise((resolve) => probe.once('ready', resolve));
       const keys = (await Promise.all(probe.nodes('master').map((node) => node.keys(`${prefix}*`)))).flat();
-      const slots = new Set(
-        await Promise.all(keys.filter((key) => key.includes(':instance')).map((key) => probe.cluster('KEYSLOT', key))),
-      );
-      expect(keys.length).toBeGreaterThan(0);
-      expect(slots.size).toBe(1);
+      const slotsOf = async (some: string[]): Promise<Set<unknown>> =>
+        new Set(await Promise.all(some.map((key) => probe.cluster('KEYSLOT', key))));
+      // What one MULTI touches (the instance list, liveness, client lists) shares one slot…
+      const clusterKeys = keys.filter((key) => key.includes('{ws:cluster}'));
+      expect(clusterKeys.length).toBeGreaterThan(0);
+      expect((await slotsOf(clusterKeys)).size).toBe(1);
+      // …while per-user slots and presence are spread by user, topic and instance (issue 12).
+      const spread = keys.filter((key) => key.includes('{ws:user:') || key.includes('{ws:topic:'));
+      expect(spread.length).toBeGreaterThan(1);
+      expect((await slotsOf(spread)).size).toBeGreaterThan(1);
     } finally {
       probe.disconnect();
     }

@@ -19,10 +19,10 @@ export type VanishedListener = (topic: string, data: Record<string, unknown>) =>
 /**
  * Presence per user per topic for the whole cluster (SPEC.md §9), decided atomically in Redis:
  * the gateway asks when a user's first tab here enters a topic, or its last tab here leaves, and
- * one script per (topic, user) tells whether that was the first (or last) instance, so two tabs
- * on two instances at the same moment announce once. Entries are leases renewed every cluster
- * tick and indexed per instance, so when an instance dies a survivor reaps its entries and
- * announces those users gone, once. While Redis is away this instance's own view decides.
+ * one O(1) script per (topic, user) tells whether this was the first (or last) instance, so two
+ * tabs on two instances at the same moment announce once. Entries stay until left or reaped (not
+ * until a lease ends) and are indexed per instance: when an instance dies, a survivor reaps its
+ * entries and announces those users gone, once. While Redis is away this instance's view decides.
  */
 @Injectable()
 export class ClusterPresence {
