@@ -10,7 +10,7 @@ import {
 } from './support/checkpoint-client.js';
 import { settle } from './support/cluster-pair.js';
 import { answerPings, messages, openNotify } from './support/notify-client.js';
-import { RedisServer, freePort } from './support/redis.js';
+import { RedisServer, freePort, testRedisCluster } from './support/redis.js';
 import { events as schedulerEvents, openScheduler } from './support/scheduler-client.js';
 import { ADMIN_TOKEN, type Endpoints } from './support/test-app.js';
 import { TestClient, closeAll, eventually, sleep, type Closed, type Frame } from './support/test-client.js';
@@ -25,20 +25,25 @@ import { hsToken } from './support/tokens.js';
  */
 const HEARTBEAT_TIMEOUT_MS = 3000;
 const CHAT = '/api/v1/ws/connect';
-const PREFIX = 'races:';
 /** Long enough for every in-flight frame of a test to have arrived (counts are checked after it). */
 const QUIET_MS = 400;
 
 type Outcome = 'admitted' | 'refused';
 
-describe('a cluster of three processes on one Redis, under races (SPEC §9)', () => {
-  let redisServer: RedisServer;
+describe.each([
+  ['one Redis', 'redis'],
+  ['a three-node Redis Cluster', 'redis-cluster'],
+] as const)('a cluster of three processes on %s, under races (SPEC §9)', (_, kind) => {
+  /** One private redis-server of this file's own, or the run's shared Redis Cluster. */
+  let redisServer: RedisServer | undefined;
   let redis: Redis;
+  const prefix = `races-${process.pid}-${kind}:`;
   let a: AppProcess;
   let b: AppProcess;
   let c: AppProcess;
   const open: TestClient[] = [];
-  const env = {
+  const env: Record<string, string> = {
+    WS_REDIS_PREFIX: prefix,
     WS_HEARTBEAT_INTERVAL: '1',
     WS_HEARTBEAT_TIMEOUT: String(HEARTBEAT_TIMEOUT_MS / 1000),
     WS_RATE_LIMIT_PER_SEC: '2000',
@@ -80,10 +85,15 @@ describe('a cluster of three processes on one Redis, under races (SPEC §9)', ()
   };
 
   beforeAll(async () => {
-    redisServer = new RedisServer(await freePort());
-    await redisServer.start();
-    redis = new Redis(redisServer.url);
-    [a, b, c] = await Promise.all(['A', 'B', 'C'].map((id) => startAppProcess(id, redisServer.url, PREFIX, env)));
+    if (kind === 'redis') {
+      redisServer = new RedisServer(await freePort());
+      await redisServer.start();
+      redis = new Redis(redisServer.url);
+      env.REDIS_URL = redisServer.url;
+    } else {
+      env.REDIS_CLUSTER_NODES = (await testRedisCluster()).nodes.join(',');
+    }
+    [a, b, c] = await Promise.all(['A', 'B', 'C'].map((id) => startAppProcess(id, env)));
   }, 30_000);
 
   afterEach(async () => {
@@ -293,60 +303,69 @@ describe('a cluster of three processes on one Redis, under races (SPEC §9)', ()
     });
   });
 
-  describe('Redis restarted under traffic', () => {
-    it('leaks no slot and counts none twice afterwards', async () => {
-      const room = 'channel:950';
-      const talker = await joined(a, 'talker', [room]);
-      const listener = await joined(c, 'listener', [room]);
-      let sent = 0;
-      const traffic = setInterval(() => {
-        talker.send({ type: 'send_message', room, data: { content: String(sent++) } });
-      }, 5);
-      try {
-        const onA = [await chat(a, 'restart'), await chat(a, 'restart'), await chat(a, 'restart')];
-        await chat(b, 'restart');
+  // A single Redis restarted; a Redis Cluster node's failover is another matter (issue 13).
+  if (kind === 'redis')
+    describe('Redis restarted under traffic', () => {
+      it('leaks no slot and counts none twice afterwards', async () => {
+        const room = 'channel:950';
+        const talker = await joined(a, 'talker', [room]);
+        const listener = await joined(c, 'listener', [room]);
+        let sent = 0;
+        const traffic = setInterval(() => {
+          talker.send({ type: 'send_message', room, data: { content: String(sent++) } });
+        }, 5);
+        try {
+          const onA = [await chat(a, 'restart'), await chat(a, 'restart'), await chat(a, 'restart')];
+          await chat(b, 'restart');
 
-        await redisServer.kill('SIGKILL');
-        await eventually(
-          async () => {
-            for (const t of all()) if ((await t.http('GET', '/ws/health')).body.redis !== 'down') return false;
-            return true;
-          },
-          10_000,
-          'every instance degraded',
-        );
-        // While Redis is away the local limit applies: A gives one back, C (none of the user's) admits one.
-        onA[0].close();
-        await onA[0].closed;
-        await chat(c, 'restart');
+          await redisServer!.kill('SIGKILL');
+          await eventually(
+            async () => {
+              for (const t of all()) if ((await t.http('GET', '/ws/health')).body.redis !== 'down') return false;
+              return true;
+            },
+            10_000,
+            'every instance degraded',
+          );
+          // While Redis is away the local limit applies: A gives one back, C (none of the user's) admits one.
+          onA[0].close();
+          await onA[0].closed;
+          await chat(c, 'restart');
 
-        await redisServer.start();
-        await eventually(
-          async () => {
-            for (const t of all()) if ((await t.http('GET', '/ws/health')).body.redis !== 'up') return false;
-            return true;
-          },
-          15_000,
-          'every instance back',
-        );
-        // Every instance has written its own count again: A 2, B 1, C 1.
-        const slotsKey = `${PREFIX}{ws:user:chat:restart}:slots`;
-        await eventually(async () => (await redis.hlen(slotsKey)) === 3, 10_000, 'slots rewritten');
-        const counts = Object.fromEntries(
-          Object.entries(await redis.hgetall(slotsKey)).map(([instance, lease]) => [instance, lease.split(':')[0]]),
-        );
-        expect(counts).toEqual({ A: '2', B: '1', C: '1' });
+          await redisServer!.start();
+          await eventually(
+            async () => {
+              for (const t of all()) if ((await t.http('GET', '/ws/health')).body.redis !== 'up') return false;
+              return true;
+            },
+            15_000,
+            'every instance back',
+          );
+          // Every instance writes its own count again on reconnect: A 2, B 1, C 1, nothing else.
+          const slotsKey = `${prefix}{ws:user:chat:restart}:slots`;
+          const counts = async (): Promise<Record<string, string>> =>
+            Object.fromEntries(
+              Object.entries(await redis.hgetall(slotsKey))
+                .map(([instance, lease]) => [instance, lease.split(':')[0]])
+                .sort(([x], [y]) => x.localeCompare(y)),
+            );
+          let last: Record<string, string> = {};
+          await eventually(
+            async () => JSON.stringify((last = await counts())) === JSON.stringify({ A: '2', B: '1', C: '1' }),
+            10_000,
+            () => `slots rewritten as A 2, B 1, C 1 (last seen ${JSON.stringify(last)})`,
+          );
 
-        const race = [chatAttempt(a, 'restart'), chatAttempt(b, 'restart'), chatAttempt(c, 'restart')];
-        const outcomes = await Promise.all(race.map((attempt) => attempt.outcome));
-        expect(outcomes.filter((o) => o === 'admitted')).toHaveLength(1);
-      } finally {
-        clearInterval(traffic);
-      }
-      expect(sent).toBeGreaterThan(0);
-      expect(listener.ofType('message').length).toBeGreaterThan(0);
+          const race = [chatAttempt(a, 'restart'), chatAttempt(b, 'restart'), chatAttempt(c, 'restart')];
+          const outcomes = await Promise.all(race.map((attempt) => attempt.outcome));
+          expect(outcomes.filter((o) => o === 'admitted')).toHaveLength(1);
+        } finally {
+          clearInterval(traffic);
+        }
+        expect(sent).toBeGreaterThan(0);
+        expect(listener.ofType('message').length).toBeGreaterThan(0);
+      });
     });
-  });
 
   describe('an instance killed with SIGKILL', () => {
     it('frees its users’ slots, vanishes from the views and is announced gone, within WS_HEARTBEAT_TIMEOUT + 5 s', async () => {
@@ -390,7 +409,7 @@ describe('a cluster of three processes on one Redis, under races (SPEC §9)', ()
       expect((await a.http('GET', '/ws/stats', { token: ADMIN_TOKEN })).body.cluster.instances).toBe(2);
 
       // B comes back under its id: what its previous run left in Redis is already reaped, nothing is announced twice.
-      b = await startAppProcess('B', redisServer.url, PREFIX, env);
+      b = await startAppProcess('B', env);
       await eventually(
         async () => (await b.http('GET', '/ws/stats', { token: ADMIN_TOKEN })).body.cluster.instances === 3,
         5000,

@@ -16,19 +16,15 @@ export interface AppProcess extends Endpoints {
   stop(signal?: 'SIGKILL' | 'SIGTERM'): Promise<void>;
 }
 
-/** The instance `id` on `redisUrl` under `prefix`, once its health says `redis: "up"`. */
-export async function startAppProcess(
-  id: string,
-  redisUrl: string,
-  prefix: string,
-  env: Record<string, string> = {},
-): Promise<AppProcess> {
+/**
+ * The instance `id` with `env` (its Redis: `REDIS_URL` or `REDIS_CLUSTER_NODES`, and `WS_REDIS_PREFIX`),
+ * once its health says `redis: "up"`.
+ */
+export async function startAppProcess(id: string, env: Record<string, string>): Promise<AppProcess> {
   const started = await startStandalone({
     NO_COLOR: '1',
     JWT_SECRET: TEST_SECRET,
     WS_ADMIN_TOKEN: ADMIN_TOKEN,
-    REDIS_URL: redisUrl,
-    WS_REDIS_PREFIX: prefix,
     WS_INSTANCE_ID: id,
     ...env,
   });

@@ -17,9 +17,10 @@ const ROLES = {
   'bus-reader': { maxRetriesPerRequest: null },
   /**
    * Small scripts on upgrades and joins, and every user's and topic's lease renewed each cluster
-   * tick: fail fast and answer locally; what one event-loop turn issues goes out as one pipeline.
+   * tick: fail fast and answer locally, never replayed after a reconnect (a stale absolute count
+   * written after the resync would be wrong); what one event-loop turn issues goes out as one pipeline.
    */
-  cluster: { maxRetriesPerRequest: 1, enableAutoPipelining: true },
+  cluster: { maxRetriesPerRequest: 0, enableAutoPipelining: true },
   /** The checkpoint store: a request waits for one reconnect at most, then fails. */
   store: { maxRetriesPerRequest: 1, enableOfflineQueue: true },
 } as const satisfies Record<

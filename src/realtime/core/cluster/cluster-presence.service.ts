@@ -52,13 +52,11 @@ export class ClusterPresence {
     const field = fieldOf(gateway, topic, sub);
     const entry: Entry = { gateway, topic, sub, data: JSON.stringify(data) };
     this.entries.set(field, entry);
-    const first = await this.cluster.query('presence', (redis) =>
-      Promise.all([
-        ENTER.run(redis, [this.key(entry)], [this.cluster.instanceId, this.ttlMs]),
-        this.index(redis, [[field, entry.data]]),
-      ]).then(([reply]) => Number(reply) === 1),
-    );
-    return first ?? true;
+    const first = await this.cluster.query('presence', (redis) => {
+      void this.index(redis, [[field, entry.data]]).catch(() => undefined); // renewed, or resynced, later
+      return ENTER.run(redis, [this.key(entry)], [this.cluster.instanceId, this.ttlMs]);
+    });
+    return first === undefined || Number(first) === 1;
   }
 
   /** `sub`'s last tab here left `topic`: whether it is gone from the whole cluster (announce it). */
@@ -67,7 +65,7 @@ export class ClusterPresence {
     const entry = this.entries.get(field) ?? { gateway, topic, sub, data: '{}' };
     this.entries.delete(field);
     const last = await this.cluster.query('presence', (redis) =>
-      this.remove(redis, this.cluster.instanceId, field, entry, 'leave'),
+      this.removeHolder(redis, this.cluster.instanceId, field, entry, 'leave'),
     );
     return last ?? true;
   }
@@ -77,7 +75,7 @@ export class ClusterPresence {
     return this.entries.size;
   }
 
-  /** How long presence keys and the index outlive their last renewal: long after any reaper has run. */
+  /** How long a presence entry and the index outlive their last renewal: long after any reaper has run. */
   private get ttlMs(): number {
     return 4 * this.cluster.timing.leaseMs;
   }
@@ -86,13 +84,17 @@ export class ClusterPresence {
     return this.keys.presence(gateway, topic, sub);
   }
 
+  /** Adds `fields` to this instance's presence index and renews it, in one pipeline. */
   private async index(redis: RedisClient, fields: Array<[string, string]>): Promise<void> {
     const key = this.keys.instancePresence(this.cluster.instanceId);
-    if (fields.length > 0) await redis.hset(key, Object.fromEntries(fields));
-    await redis.pexpire(key, this.ttlMs);
+    await Promise.all([
+      fields.length > 0 ? redis.hset(key, Object.fromEntries(fields)) : 0,
+      redis.pexpire(key, this.ttlMs),
+    ]);
   }
 
-  private async remove(
+  /** Takes `instanceId` out of the entry's holders and its index; whether the user must be announced gone. */
+  private async removeHolder(
     redis: RedisClient,
     instanceId: string,
     field: string,
@@ -115,14 +117,15 @@ export class ClusterPresence {
 
   /**
    * After a (re)connect Redis may have lost everything, or kept entries of users who left while it
-   * was away (already announced here): every entry is written again and the stale ones removed.
+   * was away (already announced here), or the others took this instance for dead and reaped it:
+   * every entry is written again and the stale ones removed.
    */
   private async resync(redis: RedisClient): Promise<void> {
     const own = this.cluster.instanceId;
     const indexed = await redis.hgetall(this.keys.instancePresence(own));
     const mode: LeaveMode = this.firstSync ? 'reap' : 'silent';
     const stale = Object.entries(indexed).filter(([field]) => !this.entries.has(field));
-    await Promise.all(stale.map(([field, data]) => this.removeEntry(redis, own, field, data, mode)));
+    await Promise.all(stale.map(([field, data]) => this.removeIndexed(redis, own, field, data, mode)));
     await this.index(
       redis,
       [...this.entries].map(([field, entry]) => [field, entry.data]),
@@ -135,12 +138,13 @@ export class ClusterPresence {
   private async reap(redis: RedisClient, instanceId: string): Promise<void> {
     const indexed = await redis.hgetall(this.keys.instancePresence(instanceId));
     const fields = Object.entries(indexed);
-    await Promise.all(fields.map(([field, data]) => this.removeEntry(redis, instanceId, field, data, 'reap')));
+    await Promise.all(fields.map(([field, data]) => this.removeIndexed(redis, instanceId, field, data, 'reap')));
     await redis.del(this.keys.instancePresence(instanceId));
     if (fields.length > 0) this.logger.log(`reaped ${fields.length} presence entries of instance ${instanceId}`);
   }
 
-  private async removeEntry(
+  /** An entry as an index lists it (`field`, announcement `data`): removed, and announced gone if so decided. */
+  private async removeIndexed(
     redis: RedisClient,
     instanceId: string,
     field: string,
@@ -148,7 +152,7 @@ export class ClusterPresence {
     mode: LeaveMode,
   ): Promise<void> {
     const [gateway, topic, sub] = JSON.parse(field) as [GatewayName, string, string];
-    if (await this.remove(redis, instanceId, field, { gateway, topic, sub }, mode)) {
+    if (await this.removeHolder(redis, instanceId, field, { gateway, topic, sub }, mode)) {
       this.vanished.get(gateway)?.(topic, JSON.parse(data) as Record<string, unknown>);
     }
   }

@@ -26,7 +26,7 @@ local function others_live(key, self, now)
   end
   return total
 end
--- The key outlives its longest lease, and no longer.
+-- The key outlives the lease it is given (and any longer one written before).
 local function hold(key, self, count, now, lease_ms)
   redis.call('HSET', key, self, count .. ':' .. (now + lease_ms))
   if redis.call('PTTL', key) < lease_ms then redis.call('PEXPIRE', key, lease_ms) end
@@ -51,20 +51,17 @@ hold(KEYS[1], ARGV[1], tonumber(ARGV[2]), now_ms(), tonumber(ARGV[3]))
 return 1`);
 
 /**
- * Presence holders are never dropped by a lease's end, only by a leave or by the reaper of their
- * instance, so that the reaper can tell (and announce) who is gone: a dead instance's user is still
- * present until then. The key outlives the leases (ARGV ttl) only so that nothing is left forever.
+ * Presence leases are long (ARGV ttl: 4 slot leases, 2.4 × WS_HEARTBEAT_TIMEOUT), so that a dead
+ * instance's users stay present until a survivor's reaper (within 0.8 ×) removes them and tells who
+ * is gone; an entry no reaper removed (its instance died between the script and its index write)
+ * ends with its lease. ENTER and LEAVE read only the (topic, user) hash: O(instances holding it).
  */
-const PRESENCE = `
-local function others_present(key, self)
-  return redis.call('HLEN', key) - redis.call('HEXISTS', key, self)
-end
-`;
 
-/** A user enters a topic here: KEYS[1] its presence; ARGV self, ttl ms. 1 when no other instance has it. O(1). */
-export const ENTER = new LuaScript(`${LEASES}${PRESENCE}
-local others = others_present(KEYS[1], ARGV[1])
-hold(KEYS[1], ARGV[1], 1, now_ms(), tonumber(ARGV[2]))
+/** A user enters a topic here: KEYS[1] its presence; ARGV self, ttl ms. 1 when no other instance has it. */
+export const ENTER = new LuaScript(`${LEASES}
+local now = now_ms()
+local others = others_live(KEYS[1], ARGV[1], now)
+hold(KEYS[1], ARGV[1], 1, now, tonumber(ARGV[2]))
 if others == 0 then return 1 end
 return 0`);
 
@@ -74,9 +71,9 @@ return 0`);
  * other instance holds it; `reap` (the instance died) only if this call removed the entry, so that
  * concurrent reapers announce once; `silent` never (already announced while Redis was away).
  */
-export const LEAVE = new LuaScript(`${PRESENCE}
+export const LEAVE = new LuaScript(`${LEASES}
 local removed = redis.call('HDEL', KEYS[1], ARGV[1])
-if others_present(KEYS[1], ARGV[1]) > 0 or ARGV[2] == 'silent' then return 0 end
+if others_live(KEYS[1], ARGV[1], now_ms()) > 0 or ARGV[2] == 'silent' then return 0 end
 if ARGV[2] == 'reap' and removed == 0 then return 0 end
 return 1`);
 

@@ -41,7 +41,6 @@ export class ClusterView implements OnModuleInit, OnApplicationShutdown {
   private readonly keys: RedisKeys;
   private readonly tickListeners: TickListener[] = [];
   private readonly goneListeners: GoneListener[] = [];
-  private readonly reaping = new Set<string>();
   private publishTimer?: NodeJS.Timeout;
   private tickTimer?: NodeJS.Timeout;
   private ticking = false;
@@ -103,21 +102,34 @@ export class ClusterView implements OnModuleInit, OnApplicationShutdown {
     this.tickTimer = setInterval(() => void this.tick(), this.timing.tickMs).unref();
   }
 
+  /**
+   * Leaves the cluster once this instance's sockets are closed (shutdown): what is still listed for
+   * it (a leave that timed out, a socket terminated late) is reaped as if it had died, then it is
+   * forgotten. The announcements this makes go out before the bus closes.
+   */
+  async withdraw(): Promise<void> {
+    clearInterval(this.tickTimer);
+    const redis = this.client;
+    if (!redis) return;
+    const { instanceId } = this.config;
+    try {
+      for (const listener of this.goneListeners) await withTimeout(listener(redis, instanceId), QUERY_TIMEOUT_MS);
+      await redis
+        .multi()
+        .del(this.keys.instanceAlive(instanceId), this.keys.instanceClients(instanceId))
+        .srem(this.keys.instances, instanceId)
+        .exec();
+    } catch (error) {
+      this.logger.warn(`cluster withdraw: ${(error as Error).message}`);
+    }
+  }
+
   async onApplicationShutdown(): Promise<void> {
     clearInterval(this.tickTimer);
     clearTimeout(this.publishTimer);
     if (!this.redis) return;
-    const { instanceId } = this.config;
-    if (this.redis.status === 'ready') {
-      await this.redis
-        .multi()
-        .del(this.keys.instanceAlive(instanceId), this.keys.instanceClients(instanceId))
-        .srem(this.keys.instances, instanceId)
-        .exec()
-        .catch(() => undefined);
-      // The leases and presence the closing sockets gave back are written before QUIT.
-      await withTimeout(this.redis.quit(), QUERY_TIMEOUT_MS).catch(() => undefined);
-    }
+    // What was written before (the slots closing sockets gave back) goes out before QUIT.
+    if (this.redis.status === 'ready') await withTimeout(this.redis.quit(), QUERY_TIMEOUT_MS).catch(() => undefined);
     this.redis.disconnect();
   }
 
@@ -150,10 +162,11 @@ export class ClusterView implements OnModuleInit, OnApplicationShutdown {
     const redis = this.client;
     if (!redis || this.ticking) return;
     this.ticking = true;
-    const resync = this.resyncDue;
+    let resync = this.resyncDue;
     this.resyncDue = false;
     try {
-      await this.publishAlive(redis);
+      // Listed anew: Redis lost everything, or the others took this instance for dead and reaped it.
+      resync = (await this.publishAlive(redis)) || resync;
       await Promise.all(this.tickListeners.map((listener) => listener(redis, resync)));
       await this.reapGone(redis);
     } catch (error) {
@@ -164,31 +177,28 @@ export class ClusterView implements OnModuleInit, OnApplicationShutdown {
     }
   }
 
-  private async publishAlive(redis: RedisClient): Promise<void> {
+  /** Renews this instance's lease and client list; whether it was not listed any more. */
+  private async publishAlive(redis: RedisClient): Promise<boolean> {
     const { instanceId } = this.config;
-    await redis
+    const replies = await redis
       .multi()
       .set(this.keys.instanceAlive(instanceId), String(Date.now()), 'PX', this.timing.leaseMs)
       .set(this.keys.instanceClients(instanceId), this.clientsJson(), 'PX', this.timing.leaseMs)
       .sadd(this.keys.instances, instanceId)
       .exec();
+    return replies?.[2]?.[1] === 1;
   }
 
   /** Instances listed but without a live lease died: their listeners clean up, then they are forgotten. */
   private async reapGone(redis: RedisClient): Promise<void> {
-    const ids = (await this.otherInstances(redis)).filter((id) => !this.reaping.has(id));
+    const ids = await this.otherInstances(redis);
     if (ids.length === 0) return;
     const alive = await redis.mget(ids.map((id) => this.keys.instanceAlive(id)));
     for (const [i, id] of ids.entries()) {
       if (alive[i] !== null) continue;
-      this.reaping.add(id);
-      try {
-        for (const listener of this.goneListeners) await listener(redis, id);
-        await redis.srem(this.keys.instances, id);
-        this.logger.log(`instance ${id} is gone: its connections no longer count`);
-      } finally {
-        this.reaping.delete(id);
-      }
+      for (const listener of this.goneListeners) await listener(redis, id);
+      await redis.srem(this.keys.instances, id);
+      this.logger.log(`instance ${id} is gone: its connections no longer count`);
     }
   }
 

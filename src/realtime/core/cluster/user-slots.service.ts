@@ -40,6 +40,8 @@ export class UserSlot {
 @Injectable()
 export class UserSlots {
   private readonly held = new Map<string, Holding>();
+  /** Users whose last slot here was given back while Redis was away: written (as 0) on reconnect. */
+  private readonly emptiedWhileAway = new Map<string, Holding>();
   private readonly keys: RedisKeys;
 
   constructor(
@@ -47,7 +49,7 @@ export class UserSlots {
     connector: RedisConnector,
   ) {
     this.keys = connector.keys;
-    cluster.onTick((redis) => this.renewAll(redis));
+    cluster.onTick((redis, resync) => this.renewAll(redis, resync));
   }
 
   /** Users with a connection (or a claim in flight) here: for leak checks. */
@@ -61,11 +63,11 @@ export class UserSlots {
     const holding = this.held.get(key) ?? { gateway, sub, count: 0 };
     this.held.set(key, holding);
     const own = ++holding.count;
-    const slot = new UserSlot(this, key);
     if (own > limit) {
       this.drop(key, holding);
       return TOO_MANY_CONNECTIONS;
     }
+    const slot = new UserSlot(this, key);
     const reply = await this.cluster.query('user slot', (redis) =>
       CLAIM_SLOT.run(redis, [this.keys.userSlots(gateway, sub)], [this.cluster.instanceId, own, limit, this.leaseMs]),
     );
@@ -82,7 +84,11 @@ export class UserSlots {
     if (!holding) return;
     holding.count--;
     if (holding.count === 0) this.held.delete(key);
-    void this.cluster.query('user slot', (redis) => this.write(redis, holding));
+    void this.cluster
+      .query('user slot', (redis) => this.write(redis, holding))
+      .then((written) => {
+        if (written === undefined && holding.count === 0) this.emptiedWhileAway.set(key, holding);
+      });
   }
 
   /** A claim refused before it was written anywhere: only the local count goes back. */
@@ -99,7 +105,12 @@ export class UserSlots {
     return HOLD.run(redis, [this.keys.userSlots(gateway, sub)], [this.cluster.instanceId, count, this.leaseMs]);
   }
 
-  private async renewAll(redis: RedisClient): Promise<void> {
-    await Promise.all([...this.held.values()].map((holding) => this.write(redis, holding)));
+  private async renewAll(redis: RedisClient, resync: boolean): Promise<void> {
+    const writes = [...this.held.values()];
+    if (resync) {
+      for (const [key, emptied] of this.emptiedWhileAway) if (!this.held.has(key)) writes.push(emptied);
+      this.emptiedWhileAway.clear();
+    }
+    await Promise.all(writes.map((holding) => this.write(redis, holding)));
   }
 }

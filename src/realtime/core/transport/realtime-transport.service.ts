@@ -14,6 +14,7 @@ import { CloseCode, RealtimeError } from '../gateway/realtime-error.js';
 import { LifecycleLog } from '../logging/lifecycle-log.js';
 import { redactUrl } from '../logging/redact.js';
 import { RefusalLog } from '../logging/refusal-log.js';
+import { ClusterView } from '../cluster/cluster-view.service.js';
 import { UserSlot, UserSlots } from '../cluster/user-slots.service.js';
 import { ConnectionRegistry } from '../registry/connection-registry.service.js';
 import { ClientAddress } from './client-address.service.js';
@@ -26,6 +27,7 @@ import { TokenBucket } from './token-bucket.js';
 import { TrafficStats } from './traffic-stats.service.js';
 
 const SHUTDOWN_CLOSE_TIMEOUT_MS = 5_000;
+const TERMINATE_SETTLE_MS = 500;
 /** SPEC.md §10.1: an upgrade's headers must be complete within this. */
 const HEADER_TIMEOUT_MS = 10_000;
 /** SPEC.md §10.1: a refused connection that has not finished the close handshake by then is cut off. */
@@ -86,6 +88,7 @@ export class RealtimeTransport implements BeforeApplicationShutdown, OnApplicati
     private readonly registry: ConnectionRegistry,
     private readonly traffic: TrafficStats,
     private readonly userSlots: UserSlots,
+    private readonly cluster: ClusterView,
     private readonly address: ClientAddress,
   ) {
     this.refusals = new RefusalLog(this.log);
@@ -164,6 +167,9 @@ export class RealtimeTransport implements BeforeApplicationShutdown, OnApplicati
     const deadline = Date.now() + SHUTDOWN_CLOSE_TIMEOUT_MS;
     while (this.registry.size > 0 && Date.now() < deadline) await sleep(25);
     for (const connection of this.registry.list()) connection.terminate();
+    // Terminated sockets report their close on a later turn: their leaves go out before the cluster is left.
+    while (this.registry.size > 0 && Date.now() < deadline + TERMINATE_SETTLE_MS) await sleep(10);
+    await this.cluster.withdraw();
   }
 
   async beforeApplicationShutdown(): Promise<void> {
@@ -192,6 +198,10 @@ export class RealtimeTransport implements BeforeApplicationShutdown, OnApplicati
     const authResult = this.auth.authenticate(request, url);
     // Claimed before the upgrade, so no frame can arrive while the cluster is asked.
     void this.claimSlot(gateway, authResult.principal).then((slot) => {
+      if (this.shuttingDown) {
+        releaseSlot(slot);
+        return rejectUpgrade(socket, 503, 'Server shutting down');
+      }
       let accepted = false;
       this.wss.handleUpgrade(request, socket, head, (ws) => {
         accepted = true;
