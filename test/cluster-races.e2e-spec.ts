@@ -79,6 +79,17 @@ describe.each([
   const presenceOf = (client: TestClient, type: 'user_joined' | 'user_left', user: string, room?: string): Frame[] =>
     client.frames.filter((f) => f.type === type && f.data?.user_id === user && (room === undefined || f.room === room));
 
+  /** Waits until every instance's health reports Redis `state`. */
+  const everyRedis = (state: 'up' | 'down', timeoutMs: number): Promise<void> =>
+    eventually(
+      async () => {
+        for (const t of all()) if ((await t.http('GET', '/ws/health')).body.redis !== state) return false;
+        return true;
+      },
+      timeoutMs,
+      `redis ${state} on every instance`,
+    );
+
   const listedInstances = async (t: Endpoints): Promise<string[]> => {
     const list = await t.http('GET', '/ws/clients?limit=1000', { token: ADMIN_TOKEN });
     return [...new Set((list.body.clients as Frame[]).map((client) => client.instance as string))].sort();
@@ -319,28 +330,14 @@ describe.each([
           await chat(b, 'restart');
 
           await redisServer!.kill('SIGKILL');
-          await eventually(
-            async () => {
-              for (const t of all()) if ((await t.http('GET', '/ws/health')).body.redis !== 'down') return false;
-              return true;
-            },
-            10_000,
-            'every instance degraded',
-          );
+          await everyRedis('down', 10_000);
           // While Redis is away the local limit applies: A gives one back, C (none of the user's) admits one.
           onA[0].close();
           await onA[0].closed;
           await chat(c, 'restart');
 
           await redisServer!.start();
-          await eventually(
-            async () => {
-              for (const t of all()) if ((await t.http('GET', '/ws/health')).body.redis !== 'up') return false;
-              return true;
-            },
-            15_000,
-            'every instance back',
-          );
+          await everyRedis('up', 15_000);
           // Every instance writes its own count again on reconnect: A 2, B 1, C 1, nothing else.
           const slotsKey = `${prefix}{ws:user:chat:restart}:slots`;
           const counts = async (): Promise<Record<string, string>> =>
