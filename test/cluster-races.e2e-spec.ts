@@ -212,6 +212,22 @@ describe.each([
     });
   });
 
+  describe('the admin API of any instance reaches every instance', () => {
+    it('lists the clients of all three, and disconnects one of C through A', async () => {
+      const tabs = [await chat(a, 'admin-a'), await chat(b, 'admin-b'), await chat(c, 'admin-c')];
+      await settle(all(), 3);
+      for (const t of all()) expect(await listedInstances(t)).toEqual(['A', 'B', 'C']);
+      const list = await a.http('GET', '/ws/clients?user=admin-c', { token: ADMIN_TOKEN });
+      expect(list.body.clients).toHaveLength(1);
+      const onC = list.body.clients[0];
+      expect(onC.instance).toBe('C');
+      expect((await a.http('DELETE', `/ws/clients/${onC.id}`, { token: ADMIN_TOKEN })).status).toBe(200);
+      expect(await tabs[2].waitClose()).toEqual({ code: 4000, reason: 'Disconnected by administrator' });
+      await settle(all(), 2);
+      expect((await b.http('GET', `/ws/clients/${onC.id}`, { token: ADMIN_TOKEN })).status).toBe(404);
+    });
+  });
+
   describe('cross-instance traffic of every gateway, 1,000 events once and in order', () => {
     const COUNT = 1000;
 
