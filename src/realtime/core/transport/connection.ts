@@ -8,9 +8,12 @@ import type { GatewayTraffic } from './gateway-traffic.js';
 import { OutboundBudget, type OutboundLimits } from './outbound-budget.js';
 import type { PreparedFrame } from './prepared-frame.js';
 import type { TokenBucket } from './token-bucket.js';
+import { writeBatch, type TurnWriter } from './write-batch.js';
 
 /** How long a socket closed for overflow gets to finish the close handshake. */
 const OVERFLOW_CLOSE_GRACE_MS = 2_000;
+/** A turn's writes to one socket leave at its end, or once this many bytes are held (a burst to a slow reader). */
+const TURN_FLUSH_BYTES = 16 * 1024;
 
 export interface ConnectionInit {
   socket: WebSocket;
@@ -34,6 +37,12 @@ interface SenderInternals {
   sendFrame(list: Buffer[], cb?: (err?: Error) => void): void;
 }
 
+/** The TCP (or TLS) socket under a `ws` socket. */
+interface RawSocket {
+  cork(): void;
+  uncork(): void;
+}
+
 let nextSequence = 0;
 
 /**
@@ -41,7 +50,7 @@ let nextSequence = 0;
  * its outbound backlog accounting, and its inbound rate limiter. Gateways talk to clients
  * only through this.
  */
-export class Connection {
+export class Connection implements TurnWriter {
   readonly id: string;
   /** Monotonic per process: the pagination order of the admin views. */
   readonly sequence = ++nextSequence;
@@ -64,6 +73,9 @@ export class Connection {
 
   private readonly outbound: OutboundBudget;
   private overflowed = false;
+  /** While corked for this turn: what the kernel had not taken when the turn's first write came. */
+  private turnBacklog?: number;
+  private turnBytes = 0;
 
   readonly socket: WebSocket;
   readonly protocol: GatewayProtocol;
@@ -145,27 +157,62 @@ export class Connection {
   }
 
   sendJson(json: string): boolean {
-    if (!this.admit(Buffer.byteLength(json))) return false;
+    const bytes = Buffer.byteLength(json);
+    if (!this.admit(bytes)) return false;
+    this.corkForTurn();
     this.socket.send(json);
-    this.countOutbound();
+    this.countOutbound(bytes);
     return true;
   }
 
   /** Writes an already framed broadcast without copying it. */
   sendPrepared(frame: PreparedFrame): boolean {
     if (!this.admit(frame.byteLength)) return false;
+    this.corkForTurn();
     const sender = (this.socket as unknown as { _sender: SenderInternals })._sender;
     if (sender._state === 0) sender.sendFrame(frame.framed);
     else this.socket.send(frame.payload, { binary: false });
-    this.countOutbound();
+    this.countOutbound(frame.byteLength);
     return true;
   }
 
+  /** @internal The turn is over: what it wrote leaves in one `writev`. */
+  endTurn(): void {
+    if (this.turnBacklog === undefined) return;
+    this.turnBacklog = undefined;
+    this.turnBytes = 0;
+    this.rawSocket?.uncork();
+  }
+
   /** Call after writing: a message the kernel did not take at once joins the backlog. */
-  private countOutbound(): void {
-    this.outbound.written(this.socket.bufferedAmount);
+  private countOutbound(bytes: number): void {
+    this.outbound.written(this.kernelBacklog);
     this.messagesOut++;
     this.traffic.messagesOut++;
+    this.turnBytes += bytes;
+    if (this.turnBacklog !== undefined && this.turnBytes >= TURN_FLUSH_BYTES) {
+      this.endTurn();
+      this.corkForTurn();
+    }
+  }
+
+  /** The first write of a turn corks the socket until the turn ends (or enough is held). */
+  private corkForTurn(): void {
+    if (this.turnBacklog !== undefined) return;
+    const raw = this.rawSocket;
+    if (!raw) return;
+    this.turnBacklog = this.socket.bufferedAmount;
+    raw.cork();
+    writeBatch.add(this);
+  }
+
+  private get rawSocket(): RawSocket | undefined {
+    return (this.socket as unknown as { _socket?: RawSocket })._socket;
+  }
+
+  /** What the kernel has not taken; while corked, what it had not taken when the turn began. */
+  private get kernelBacklog(): number {
+    return this.turnBacklog ?? this.socket.bufferedAmount;
   }
 
   close(code: number, reason: string): void {
@@ -180,7 +227,7 @@ export class Connection {
 
   private admit(bytes: number): boolean {
     if (!this.isOpen) return false;
-    if (this.outbound.admits(this.socket.bufferedAmount, bytes)) return true;
+    if (this.outbound.admits(this.socket.bufferedAmount, bytes, this.kernelBacklog)) return true;
     this.closeForOverflow();
     return false;
   }

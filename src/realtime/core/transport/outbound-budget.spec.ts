@@ -33,6 +33,16 @@ describe('OutboundBudget (SPEC §9 slow consumers)', () => {
     expect(budget.queuedMessages).toBe(0);
   });
 
+  it('does not queue the messages of a corked turn the kernel had no backlog for, but counts their bytes', () => {
+    const budget = new OutboundBudget(limits);
+    for (let i = 0; i < 10; i++) {
+      expect(budget.admits(i * 90, 90, 0)).toBe(true);
+      budget.written(0);
+    }
+    expect(budget.queuedMessages).toBe(0);
+    expect(budget.admits(950, 51, 0)).toBe(false);
+  });
+
   it('starts counting afresh once the backlog has drained', () => {
     const budget = new OutboundBudget(limits);
     for (let i = 0; i < 3; i++) budget.written(10);

@@ -19,9 +19,13 @@ export class OutboundBudget {
     return this.queued;
   }
 
-  /** Whether `bytes` more may be written while `backlogBytes` are still unsent. */
-  admits(backlogBytes: number, bytes: number): boolean {
-    if (backlogBytes === 0) this.queued = 0;
+  /**
+   * Whether `bytes` more may be written while `backlogBytes` are still held. `kernelBacklog` is what
+   * the kernel had not taken (while a socket is corked for a turn, what it had not taken when the
+   * turn began): only then are messages queued; the bytes held count against the limit either way.
+   */
+  admits(backlogBytes: number, bytes: number, kernelBacklog = backlogBytes): boolean {
+    if (kernelBacklog === 0) this.queued = 0;
     if (this.queued >= this.limits.maxQueueSize) return false;
     return backlogBytes === 0 || backlogBytes + bytes <= this.limits.maxQueueBytes;
   }
