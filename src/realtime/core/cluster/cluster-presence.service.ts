@@ -108,11 +108,13 @@ export class ClusterPresence {
     return Number(reply) === 1;
   }
 
+  /** Every entry's lease, and the whole index (an index write lost since is redone here). */
   private async renewAll(redis: RedisClient): Promise<void> {
     const renewals = [...this.entries.values()].map((entry) =>
       HOLD.run(redis, [this.key(entry)], [this.cluster.instanceId, 1, this.ttlMs]),
     );
-    await Promise.all([...renewals, this.index(redis, [])]);
+    const indexed = [...this.entries].map(([field, entry]): [string, string] => [field, entry.data]);
+    await Promise.all([...renewals, this.index(redis, indexed)]);
   }
 
   /**
@@ -126,10 +128,6 @@ export class ClusterPresence {
     const mode: LeaveMode = this.firstSync ? 'reap' : 'silent';
     const stale = Object.entries(indexed).filter(([field]) => !this.entries.has(field));
     await Promise.all(stale.map(([field, data]) => this.removeIndexed(redis, own, field, data, mode)));
-    await this.index(
-      redis,
-      [...this.entries].map(([field, entry]) => [field, entry.data]),
-    );
     await this.renewAll(redis);
     this.firstSync = false;
   }
