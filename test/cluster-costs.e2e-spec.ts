@@ -20,19 +20,20 @@ describe('Redis commands on the upgrade and join paths (issue 12)', () => {
 
   let monitor: Awaited<ReturnType<Redis['monitor']>>;
   /** Commands clients sent (not those scripts ran), by connection name, as MONITOR shows them. */
-  let seen: Array<{ source: string; command: string }> = [];
+  let seen: Array<{ source: string; command: string; marker?: string }> = [];
+  let barriers = 0;
 
   /**
    * The commands `action` made the instance send, by the role of its connection (`cluster`,
    * `bus-writer`, …: named `<instance>:<role>`), and by command.
    */
   const commandsDuring = async (action: () => Promise<void>): Promise<Record<string, Record<string, number>>> => {
+    await barrier(); // what came before has been seen, and is forgotten
     seen = [];
     await action();
     // The admin client list is republished 50 ms after changes: let it go before the barrier.
     await sleep(100);
-    await redis.echo('barrier');
-    await eventually(() => seen.some((entry) => entry.command === 'echo'), 5000, 'the barrier');
+    await barrier();
     const roles = await connectionRoles();
     const made: Record<string, Record<string, number>> = {};
     for (const { source, command } of seen) {
@@ -42,6 +43,13 @@ describe('Redis commands on the upgrade and join paths (issue 12)', () => {
       made[role][command] = (made[role][command] ?? 0) + 1;
     }
     return made;
+  };
+
+  /** Resolves once MONITOR has shown everything Redis ran before it. */
+  const barrier = async (): Promise<void> => {
+    const marker = `barrier-${++barriers}`;
+    await redis.echo(marker);
+    await eventually(() => seen.some((entry) => entry.marker === marker), 5000, 'the barrier');
   };
 
   /** `addr` → role of every connection the instance holds (`costs-instance:<role>`). */
@@ -73,7 +81,7 @@ describe('Redis commands on the upgrade and join paths (issue 12)', () => {
     redis = new Redis(redisServer.url);
     monitor = await redis.monitor();
     monitor.on('monitor', (_time: string, args: string[], source: string) => {
-      if (source !== 'lua') seen.push({ source, command: args[0].toLowerCase() });
+      if (source !== 'lua') seen.push({ source, command: args[0].toLowerCase(), marker: args[1] });
     });
     t = await startTestApp({
       instanceId: 'costs-instance',
