@@ -176,8 +176,15 @@ describe.each([
       const rooms = Array.from({ length: 10 }, (_, i) => `channel:${700 + i}`);
       const member = await joined(c, 'member', rooms);
       const [onA, onB] = [await chat(a, 'twin'), await chat(b, 'twin')];
-      /** Both tabs send `type` for every room back to back, then wait for every reply and a quiet wait. */
-      const bothAtOnce = async (type: 'join_room' | 'leave_room', reply: string): Promise<void> => {
+      /**
+       * Both tabs send `type` for every room back to back; then every reply, the member's announcement
+       * of every room, and a quiet wait (a second announcement would arrive within it).
+       */
+      const bothAtOnce = async (
+        type: 'join_room' | 'leave_room',
+        reply: string,
+        announcement: 'user_joined' | 'user_left',
+      ): Promise<void> => {
         for (const room of rooms) {
           onA.send({ type, room });
           onB.send({ type, room });
@@ -185,14 +192,19 @@ describe.each([
         for (const tab of [onA, onB]) {
           await eventually(() => tab.ofType(reply).length === rooms.length, 5000, reply);
         }
+        await eventually(
+          () => rooms.every((room) => presenceOf(member, announcement, 'twin', room).length > 0),
+          5000,
+          announcement,
+        );
         await sleep(QUIET_MS);
       };
-      await bothAtOnce('join_room', 'room_joined');
+      await bothAtOnce('join_room', 'room_joined', 'user_joined');
       for (const room of rooms) expect(presenceOf(member, 'user_joined', 'twin', room)).toHaveLength(1);
       // A user is not told of its own arrival.
       expect([...presenceOf(onA, 'user_joined', 'twin'), ...presenceOf(onB, 'user_joined', 'twin')]).toEqual([]);
 
-      await bothAtOnce('leave_room', 'room_left');
+      await bothAtOnce('leave_room', 'room_left', 'user_left');
       for (const room of rooms) expect(presenceOf(member, 'user_left', 'twin', room)).toHaveLength(1);
     });
 
