@@ -1,4 +1,6 @@
 import { Redis } from 'ioredis';
+import { ConnectionRegistry } from '../src/realtime/index.js';
+import { ClusterView } from '../src/realtime/core/cluster/index.js';
 import { openNotify } from './support/notify-client.js';
 import { RedisServer, freePort } from './support/redis.js';
 import { startTestApp, type TestApp } from './support/test-app.js';
@@ -147,5 +149,32 @@ describe('Redis commands on the upgrade and join paths (issue 12)', () => {
     expect(secondPath).toEqual({});
     expect(secondSet).toBeLessThan(10);
     expect(second['bus-writer']).toBeUndefined();
+  });
+
+  // Last: it cuts the instance's cluster connection. The leases are long here (6 min), so only the
+  // reconnect's own write, not a lease's end, can free the slot within the wait below.
+  it('frees the slot of a user whose last connection closed while Redis was away, as soon as it is back', async () => {
+    const key = 'costs:{ws:user:chat:blip}:slots';
+    const view = t.app.get(ClusterView);
+    const blip = await chat('blip');
+    expect(await redis.hexists(key, 'costs-instance')).toBe(1);
+    // Connections already open stay authenticated; the cluster connection cannot come back until cleared.
+    await redis.config('SET', 'requirepass', 'away-for-a-while');
+    try {
+      const clusterConnection = [...(await connectionRoles())].find(([, role]) => role === 'cluster')![0];
+      await redis.client('KILL', 'ADDR', clusterConnection);
+      await eventually(() => view.client === undefined, 5000, 'the cluster connection away');
+      blip.close();
+      await eventually(
+        () => t.app.get(ConnectionRegistry).list({ user: 'blip' }).length === 0,
+        5000,
+        'the connection released',
+      );
+      expect(await redis.hexists(key, 'costs-instance')).toBe(1);
+    } finally {
+      await redis.config('SET', 'requirepass', '');
+    }
+    await eventually(() => view.client !== undefined, 15_000, 'the cluster connection back');
+    await eventually(async () => (await redis.hexists(key, 'costs-instance')) === 0, 5000, 'the slot written as 0');
   });
 });

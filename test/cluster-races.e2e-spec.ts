@@ -109,7 +109,11 @@ describe.each([
 
   afterEach(async () => {
     await closeAll(open.splice(0));
-    await settle(all(), 0);
+    // (the instances still running: the last test stops one)
+    await settle(
+      all().filter((t) => t.process.child.exitCode === null),
+      0,
+    );
   });
 
   afterAll(async () => {
@@ -442,6 +446,22 @@ describe.each([
       );
       await sleep((2 * HEARTBEAT_TIMEOUT_MS) / 5 + QUIET_MS);
       for (const member of members) expect(presenceOf(member, 'user_left', 'victim')).toHaveLength(1);
+    });
+  });
+
+  describe('an instance stopped with SIGTERM', () => {
+    it('announces its users gone once and leaves the cluster at once, not when its lease ends', async () => {
+      const room = 'channel:995';
+      const member = await joined(a, 'stays', [room]);
+      await joined(b, 'goes', [room]);
+      await member.next((f) => f.type === 'user_joined' && f.data.user_id === 'goes');
+      await b.stop('SIGTERM');
+      expect(b.process.child.exitCode).toBe(0);
+      // Its alive lease (0.6 × WS_HEARTBEAT_TIMEOUT) would still run: it was withdrawn, not left to expire.
+      expect((await a.http('GET', '/ws/stats', { token: ADMIN_TOKEN })).body.cluster.instances).toBe(2);
+      await member.next((f) => f.type === 'user_left' && f.data.user_id === 'goes');
+      await sleep(QUIET_MS);
+      expect(presenceOf(member, 'user_left', 'goes')).toHaveLength(1);
     });
   });
 });

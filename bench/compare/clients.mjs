@@ -1,18 +1,12 @@
 // The client side of the side-by-side benchmark, in its own process, driven over IPC: opens
 // connections of one kind (spread over 127.0.0.x source addresses), joins them to a room, counts
 // the events each receives, and says when every socket has them.
-import { createHmac } from 'node:crypto';
 import WebSocket from 'ws';
 import { io } from 'socket.io-client';
+import { token } from '../token.mjs';
 
 const SECRET = process.env.BENCH_JWT_SECRET;
 const SOURCE_ADDRESSES = Number(process.env.SOURCE_ADDRESSES ?? 8);
-
-const b64 = (value) => Buffer.from(JSON.stringify(value)).toString('base64url');
-function token(sub) {
-  const unsigned = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64({ sub, exp: Math.floor(Date.now() / 1000) + 3600 })}`;
-  return `${unsigned}.${createHmac('sha256', SECRET).update(unsigned).digest('base64url')}`;
-}
 
 const sockets = [];
 /** Events received per socket since the last `expect`. */
@@ -42,7 +36,7 @@ function open(kind, port, room, index, localAddress) {
     const url =
       kind === 'ws'
         ? `ws://127.0.0.1:${port}/?room=${room}`
-        : `ws://127.0.0.1:${port}/api/v1/ws/connect?token=${token(`bench-${process.pid}-${index}`)}`;
+        : `ws://127.0.0.1:${port}/api/v1/ws/connect?token=${token(`bench-${process.pid}-${index}`, SECRET)}`;
     const socket = new WebSocket(url, { localAddress, perMessageDeflate: false });
     socket.on('error', reject);
     socket.on('message', (data) => {

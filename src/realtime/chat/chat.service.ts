@@ -81,22 +81,21 @@ export class ChatService {
     );
   }
 
-  /** Sends a server event to every member of `room`, on every instance. */
-  publish(room: string, type: ChatEventType, data: Record<string, unknown>, sender: string | null): void {
+  /** Sends a server event to every member of `room`, on every instance (but those of user `except`). */
+  publish(
+    room: string,
+    type: ChatEventType,
+    data: Record<string, unknown>,
+    sender: string | null,
+    except?: string,
+  ): void {
     const event: ChatEvent = { type, room, data, sender, timestamp: timestamp() };
-    this.fanout.toTopics('chat', [room], event);
+    this.fanout.toTopics('chat', [room], event, except);
   }
 
   /** `user_joined` / `user_left` to the others in `room` (the user's own tabs are not told). */
   private announce(room: string, type: 'user_joined' | 'user_left', principal: Principal): void {
-    const event: ChatEvent = {
-      type,
-      room,
-      data: presenceData(principal),
-      sender: principal.username,
-      timestamp: timestamp(),
-    };
-    this.fanout.toTopics('chat', [room], event, principal.sub);
+    this.publish(room, type, presenceData(principal), principal.username, principal.sub);
   }
 
   private async leaveRoom(connection: Connection, room: string): Promise<void> {

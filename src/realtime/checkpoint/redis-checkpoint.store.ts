@@ -1,24 +1,24 @@
 import { randomUUID } from 'node:crypto';
-import type { RedisClient, RedisKeys } from '../redis/index.js';
+import { LuaScript, type RedisClient, type RedisKeys } from '../redis/index.js';
 import type { Checkpoint, CheckpointSession, CheckpointStore, CheckpointSummary } from './checkpoint-store.js';
 
 /** Appends a checkpoint under the session's next sequence: -1 when the session does not exist. */
-const ADD = `
+const ADD = new LuaScript(`
 if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
 local sequence = redis.call('HINCRBY', KEYS[1], 'sequence', 1)
 redis.call('ZADD', KEYS[2], sequence, ARGV[1])
 redis.call('HSET', KEYS[3], ARGV[1], ARGV[2])
 redis.call('HSET', KEYS[4], ARGV[1], ARGV[3])
-return sequence`;
+return sequence`);
 
-const DELETE = `
+const DELETE = new LuaScript(`
 if redis.call('ZREM', KEYS[2], ARGV[1]) == 0 then return 0 end
 redis.call('HDEL', KEYS[3], ARGV[1])
 redis.call('HDEL', KEYS[4], ARGV[1])
-return 1`;
+return 1`);
 
 /** Keeps the newest ARGV[1]: returns {removed, remaining}, or -1 when the session does not exist. */
-const COMPACT = `
+const COMPACT = new LuaScript(`
 if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
 local excess = redis.call('ZCARD', KEYS[2]) - tonumber(ARGV[1])
 if excess <= 0 then return {0, redis.call('ZCARD', KEYS[2])} end
@@ -28,7 +28,7 @@ for _, id in ipairs(ids) do
   redis.call('HDEL', KEYS[3], id)
   redis.call('HDEL', KEYS[4], id)
 end
-return {excess, redis.call('ZCARD', KEYS[2])}`;
+return {excess, redis.call('ZCARD', KEYS[2])}`);
 
 type Meta = Omit<CheckpointSummary, 'sequence'>;
 
@@ -58,14 +58,11 @@ export class RedisCheckpointStore implements CheckpointStore {
   async addCheckpoint(sessionId: string, message: string, state: unknown): Promise<CheckpointSummary | undefined> {
     const meta: Meta = { id: randomUUID(), session_id: sessionId, message, created_at: new Date().toISOString() };
     const sequence = Number(
-      await this.redis.eval(
-        ADD,
-        4,
-        ...this.sessionKeys(sessionId),
+      await ADD.run(this.redis, this.sessionKeys(sessionId), [
         meta.id,
         JSON.stringify(meta),
         JSON.stringify(state ?? null),
-      ),
+      ]),
     );
     if (sequence < 0) return undefined;
     await this.redis.hincrby(this.keys.checkpointTotals(), 'checkpoints', 1);
@@ -97,13 +94,13 @@ export class RedisCheckpointStore implements CheckpointStore {
   }
 
   async deleteCheckpoint(sessionId: string, checkpointId: string): Promise<boolean> {
-    const deleted = Number(await this.redis.eval(DELETE, 4, ...this.sessionKeys(sessionId), checkpointId)) === 1;
+    const deleted = Number(await DELETE.run(this.redis, this.sessionKeys(sessionId), [checkpointId])) === 1;
     if (deleted) await this.redis.hincrby(this.keys.checkpointTotals(), 'checkpoints', -1);
     return deleted;
   }
 
   async compact(sessionId: string, keep: number): Promise<number | undefined> {
-    const reply = await this.redis.eval(COMPACT, 4, ...this.sessionKeys(sessionId), keep);
+    const reply = await COMPACT.run(this.redis, this.sessionKeys(sessionId), [keep]);
     if (!Array.isArray(reply)) return undefined;
     const [removed, remaining] = reply.map(Number);
     if (removed > 0) await this.redis.hincrby(this.keys.checkpointTotals(), 'checkpoints', -removed);

@@ -7,7 +7,7 @@ import type { RedisClient } from './redis.options.js';
  * issued later. The cluster's absolute counts rely on one connection's commands running in order.
  */
 export class LuaScript {
-  constructor(readonly source: string) {}
+  constructor(private readonly source: string) {}
 
   run(redis: RedisClient, keys: readonly string[], args: ReadonlyArray<string | number>): Promise<unknown> {
     return redis.eval(this.source, keys.length, ...keys, ...args);

@@ -22,7 +22,7 @@ export type GoneListener = (redis: RedisClient, instanceId: string) => Promise<v
 const PUBLISH_DEBOUNCE_MS = 50;
 const QUERY_TIMEOUT_MS = 500;
 
-export function clusterTiming(heartbeatTimeoutMs: number): ClusterTiming {
+function clusterTiming(heartbeatTimeoutMs: number): ClusterTiming {
   const tickMs = Math.max(Math.floor(heartbeatTimeoutMs / 5), 50);
   return { tickMs, leaseMs: 3 * tickMs };
 }
@@ -60,10 +60,6 @@ export class ClusterView implements OnModuleInit, OnApplicationShutdown {
         void this.tick();
       });
     }
-  }
-
-  get enabled(): boolean {
-    return this.redis !== undefined;
   }
 
   get instanceId(): string {
@@ -113,12 +109,8 @@ export class ClusterView implements OnModuleInit, OnApplicationShutdown {
     if (!redis) return;
     const { instanceId } = this.config;
     try {
-      for (const listener of this.goneListeners) await withTimeout(listener(redis, instanceId), QUERY_TIMEOUT_MS);
-      await redis
-        .multi()
-        .del(this.keys.instanceAlive(instanceId), this.keys.instanceClients(instanceId))
-        .srem(this.keys.instances, instanceId)
-        .exec();
+      await withTimeout(this.forget(redis, instanceId), QUERY_TIMEOUT_MS);
+      await redis.del(this.keys.instanceAlive(instanceId), this.keys.instanceClients(instanceId));
     } catch (error) {
       this.logger.warn(`cluster withdraw: ${(error as Error).message}`);
     }
@@ -196,10 +188,15 @@ export class ClusterView implements OnModuleInit, OnApplicationShutdown {
     const alive = await redis.mget(ids.map((id) => this.keys.instanceAlive(id)));
     for (const [i, id] of ids.entries()) {
       if (alive[i] !== null) continue;
-      for (const listener of this.goneListeners) await listener(redis, id);
-      await redis.srem(this.keys.instances, id);
+      await this.forget(redis, id);
       this.logger.log(`instance ${id} is gone: its connections no longer count`);
     }
+  }
+
+  /** What is still listed for `instanceId` is cleaned up by the listeners, then the instance is unlisted. */
+  private async forget(redis: RedisClient, instanceId: string): Promise<void> {
+    for (const listener of this.goneListeners) await listener(redis, instanceId);
+    await redis.srem(this.keys.instances, instanceId);
   }
 
   private scheduleClientsPublish(): void {

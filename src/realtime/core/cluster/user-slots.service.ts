@@ -82,8 +82,7 @@ export class UserSlots {
   giveBack(key: string): void {
     const holding = this.held.get(key);
     if (!holding) return;
-    holding.count--;
-    if (holding.count === 0) this.held.delete(key);
+    this.drop(key, holding);
     void this.cluster
       .query('user slot', (redis) => this.write(redis, holding))
       .then((written) => {
@@ -91,7 +90,7 @@ export class UserSlots {
       });
   }
 
-  /** A claim refused before it was written anywhere: only the local count goes back. */
+  /** One fewer here (a claim refused before it was written anywhere stops at this). */
   private drop(key: string, holding: Holding): void {
     holding.count--;
     if (holding.count === 0) this.held.delete(key);

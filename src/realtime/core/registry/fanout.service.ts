@@ -27,12 +27,7 @@ export class Fanout implements OnModuleInit {
    * not to the connections of user `except` (a user is not told of its own arrival).
    */
   toTopics(gateway: GatewayName, topics: string[], frame: object, except?: string): void {
-    const json = JSON.stringify(frame);
-    this.bus.publish(
-      except === undefined
-        ? { kind: 'topics', gateway, topics, frame: json }
-        : { kind: 'topics', gateway, topics, frame: json, except },
-    );
+    this.bus.publish({ kind: 'topics', gateway, topics, frame: JSON.stringify(frame), except });
   }
 
   /** Sends `frame` to every connection of `gateway`, on every instance. */
