@@ -1,3 +1,4 @@
+import { inStream } from './support/positions.js';
 import { TestClient } from './support/test-client.js';
 import { ADMIN_TOKEN, startTestApp, type TestApp } from './support/test-app.js';
 import { hsToken } from './support/tokens.js';
@@ -147,6 +148,7 @@ describe('REST admin API (SPEC §8)', () => {
         data: { id: 9, content: 'edited' },
         sender: 'svc',
         timestamp: expect.any(String),
+        ...inStream('channel:3'),
       });
     });
 

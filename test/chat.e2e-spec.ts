@@ -1,3 +1,4 @@
+import { anyPosition, inStream } from './support/positions.js';
 import { TestClient, sleep } from './support/test-client.js';
 import { startTestApp, type TestApp } from './support/test-app.js';
 import { hsToken } from './support/tokens.js';
@@ -17,7 +18,14 @@ describe('chat gateway (SPEC §3)', () => {
     const welcome = await client.next();
     expect(welcome).toEqual({
       type: 'connected',
-      data: { message: 'Connected successfully', user_id: 12345, username: 'alice', connection_id: expect.any(String) },
+      data: {
+        message: 'Connected successfully',
+        user_id: 12345,
+        username: 'alice',
+        connection_id: expect.any(String),
+        stream: 'user:12345',
+        ...anyPosition(),
+      },
       timestamp: expect.stringMatching(ISO_MS),
     });
     client.close();
@@ -38,7 +46,7 @@ describe('chat gateway (SPEC §3)', () => {
     expect(await client.next()).toEqual({
       type: 'room_joined',
       room: 'channel:456',
-      data: { room: 'channel:456' },
+      data: { room: 'channel:456', ...anyPosition() },
       timestamp: expect.stringMatching(ISO_MS),
     });
     client.send({ type: 'ping' });
@@ -62,6 +70,7 @@ describe('chat gateway (SPEC §3)', () => {
         data: { content: 'Hello', user_id: '10', username: 'alice' },
         sender: 'alice',
         timestamp: expect.stringMatching(ISO_MS),
+        ...inStream('project:9'),
       });
     }
     await sleep(100);
@@ -94,6 +103,7 @@ describe('chat gateway (SPEC §3)', () => {
       data: { user_id: '21', username: 'dana' },
       sender: 'dana',
       timestamp: expect.stringMatching(ISO_MS),
+      ...inStream('channel:77'),
     });
     tab2.send({ type: 'join_room', room: 'channel:77' });
     await tab2.nextOfType('room_joined');

@@ -503,8 +503,10 @@ describe('checkpoint gateway: methods (SPEC §5)', () => {
         compactedFrame(session, 1),
         eventFrame('checkpoint_created', marker, session),
       ]);
-      // events carry no id and are not responses
-      expect(events(watcher).every((f) => Object.keys(f).sort().join() === 'data,event_type')).toBe(true);
+      // events carry no id and are not responses: the seed's fields and their position
+      expect(events(watcher).every((f) => Object.keys(f).sort().join() === 'data,epoch,event_type,offset,stream')).toBe(
+        true,
+      );
       // the watcher got nothing else besides its own subscribe response
       expect(watcher.frames.filter((f) => !('event_type' in f))).toHaveLength(1);
       // the actor, not subscribed, got none

@@ -1,3 +1,4 @@
+import { anyPosition } from './support/positions.js';
 import { TestClient, eventually, sleep, type Frame } from './support/test-client.js';
 import { ADMIN_TOKEN, startTestApp, type TestApp } from './support/test-app.js';
 import { TEST_SECRET, hsToken, noneToken, type Claims } from './support/tokens.js';
@@ -46,7 +47,7 @@ describe('scheduler gateway: connect and SPEC §2 on every path', () => {
       type: 'system_status',
       id: expect.any(String),
       timestamp: expect.stringMatching(ISO_MS),
-      data: { action: 'subscribed', resourceType, resourceId, status: 'success' },
+      data: { action: 'subscribed', resourceType, resourceId, status: 'success', ...anyPosition() },
     });
     expect(first.id.length).toBeGreaterThan(0);
     await quiet([client]);
@@ -223,7 +224,7 @@ describe('scheduler gateway: messages', () => {
       type: 'system_status',
       id: expect.any(String),
       timestamp: expect.stringMatching(ISO_MS),
-      data: { action: 'subscribed', resourceType, resourceId, status: 'success' },
+      data: { action: 'subscribed', resourceType, resourceId, status: 'success', ...anyPosition() },
     });
     const unsubscribed = await reply(client, subscribeMessage('unsubscribe', resourceType, resourceId));
     expect(unsubscribed).toEqual({

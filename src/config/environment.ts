@@ -72,6 +72,8 @@ export class EnvironmentVariables {
   REDIS_CLUSTER_NODES: string[] = [];
   @IsString() WS_REDIS_PREFIX: string = CORE.redisPrefix;
   @IsInt() @Min(0) WS_BUS_BUFFER_SIZE: number = CORE.busBufferSize;
+  @IsInt() @Min(0) @Max(100_000) WS_HISTORY_SIZE: number = CORE.historySize;
+  @IsNumber() @Min(0) WS_HISTORY_TTL: number = CORE.historyTtlSec;
 
   @IsInt() @Min(1) CHAT_MAX_CONNECTIONS_PER_USER: number = CHAT_DEFAULTS.maxConnectionsPerUser;
   @IsInt() @Min(1) @Max(1_048_576) CHAT_MAX_CONTENT_LENGTH: number = CHAT_DEFAULTS.maxContentLength;

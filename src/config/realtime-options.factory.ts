@@ -45,6 +45,8 @@ export function realtimeOptionsFromEnv(config: ConfigService<EnvironmentVariable
     redis:
       redisUrl || clusterNodes.length > 0 ? { url: redisUrl, clusterNodes, prefix: get('WS_REDIS_PREFIX') } : undefined,
     busBufferSize: get('WS_BUS_BUFFER_SIZE'),
+    historySize: get('WS_HISTORY_SIZE'),
+    historyTtlSec: get('WS_HISTORY_TTL'),
     chat: {
       maxConnectionsPerUser: get('CHAT_MAX_CONNECTIONS_PER_USER'),
       maxContentLength: get('CHAT_MAX_CONTENT_LENGTH'),

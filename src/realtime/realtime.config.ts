@@ -25,6 +25,8 @@ export interface RealtimeConfig {
   /** Present when Redis is configured (a URL, cluster nodes or a client). */
   redis?: RedisOptions & { prefix: string };
   busBufferSize: number;
+  /** Per-stream history for resuming clients; `undefined` when off (size or TTL 0). */
+  history?: { size: number; ttlMs: number };
   instanceId: string;
 }
 
@@ -52,6 +54,10 @@ export function resolveRealtimeConfig(options: RealtimeModuleOptions): RealtimeC
     adminToken: options.adminToken || undefined,
     redis: resolveRedis(options.redis),
     busBufferSize: options.busBufferSize ?? defaults.busBufferSize,
+    history: resolveHistory(
+      options.historySize ?? defaults.historySize,
+      options.historyTtlSec ?? defaults.historyTtlSec,
+    ),
     instanceId: options.instanceId ?? `${hostname()}-${randomUUID().slice(0, 8)}`,
   };
 }
@@ -59,4 +65,8 @@ export function resolveRealtimeConfig(options: RealtimeModuleOptions): RealtimeC
 function resolveRedis(redis: RedisOptions | undefined): RealtimeConfig['redis'] {
   const configured = redis && (redis.client || redis.clusterNodes?.length || redis.url);
   return configured ? { ...redis, prefix: redis.prefix ?? REALTIME_DEFAULTS.redisPrefix } : undefined;
+}
+
+function resolveHistory(size: number, ttlSec: number): RealtimeConfig['history'] {
+  return size > 0 && ttlSec > 0 ? { size, ttlMs: ttlSec * 1000 } : undefined;
 }

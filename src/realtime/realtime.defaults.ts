@@ -17,5 +17,7 @@ export const REALTIME_DEFAULTS = {
   heartbeatTimeoutMs: 60_000,
   requireAcl: false,
   busBufferSize: 10_000,
+  historySize: 100,
+  historyTtlSec: 300,
   redisPrefix: '',
 } as const;

@@ -4,6 +4,7 @@ import { AdminValidationPipe } from './admin/admin-validation.pipe.js';
 import { AdminDashboardController } from './admin/admin-dashboard.controller.js';
 import { ClientsController } from './admin/clients.controller.js';
 import { HealthController } from './admin/health.controller.js';
+import { HistoryController } from './admin/history.controller.js';
 import { MetricsController } from './admin/metrics.controller.js';
 import { PublishController } from './admin/publish.controller.js';
 import { RealtimeMetrics } from './admin/realtime-metrics.service.js';
@@ -81,6 +82,7 @@ const CORE_PROVIDERS: Provider[] = [
   controllers: [
     HealthController,
     ClientsController,
+    HistoryController,
     PublishController,
     AdminDashboardController,
     MetricsController,

@@ -109,6 +109,17 @@ export interface RealtimeModuleOptions {
    */
   busBufferSize?: number;
   /**
+   * Events kept per stream (room, resource, client, session) for clients that resume after a
+   * reconnect (SPEC.md §11); 0 turns history and positions off.
+   * @default 100
+   */
+  historySize?: number;
+  /**
+   * Seconds an event stays in its stream's history; 0 turns history and positions off.
+   * @default 300
+   */
+  historyTtlSec?: number;
+  /**
    * A stable name for this instance in stats and admin views.
    * @default `<hostname>-<random>`
    */

@@ -1,3 +1,4 @@
+import { anyPosition, inStream } from './positions.js';
 import { randomUUID } from 'node:crypto';
 import type WebSocket from 'ws';
 import {
@@ -185,7 +186,7 @@ export async function subscribe(client: TestClient, sessionId: string): Promise<
   expect(response).toEqual({
     id: response.id,
     success: true,
-    result: { subscribed: true, session_id: sessionId },
+    result: { subscribed: true, session_id: sessionId, ...anyPosition() },
   });
 }
 
@@ -233,11 +234,19 @@ export function eventFrame(
   checkpointId: string,
   sessionId: string,
 ): Frame {
-  return { event_type: eventType, data: { checkpoint_id: checkpointId, session_id: sessionId, timestamp: anyIso() } };
+  return {
+    event_type: eventType,
+    data: { checkpoint_id: checkpointId, session_id: sessionId, timestamp: anyIso() },
+    ...inStream(`session:${sessionId}`),
+  };
 }
 
 export function compactedFrame(sessionId: string, remaining: number): Frame {
-  return { event_type: 'checkpoints_compacted', data: { session_id: sessionId, remaining, timestamp: anyIso() } };
+  return {
+    event_type: 'checkpoints_compacted',
+    data: { session_id: sessionId, remaining, timestamp: anyIso() },
+    ...inStream(`session:${sessionId}`),
+  };
 }
 
 /** Pushed events received so far, optionally of one session and/or type. */

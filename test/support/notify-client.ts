@@ -1,3 +1,4 @@
+import { anyPosition, seedFields } from './positions.js';
 import type { Subscription } from 'rxjs';
 import { NotifyPublisher, type NotifyInbound } from '../../src/realtime/index.js';
 import { hostileFrames, int, j, pick, type Categories, type HostileCase } from './hostile-frames.js';
@@ -24,7 +25,14 @@ export function frame(type: string, content: unknown, meta: Record<string, unkno
   return { type, content, meta, timestamp: isoTimestamp() };
 }
 
-export const connectedFrame = (clientId: unknown): Frame => frame('connected', { client_id: clientId });
+export const connectedFrame = (clientId: unknown): Frame =>
+  frame('connected', {
+    client_id: clientId,
+    streams:
+      typeof clientId === 'string'
+        ? { [`client:${clientId}`]: anyPosition(), broadcast: anyPosition() }
+        : expect.objectContaining({ broadcast: anyPosition() }),
+  });
 export const errorFrame = (message: unknown): Frame => frame('error', message);
 export const pongFrame = (pingId: unknown): Frame => frame('pong', 'pong', { ping_id: pingId });
 export const heartbeatFrame = (): Frame => frame('ping', 'ping', { ping_id: expect.any(String) });
@@ -72,7 +80,8 @@ export async function openNotify(
 export function messages(client: TestClient, type?: string): Frame[] {
   return client.frames
     .slice(1)
-    .filter((f) => f.type !== 'ping' && f.type !== 'pong' && (type === undefined || f.type === type));
+    .filter((f) => f.type !== 'ping' && f.type !== 'pong' && (type === undefined || f.type === type))
+    .map(seedFields);
 }
 
 /**

@@ -11,6 +11,8 @@ export { refused, upgradeStatus } from './test-client.js';
  * hostile-frame generator (test/support/hostile-frames.ts) needs to know of this gateway.
  */
 
+import { anyPosition, seedFields } from './positions.js';
+
 export const ISO_MS = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
 
 const EVENT_TYPE = /^(experiment|task|worker)_[a-z]+$/;
@@ -26,7 +28,7 @@ export function subscribedFrame(resourceType: string, resourceId: string, action
     type: 'system_status',
     id: anyId(),
     timestamp: isoTimestamp(),
-    data: { action, resourceType, resourceId, status: 'success' },
+    data: { action, resourceType, resourceId, status: 'success', ...(action === 'subscribed' && anyPosition()) },
   };
 }
 
@@ -143,12 +145,14 @@ export function quiet(clients: TestClient[], extraMs = 100): Promise<void> {
 
 /** Server events (not replies): experiment/task/worker events and broadcast `system_status` (id `system_…`). */
 export function events(client: TestClient, type?: string): Frame[] {
-  return client.frames.filter(
-    (frame) =>
-      (type === undefined || frame.type === type) &&
-      (EVENT_TYPE.test(String(frame.type)) ||
-        (frame.type === 'system_status' && /^system_\d+$/.test(String(frame.id)))),
-  );
+  return client.frames
+    .filter(
+      (frame) =>
+        (type === undefined || frame.type === type) &&
+        (EVENT_TYPE.test(String(frame.type)) ||
+          (frame.type === 'system_status' && /^system_\d+$/.test(String(frame.id)))),
+    )
+    .map(seedFields);
 }
 
 /** Waits until `client` has at least `count` events matching `match`; returns them all. */

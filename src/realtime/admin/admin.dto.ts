@@ -23,3 +23,28 @@ export class ListClientsQueryDto {
   @Matches(/^[A-Za-z0-9_-]{1,200}$/, { message: 'cursor must be the next_cursor of a previous page' })
   cursor?: string;
 }
+
+/** `GET /ws/history`: one stream's retained events after an offset. */
+export class HistoryQueryDto {
+  /** The stream: a room, a resource (`experiment:exp-1`), `client:<id>`, `session:<uuid>` or `broadcast`. */
+  @IsString()
+  @MaxLength(256)
+  stream!: string;
+
+  @IsOptional()
+  @IsIn(GATEWAY_NAMES)
+  gateway: GatewayName = 'chat';
+
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(0)
+  since: number = 0;
+
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(1000)
+  limit: number = 100;
+}

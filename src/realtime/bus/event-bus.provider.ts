@@ -5,18 +5,19 @@ import { EVENT_BUS, type EventBus } from './event-bus.js';
 import { MemoryEventBus } from './memory-event-bus.js';
 import { RedisEventBus } from './redis-event-bus.js';
 
-/** The Redis stream bus when Redis is configured, else in memory. */
+/** The per-topic Redis bus when Redis is configured, else in memory. */
 export const eventBusProvider: Provider = {
   provide: EVENT_BUS,
   inject: [REALTIME_CONFIG, RedisConnector],
   useFactory: (config: RealtimeConfig, redis: RedisConnector): EventBus => {
-    if (!redis.enabled) return new MemoryEventBus();
+    if (!redis.enabled) return new MemoryEventBus(config.history);
     const bus = new RedisEventBus({
       writer: redis.create('bus-writer'),
-      reader: redis.create('bus-reader'),
-      key: redis.keys.busStream,
+      subscriber: redis.create('bus-subscriber'),
+      keys: redis.keys,
       instanceId: config.instanceId,
       bufferSize: config.busBufferSize,
+      history: config.history,
     });
     bus.start();
     return bus;

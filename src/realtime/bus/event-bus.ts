@@ -1,16 +1,24 @@
 import type { GatewayName } from '../core/gateway/gateway-name.js';
+import type { HistoryRead, PositionStyle, Positions, StreamPosition } from './stream-position.js';
 
 /**
  * What travels between instances. Frames travel already serialized, so an event is
  * serialized once per broadcast, whatever the number of recipients or instances.
  */
 export type BusMessage =
-  /** A frame for the connections of `gateway` in any of `topics` (each gets it once), but those of user `except`. */
-  | { kind: 'topics'; gateway: GatewayName; topics: string[]; frame: string; except?: string }
-  /** A frame for every connection of `gateway`. */
-  | { kind: 'gateway'; gateway: GatewayName; frame: string }
-  /** A frame for the connection of `gateway` with this id, wherever it is. */
-  | { kind: 'connection'; gateway: GatewayName; connectionId: string; frame: string }
+  /**
+   * An event for the connections of `gateway` in any of `topics` (each gets it once), but those of
+   * user `except`; `BROADCAST` is every connection of the gateway. Published without `positions`;
+   * delivered with them (and the frame carrying them) when history is on.
+   */
+  | {
+      kind: 'topics';
+      gateway: GatewayName;
+      topics: string[];
+      frame: string;
+      except?: string;
+      positions?: Positions;
+    }
   /** Close the connection with this id wherever it is (of `gateway`, and older than `claim`, when given). */
   | {
       kind: 'disconnect';
@@ -50,6 +58,19 @@ export interface EventBus {
   readonly counters: BusCounters;
   publish(message: BusMessage): void;
   subscribe(handler: BusHandler): void;
+  /**
+   * Starts receiving the events of a topic (the first local member joined it); resolves once they
+   * are received, or at once when the broker is unreachable (they are caught up on reconnect).
+   * Counted: as many `unwatch` calls stop it.
+   */
+  watch(gateway: GatewayName, topic: string): Promise<void>;
+  unwatch(gateway: GatewayName, topic: string): void;
+  /** The events of a stream after `since` (resume), or its position only; rejects when the broker is unreachable. */
+  resume(gateway: GatewayName, topic: string, since?: StreamPosition): Promise<HistoryRead>;
+  /** The retained events of a stream after offset `since`, at most `limit` (the admin history view). */
+  list(gateway: GatewayName, topic: string, since: number, limit: number): Promise<HistoryRead>;
+  /** Whether this instance has received the event at `position` of the stream (or a later one). */
+  received(gateway: GatewayName, topic: string, position: StreamPosition): boolean;
   status(): BusStatus;
   /** Sends what is buffered, as far as the broker is reachable. */
   flush(): Promise<void>;
@@ -57,3 +78,11 @@ export interface EventBus {
 }
 
 export const EVENT_BUS = Symbol('EVENT_BUS');
+
+/** How each gateway's events carry positions (`map`: a scheduler event belongs to several resources). */
+export const POSITION_STYLE: Record<GatewayName, PositionStyle> = {
+  chat: 'flat',
+  scheduler: 'map',
+  checkpoint: 'flat',
+  notify: 'flat',
+};

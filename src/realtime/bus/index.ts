@@ -2,3 +2,13 @@ export { EVENT_BUS, type BusHandler, type BusMessage, type BusStatus, type Event
 export { eventBusProvider } from './event-bus.provider.js';
 export { EventBusLifecycle } from './event-bus.lifecycle.js';
 export { BusCounters } from './event-bus.js';
+export { POSITION_STYLE } from './event-bus.js';
+export {
+  BROADCAST,
+  type HistoryEntry,
+  type HistoryRead,
+  type PositionStyle,
+  type Positions,
+  type ResumeFrom,
+  type StreamPosition,
+} from './stream-position.js';

@@ -1,18 +1,54 @@
-import { BusCounters, type BusHandler, type BusMessage, type BusStatus, type EventBus } from './event-bus.js';
+import type { GatewayName } from '../core/gateway/gateway-name.js';
+import {
+  BusCounters,
+  POSITION_STYLE,
+  type BusHandler,
+  type BusMessage,
+  type BusStatus,
+  type EventBus,
+} from './event-bus.js';
+import { MemoryStreamLog, type HistoryLimits } from './memory-stream-log.js';
+import type { HistoryRead, StreamPosition } from './stream-position.js';
 
-/** One instance: publishing is delivering. */
+/** One instance: publishing is delivering, and the history is this process's. */
 export class MemoryEventBus implements EventBus {
   readonly name = 'memory' as const;
   readonly counters = new BusCounters();
   protected readonly handlers: BusHandler[] = [];
+  private readonly log?: MemoryStreamLog;
+
+  constructor(history?: HistoryLimits) {
+    if (history) this.log = new MemoryStreamLog(history);
+  }
 
   publish(message: BusMessage): void {
     this.counters.published++;
+    if (message.kind === 'topics' && this.log) {
+      const { gateway, topics, frame } = message;
+      message = { ...message, ...this.log.append(gateway, topics, frame, POSITION_STYLE[gateway]) };
+    }
     this.deliverLocally(message);
   }
 
   subscribe(handler: BusHandler): void {
     this.handlers.push(handler);
+  }
+
+  async watch(): Promise<void> {}
+
+  unwatch(): void {}
+
+  async resume(gateway: GatewayName, topic: string, since?: StreamPosition): Promise<HistoryRead> {
+    return this.requireLog().resume(gateway, topic, since);
+  }
+
+  async list(gateway: GatewayName, topic: string, since: number, limit: number): Promise<HistoryRead> {
+    return this.requireLog().list(gateway, topic, since, limit);
+  }
+
+  /** Delivery is synchronous: whatever has a position has been received. */
+  received(): boolean {
+    return true;
   }
 
   status(): BusStatus {
@@ -21,9 +57,21 @@ export class MemoryEventBus implements EventBus {
 
   async flush(): Promise<void> {}
 
-  async close(): Promise<void> {}
+  async close(): Promise<void> {
+    this.log?.close();
+  }
+
+  /** For leak checks: what the history holds. */
+  historyFootprint(): { streams: number; events: number } {
+    return this.log?.footprint() ?? { streams: 0, events: 0 };
+  }
 
   protected deliverLocally(message: BusMessage): void {
     for (const handler of this.handlers) handler(message);
+  }
+
+  private requireLog(): MemoryStreamLog {
+    if (!this.log) throw new Error('History is off');
+    return this.log;
   }
 }

@@ -2,22 +2,22 @@
  * Publishes waiting for Redis, oldest first, bounded: when full, the oldest is dropped and
  * counted, so memory stays bounded however long Redis is away (SPEC.md §9).
  */
-export class PublishBuffer {
-  private readonly items: Array<string | undefined>;
+export class PublishBuffer<T = string> {
+  private readonly items: Array<T | undefined>;
   private head = 0;
   private count = 0;
   /** Publishes dropped since the last `takeDropped()`. */
   private dropped = 0;
 
   constructor(readonly capacity: number) {
-    this.items = new Array<string | undefined>(Math.max(capacity, 0));
+    this.items = new Array<T | undefined>(Math.max(capacity, 0));
   }
 
   get size(): number {
     return this.count;
   }
 
-  push(item: string): void {
+  push(item: T): void {
     if (this.capacity === 0) {
       this.dropped++;
       return;
@@ -31,7 +31,7 @@ export class PublishBuffer {
   }
 
   /** The oldest item, removed; undefined when empty. */
-  shift(): string | undefined {
+  shift(): T | undefined {
     if (this.count === 0) return undefined;
     const item = this.items[this.head];
     this.items[this.head] = undefined;

@@ -1,75 +1,161 @@
 import { Logger } from '@nestjs/common';
+import type { GatewayName } from '../core/gateway/gateway-name.js';
+import type { RedisKeys } from '../redis/redis-keys.js';
 import type { RedisClient } from '../redis/redis.options.js';
-import { BusCounters, type BusHandler, type BusMessage, type BusStatus, type EventBus } from './event-bus.js';
+import {
+  BusCounters,
+  POSITION_STYLE,
+  type BusHandler,
+  type BusMessage,
+  type BusStatus,
+  type EventBus,
+} from './event-bus.js';
+import { streamMetaTtlMs, type HistoryLimits } from './memory-stream-log.js';
 import { PublishBuffer } from './publish-buffer.js';
+import { PUBLISH_TO_STREAMS, READ_STREAM } from './stream-scripts.js';
+import {
+  frameHead,
+  newEpoch,
+  type HistoryEntry,
+  type HistoryRead,
+  type Positions,
+  type StreamPosition,
+} from './stream-position.js';
 
 export interface RedisEventBusOptions {
-  /** Appends; not shared with anything that blocks. */
+  /** Runs the publish and read scripts and publishes control messages. */
   writer: RedisClient;
-  /** Blocks on XREAD; used for nothing else. */
-  reader: RedisClient;
-  /** The stream key (`RedisKeys.busStream`). */
-  key: string;
+  /** Shard-subscribes to the channels of the topics this instance has sockets in; used for nothing else. */
+  subscriber: RedisClient;
+  keys: RedisKeys;
   instanceId: string;
   bufferSize: number;
+  history?: HistoryLimits;
 }
-const READ_BLOCK_MS = 5_000;
-const READ_BATCH = 512;
-/** Entries kept in the stream: what an instance that was cut off for a while can still catch up on. */
-const MIN_STREAM_LENGTH = 10_000;
+
+type TopicsMessage = Extract<BusMessage, { kind: 'topics' }>;
+type Buffered = { kind: 'event'; message: TopicsMessage } | { kind: 'control'; data: string };
+
+/** What travels with an event's frame on its channels and in its history. */
+interface Envelope {
+  /** The publishing instance. */
+  o: string;
+  g: GatewayName;
+  t: string[];
+  x?: string;
+  /** 1: the publisher delivered it to its own sockets already (it was published while Redis was down). */
+  l: 0 | 1;
+  /** Publish time (ms), for the lag gauge. */
+  a: number;
+  p: Positions;
+}
+
+interface Watched {
+  gateway: GatewayName;
+  topic: string;
+  channel: string;
+  ready: Promise<void>;
+}
+
+/** How many events of a stream one history read may return (every one a resume can ask for). */
+const READ_LIMIT = 100_000;
 
 /**
- * The cluster bus on Redis, the stream `RedisKeys.busStream`. A publish is delivered locally at once and
- * appended to a Redis stream; every instance reads the stream from the last entry it saw and skips
- * its own entries, so each instance delivers each event once and in order. Unlike plain pub/sub,
- * nothing is lost when Redis or an instance reconnects late: the reader resumes where it stopped.
- * While Redis is unreachable, publishes wait in a bounded buffer and are appended in order on reconnect.
+ * The cluster bus on Redis, per topic (SPEC.md §9, §11): an event is written by one script that
+ * gives it its position in each of its streams, appends it to their histories and publishes it on
+ * their shard channels (`SPUBLISH`), and an instance shard-subscribes (`SSUBSCRIBE`) only to the
+ * channels of topics its own sockets are in, so adding instances spreads the traffic instead of
+ * multiplying it, on one Redis as on a Redis Cluster.
+ *
+ * Each instance delivers what it receives on its channels, its own events included, so a topic's
+ * events reach its sockets in the stream's order. Per stream it keeps the last offset received: a
+ * copy of one event on another of its channels is not delivered twice, and a gap (a reconnect of
+ * the subscriber) is filled from the history before anything newer is delivered. While Redis is
+ * unreachable, publishes are delivered to local sockets at once and wait in a bounded buffer, sent in
+ * order on reconnect.
  */
 export class RedisEventBus implements EventBus {
   readonly name = 'redis' as const;
   readonly counters = new BusCounters();
   private readonly logger = new Logger(RedisEventBus.name);
   private readonly handlers: BusHandler[] = [];
-  private readonly key: string;
   private readonly writer: RedisClient;
-  private readonly reader: RedisClient;
-  private readonly pending: PublishBuffer;
-  private readonly maxLength: number;
-  private lastId = '$';
-  private reading = false;
+  private readonly subscriber: RedisClient;
+  private readonly pending: PublishBuffer<Buffered>;
+  private readonly watched = new Map<string, Watched>();
+  /** Per stream (`gateway\0topic`), the last position received. */
+  private readonly cursors = new Map<string, StreamPosition>();
+  /** Payloads received while the history is being caught up: delivered after it, in order. */
+  private readonly queued: Array<{ channel: string; payload: string }> = [];
+  private catchingUp = false;
   private closed = false;
 
   constructor(private readonly options: RedisEventBusOptions) {
-    ({ key: this.key, writer: this.writer, reader: this.reader } = options);
+    ({ writer: this.writer, subscriber: this.subscriber } = options);
     this.pending = new PublishBuffer(options.bufferSize);
-    this.maxLength = Math.max(MIN_STREAM_LENGTH, options.bufferSize);
     this.writer.on('ready', () => this.drain());
-    this.reader.on('ready', () => void this.readLoop());
+    this.subscriber.on('ready', () => void this.resubscribe());
+    this.subscriber.on('smessage', (channel: string, payload: string) => this.onPayload(channel, payload));
   }
 
   /** Connects in the background: the instance serves its own sockets whether or not Redis is up. */
   start(): void {
     this.writer.connect().catch(() => undefined);
-    this.reader.connect().catch(() => undefined);
+    this.subscriber.connect().catch(() => undefined);
   }
 
   publish(message: BusMessage): void {
     this.counters.published++;
-    this.deliverLocally(message);
-    const data = JSON.stringify({ origin: this.options.instanceId, message });
-    if (this.pending.size === 0 && this.writer.status === 'ready') {
-      this.append(data);
+    if (message.kind === 'disconnect') {
+      this.deliverLocally(message);
+      this.send({ kind: 'control', data: JSON.stringify({ o: this.options.instanceId, m: message }) });
       return;
     }
-    this.pending.push(data);
+    if (this.pending.size === 0 && this.writer.status === 'ready') {
+      this.runPublish(message, 0);
+      return;
+    }
+    this.deliverLocally(message);
+    this.pending.push({ kind: 'event', message });
   }
 
   subscribe(handler: BusHandler): void {
     this.handlers.push(handler);
   }
 
+  watch(gateway: GatewayName, topic: string): Promise<void> {
+    const { channel } = this.streamKeys(gateway, topic);
+    const existing = this.watched.get(channel);
+    if (existing) return existing.ready;
+    const watched: Watched = { gateway, topic, channel, ready: Promise.resolve() };
+    this.watched.set(channel, watched);
+    if (this.subscriber.status === 'ready') watched.ready = this.subscribeTo(watched);
+    return watched.ready;
+  }
+
+  unwatch(gateway: GatewayName, topic: string): void {
+    const { channel } = this.streamKeys(gateway, topic);
+    if (!this.watched.delete(channel)) return;
+    this.cursors.delete(streamKey(gateway, topic));
+    if (this.subscriber.status === 'ready') this.subscriber.sunsubscribe(channel).catch(() => undefined);
+  }
+
+  async resume(gateway: GatewayName, topic: string, since?: StreamPosition): Promise<HistoryRead> {
+    return this.read(gateway, topic, 'resume', since?.offset, since?.epoch ?? '', READ_LIMIT);
+  }
+
+  async list(gateway: GatewayName, topic: string, since: number, limit: number): Promise<HistoryRead> {
+    return this.read(gateway, topic, 'list', since, '', limit);
+  }
+
+  received(gateway: GatewayName, topic: string, position: StreamPosition): boolean {
+    if (position.offset === 0) return true;
+    const cursor = this.cursors.get(streamKey(gateway, topic));
+    return !cursor || cursor.epoch !== position.epoch || cursor.offset >= position.offset;
+  }
+
   status(): BusStatus {
-    return this.writer.status === 'ready' && this.reader.status === 'ready' ? 'up' : 'down';
+    return this.writer.status === 'ready' && this.subscriber.status === 'ready' ? 'up' : 'down';
   }
 
   async flush(): Promise<void> {
@@ -82,71 +168,225 @@ export class RedisEventBus implements EventBus {
     await this.flush();
     this.closed = true;
     this.writer.disconnect();
-    this.reader.disconnect();
+    this.subscriber.disconnect();
+  }
+
+  private streamKeys(gateway: GatewayName, topic: string): { meta: string; history: string; channel: string } {
+    return this.options.keys.stream(gateway, topic, POSITION_STYLE[gateway] === 'map');
+  }
+
+  private send(item: Buffered): void {
+    if (this.pending.size === 0 && this.writer.status === 'ready') this.write(item);
+    else this.pending.push(item);
+  }
+
+  private write(item: Buffered): void {
+    if (item.kind === 'event') this.runPublish(item.message, 1);
+    else this.writer.spublish(this.options.keys.control, item.data).catch((error: Error) => this.warn(error));
+  }
+
+  private runPublish(message: TopicsMessage, deliveredLocally: 0 | 1): void {
+    const { gateway, topics, frame, except } = message;
+    const streams = topics.map((topic) => this.streamKeys(gateway, topic));
+    const history = this.options.history;
+    const style = history ? POSITION_STYLE[gateway] : 'none';
+    const envelope = JSON.stringify({
+      o: this.options.instanceId,
+      g: gateway,
+      t: topics,
+      x: except,
+      l: deliveredLocally,
+      a: Date.now(),
+    });
+    PUBLISH_TO_STREAMS.run(
+      this.writer,
+      streams.flatMap((stream) => [stream.meta, stream.history]),
+      [
+        history ? frameHead(frame) : frame.slice(0, frame.lastIndexOf('}')),
+        style,
+        envelope.slice(0, -1),
+        history?.size ?? 0,
+        history?.ttlMs ?? 0,
+        this.metaTtlMs,
+        newEpoch(),
+        ...topics,
+        ...streams.map((stream) => stream.channel),
+      ],
+    ).catch((error: Error) => this.warn(error));
+  }
+
+  private get metaTtlMs(): number {
+    return this.options.history ? streamMetaTtlMs(this.options.history) : 3_600_000;
   }
 
   private drain(): void {
     if (this.pending.size > 0) this.logger.log(`Redis is back: sending ${this.pending.size} buffered events`);
-    while (this.pending.size > 0 && this.writer.status === 'ready') this.append(this.pending.shift()!);
+    while (this.pending.size > 0 && this.writer.status === 'ready') this.write(this.pending.shift()!);
     const dropped = this.pending.takeDropped();
     if (dropped > 0) this.logger.warn(`${dropped} events were dropped while Redis was down (WS_BUS_BUFFER_SIZE)`);
   }
 
-  private append(data: string): void {
-    this.writer
-      .xadd(this.key, 'MAXLEN', '~', String(this.maxLength), '*', 'd', data)
-      .catch((error: Error) => this.logger.warn(`publish: ${error.message}`));
-  }
-
-  /** Reads the stream while the reader is connected; resumes from `lastId` after a reconnect. */
-  private async readLoop(): Promise<void> {
-    if (this.reading) return;
-    this.reading = true;
+  private async subscribeTo(watched: Watched): Promise<void> {
     try {
-      if (this.lastId === '$') this.lastId = await this.latestId();
-      while (!this.closed && this.reader.status === 'ready') {
-        const reply = await this.reader.xread(
-          'COUNT',
-          READ_BATCH,
-          'BLOCK',
-          READ_BLOCK_MS,
-          'STREAMS',
-          this.key,
-          this.lastId,
-        );
-        for (const [, entries] of reply ?? []) {
-          for (const [id, fields] of entries) {
-            this.lastId = id;
-            this.receive(id, fields[1]);
-          }
-        }
-      }
-    } catch (error) {
-      if (!this.closed) this.logger.warn(`read: ${(error as Error).message}`);
-    } finally {
-      this.reading = false;
+      await this.subscriber.ssubscribe(watched.channel);
+      // Where this instance starts receiving the stream: a later gap is then caught up from here.
+      const key = streamKey(watched.gateway, watched.topic);
+      if (!this.options.history || this.cursors.has(key)) return;
+      const { position } = await this.resume(watched.gateway, watched.topic);
+      const cursor = this.cursors.get(key);
+      if (!cursor || cursor.epoch !== position.epoch || cursor.offset < position.offset)
+        this.cursors.set(key, position);
+    } catch {
+      // Redis went away meanwhile: `resubscribe` subscribes again and catches up once it is back.
     }
   }
 
-  /** Where a fresh instance starts: after the newest entry, so it does not replay history. */
-  private async latestId(): Promise<string> {
-    const [last] = (await this.reader.xrevrange(this.key, '+', '-', 'COUNT', 1)) as Array<[string, string[]]>;
-    return last?.[0] ?? '0-0';
+  /** After a (re)connect: every watched channel again, then whatever was published meanwhile. */
+  private async resubscribe(): Promise<void> {
+    const all = [...this.watched.values()];
+    if (all.length === 0) return;
+    // One channel per command: on a Redis Cluster the channels of one SSUBSCRIBE must share a slot.
+    await Promise.all(all.map((watched) => this.subscriber.ssubscribe(watched.channel).catch(() => undefined)));
+    await this.catchUp(all);
   }
 
-  private receive(id: string, data: string | undefined): void {
-    let envelope: { origin: string; message: BusMessage };
-    try {
-      envelope = JSON.parse(data ?? '') as { origin: string; message: BusMessage };
-    } catch {
-      this.logger.warn('Ignored a malformed bus entry');
+  private onPayload(channel: string, payload: string): void {
+    if (channel === this.options.keys.control) {
+      this.receiveControl(payload);
       return;
     }
-    if (envelope.origin === this.options.instanceId) return;
+    if (this.catchingUp) this.queued.push({ channel, payload });
+    else this.receive(channel, payload, false);
+  }
+
+  private receiveControl(data: string): void {
+    const { o, m } = JSON.parse(data) as { o: string; m: BusMessage };
+    if (o === this.options.instanceId) return;
     this.counters.received++;
-    // A stream entry id starts with the milliseconds at which Redis appended it.
-    this.counters.lagMs = Math.max(Date.now() - Number.parseInt(id, 10), 0);
-    this.deliverLocally(envelope.message);
+    this.deliverLocally(m);
+  }
+
+  /** Delivers one event unless it was delivered already; a gap in its stream is caught up first. */
+  private receive(channel: string, payload: string, fromHistory: boolean): void {
+    const newline = payload.indexOf('\n');
+    let envelope: Envelope;
+    try {
+      envelope = JSON.parse(payload.slice(0, newline)) as Envelope;
+    } catch {
+      this.logger.warn('Ignored a malformed bus payload');
+      return;
+    }
+    const watched = this.watched.get(channel);
+    if (!fromHistory && watched && this.options.history && this.isAfterGap(watched, envelope.p[watched.topic])) {
+      this.queued.push({ channel, payload });
+      void this.catchUp([watched]);
+      return;
+    }
+    if (!this.advance(envelope)) return;
+    if (envelope.o === this.options.instanceId && envelope.l === 1) return;
+    if (envelope.o !== this.options.instanceId) {
+      this.counters.received++;
+      this.counters.lagMs = Math.max(Date.now() - envelope.a, 0);
+    }
+    const { g: gateway, t: topics, x: except } = envelope;
+    const frame = payload.slice(newline + 1);
+    const positions = this.options.history ? envelope.p : undefined;
+    this.deliverLocally({ kind: 'topics', gateway, topics, frame, except, positions });
+  }
+
+  private isAfterGap(watched: Watched, position: StreamPosition | undefined): boolean {
+    const cursor = this.cursors.get(streamKey(watched.gateway, watched.topic));
+    return !!cursor && !!position && cursor.epoch === position.epoch && position.offset > cursor.offset + 1;
+  }
+
+  /** Moves the cursors of the event's watched streams; false when it was received before. */
+  private advance(envelope: Envelope): boolean {
+    const keys: string[] = [];
+    for (const topic of envelope.t) {
+      const key = streamKey(envelope.g, topic);
+      const cursor = this.cursors.get(key);
+      const position = envelope.p[topic];
+      if (cursor && position && cursor.epoch === position.epoch && position.offset <= cursor.offset) return false;
+      keys.push(key);
+    }
+    envelope.t.forEach((topic, i) => {
+      if (this.watched.has(this.streamKeys(envelope.g, topic).channel)) this.cursors.set(keys[i], envelope.p[topic]);
+    });
+    return true;
+  }
+
+  /** Delivers, from their histories, what the streams had after their cursors; then what waited meanwhile. */
+  private async catchUp(streams: Watched[]): Promise<void> {
+    if (this.catchingUp || !this.options.history) return;
+    this.catchingUp = true;
+    try {
+      for (const watched of streams) await this.catchUpStream(watched);
+    } finally {
+      this.catchingUp = false;
+      while (!this.catchingUp && this.queued.length > 0) {
+        const { channel, payload } = this.queued.shift()!;
+        this.receive(channel, payload, false);
+      }
+    }
+  }
+
+  private async catchUpStream(watched: Watched): Promise<void> {
+    const key = streamKey(watched.gateway, watched.topic);
+    const cursor = this.cursors.get(key);
+    if (!cursor || !this.watched.has(watched.channel)) return;
+    try {
+      const { recovered, entries, position } = await this.readRaw(
+        watched.gateway,
+        watched.topic,
+        'resume',
+        cursor.offset,
+        cursor.epoch,
+        READ_LIMIT,
+      );
+      if (!recovered) {
+        this.logger.warn(`Missed events of ${watched.gateway} ${watched.topic}: no longer in its history`);
+        this.cursors.set(key, position);
+        return;
+      }
+      for (const payload of entries) this.receive(watched.channel, payload, true);
+    } catch (error) {
+      if (!this.closed) this.warn(error as Error);
+    }
+  }
+
+  private async read(
+    gateway: GatewayName,
+    topic: string,
+    mode: 'resume' | 'list',
+    offset: number | undefined,
+    epoch: string,
+    limit: number,
+  ): Promise<HistoryRead> {
+    const raw = await this.readRaw(gateway, topic, mode, offset, epoch, limit);
+    return { position: raw.position, recovered: raw.recovered, entries: raw.entries.map(toEntry) };
+  }
+
+  private async readRaw(
+    gateway: GatewayName,
+    topic: string,
+    mode: 'resume' | 'list',
+    offset: number | undefined,
+    epoch: string,
+    limit: number,
+  ): Promise<{ position: StreamPosition; recovered: boolean; entries: string[] }> {
+    const { meta, history } = this.streamKeys(gateway, topic);
+    const ttlMs = this.options.history?.ttlMs ?? 0;
+    const reply = (await READ_STREAM.run(
+      this.writer,
+      [meta, history],
+      [mode, offset === undefined ? '' : offset, epoch, ttlMs, this.metaTtlMs, limit, newEpoch()],
+    )) as [string, number, number, ...string[]];
+    const [currentEpoch, currentOffset, recovered, ...entries] = reply;
+    return { position: { offset: Number(currentOffset), epoch: currentEpoch }, recovered: recovered === 1, entries };
+  }
+
+  private warn(error: Error): void {
+    this.logger.warn(`bus: ${error.message}`);
   }
 
   private deliverLocally(message: BusMessage): void {
@@ -158,4 +398,12 @@ export class RedisEventBus implements EventBus {
       }
     }
   }
+}
+
+const streamKey = (gateway: GatewayName, topic: string): string => `${gateway}\u0000${topic}`;
+
+function toEntry(payload: string): HistoryEntry {
+  const newline = payload.indexOf('\n');
+  const envelope = JSON.parse(payload.slice(0, newline)) as Envelope;
+  return { frame: payload.slice(newline + 1), positions: envelope.p };
 }

@@ -10,6 +10,7 @@ import {
   MaxLength,
   ValidateNested,
 } from 'class-validator';
+import { StreamPositionDto } from '../core/gateway/index.js';
 import { DELIVERABLE_ROOM } from './chat-room.js';
 import { PUBLISHABLE_CHAT_EVENT_TYPES } from './chat-events.js';
 
@@ -18,6 +19,24 @@ export class RoomFrameDto {
   @IsDefined({ message: 'Missing room' })
   @IsString({ message: 'room must be a string' })
   room!: string;
+}
+
+export class JoinRoomDataDto {
+  /** The last position the client saw in the room: the events after it are sent after the reply. */
+  @IsOptional()
+  @IsObject({ message: 'data.since must be an object' })
+  @ValidateNested()
+  @Type(() => StreamPositionDto)
+  since?: StreamPositionDto;
+}
+
+/** `join_room`: a room, and optionally where to resume it from. */
+export class JoinRoomFrameDto extends RoomFrameDto {
+  @IsOptional()
+  @IsObject({ message: 'data must be an object' })
+  @ValidateNested()
+  @Type(() => JoinRoomDataDto)
+  data?: JoinRoomDataDto;
 }
 
 export class MessageDataDto {

@@ -5,11 +5,11 @@ import {
   type OnGatewayConnection,
   type OnGatewayDisconnect,
 } from '@nestjs/websockets';
-import { frameValidationPipe, RealtimeGateway } from '../core/gateway/index.js';
+import { CloseCode, frameValidationPipe, RealtimeGateway } from '../core/gateway/index.js';
 import type { Connection } from '../core/transport/index.js';
 import { timestamp } from './chat-events.js';
 import { CHAT_GATEWAY } from './chat.definition.js';
-import { RoomFrameDto, SendMessageFrameDto } from './chat.dto.js';
+import { JoinRoomFrameDto, RoomFrameDto, SendMessageFrameDto } from './chat.dto.js';
 import { ChatService } from './chat.service.js';
 
 /** `/api/v1/ws/connect`: chat rooms (seed 000, SPEC.md §3). */
@@ -17,20 +17,28 @@ import { ChatService } from './chat.service.js';
 export class ChatGateway implements OnGatewayConnection<Connection>, OnGatewayDisconnect<Connection> {
   constructor(private readonly chat: ChatService) {}
 
+  /** The welcome, then what the user's own room missed since the query's position (SPEC.md §11). */
   handleConnection(connection: Connection): void {
-    connection.send(this.chat.connect(connection));
+    const opening = this.chat
+      .connect(connection)
+      .then(({ reply, release }) => (connection.send(reply), release()))
+      .catch(() => connection.close(CloseCode.INTERNAL_ERROR, 'Internal error'));
+    connection.holdFramesUntil(opening);
   }
 
   handleDisconnect(connection: Connection): void {
     this.chat.disconnect(connection);
   }
 
+  /** The reply, then the events missed since `data.since` (SPEC.md §11). */
   @SubscribeMessage('join_room')
-  join(
+  async join(
     @ConnectedSocket() connection: Connection,
-    @MessageBody(frameValidationPipe) frame: RoomFrameDto,
-  ): Promise<object> {
-    return this.chat.join(connection, frame.room);
+    @MessageBody(frameValidationPipe) frame: JoinRoomFrameDto,
+  ): Promise<void> {
+    const { reply, release } = await this.chat.join(connection, frame.room, frame.data?.since);
+    connection.send(reply);
+    release();
   }
 
   @SubscribeMessage('leave_room')

@@ -2,12 +2,21 @@ import { Inject, Injectable } from '@nestjs/common';
 import { ResourceAccess, type Principal } from '../core/auth/index.js';
 import { RealtimeError } from '../core/gateway/index.js';
 import { ClusterPresence } from '../core/cluster/index.js';
-import { ConnectionRegistry, Fanout, TopicLimit } from '../core/registry/index.js';
+import type { StreamPosition } from '../bus/index.js';
+import { ConnectionRegistry, Fanout, positionFields, TopicLimit } from '../core/registry/index.js';
 import type { Connection } from '../core/transport/index.js';
 import { timestamp, type ChatEvent, type ChatEventType } from './chat-events.js';
 import { parseJoinableRoom, userRoom } from './chat-room.js';
 import { CHAT_CONFIG } from './chat.config.js';
 import type { ChatConfig } from './chat.options.js';
+
+/** A reply, and what follows it: the missed events of a resumed stream (SPEC.md §11). */
+export interface ReplyThen {
+  reply: object;
+  release(): void;
+}
+
+const NOTHING_FOLLOWS = (): void => undefined;
 
 /** Rooms, presence and messages of the chat gateway; knows connections, not sockets or frames. */
 @Injectable()
@@ -25,19 +34,22 @@ export class ChatService {
   }
 
   /** Puts a new connection in its own `user:<sub>` room and returns the welcome frame. */
-  connect(connection: Connection): object {
+  async connect(connection: Connection): Promise<ReplyThen> {
     const principal = connection.requirePrincipal();
-    this.registry.join(connection, userRoom(principal.sub));
-    return {
+    const room = userRoom(principal.sub);
+    const joined = await this.fanout.join(connection, room, connection.resumeFrom?.stream);
+    const reply = {
       type: 'connected',
       data: {
         message: 'Connected successfully',
         user_id: principal.userId,
         username: principal.username,
         connection_id: connection.id,
+        ...(this.fanout.positioned && { stream: room, ...positionFields(joined) }),
       },
       timestamp: timestamp(),
     };
+    return { reply, release: joined.release };
   }
 
   /** Leaves every room, so the rest of each room hears `user_left` for the user's last tab. */
@@ -45,19 +57,23 @@ export class ChatService {
     for (const room of [...connection.topics]) void this.leaveRoom(connection, room);
   }
 
-  async join(connection: Connection, room: string): Promise<object> {
+  /** Joins `room`, resuming it after `since` when given; the reply tells where the room's stream is. */
+  async join(connection: Connection, room: string, since?: StreamPosition): Promise<ReplyThen> {
     const principal = connection.requirePrincipal();
     const resource = parseJoinableRoom(room);
     if (!(await this.access.allows(connection, resource))) throw RealtimeError.forbidden('Access denied');
-    if (!connection.isOpen || connection.topics.has(room)) return this.roomReply('room_joined', room);
+    if (!connection.isOpen) return { reply: this.roomReply('room_joined', room), release: NOTHING_FOLLOWS };
     // The automatic user:<sub> room does not count (SPEC.md §10.1).
     this.topicLimit.check(connection, room, 'Too many rooms', 1);
-    // Joined at once (frames that follow see the membership); announced if first in the whole cluster.
-    const { presenceChanged } = this.registry.join(connection, room);
-    if (presenceChanged && (await this.presence.enter('chat', room, principal.sub, presenceData(principal)))) {
+    // Joined before the reply (frames that follow see the membership); announced if first in the whole cluster.
+    const joined = await this.fanout.join(connection, room, since);
+    if (
+      joined.presenceChanged &&
+      (await this.presence.enter('chat', room, principal.sub, presenceData(principal)).catch(() => false))
+    ) {
       this.announce(room, 'user_joined', principal);
     }
-    return this.roomReply('room_joined', room);
+    return { reply: this.roomReply('room_joined', room, positionFields(joined)), release: joined.release };
   }
 
   async leave(connection: Connection, room: string): Promise<object> {
@@ -105,8 +121,8 @@ export class ChatService {
     if (await this.presence.leave('chat', room, principal.sub)) this.announce(room, 'user_left', principal);
   }
 
-  private roomReply(type: 'room_joined' | 'room_left', room: string): object {
-    return { type, room, data: { room }, timestamp: timestamp() };
+  private roomReply(type: 'room_joined' | 'room_left', room: string, position?: object): object {
+    return { type, room, data: { room, ...position }, timestamp: timestamp() };
   }
 }
 

@@ -3,7 +3,8 @@ import { timingSafeEqual } from 'node:crypto';
 import { TokenVerifier } from '../core/auth/index.js';
 import { CloseCode, RealtimeError } from '../core/gateway/index.js';
 import { REALTIME_MODULE_OPTIONS } from '../realtime.module-definition.js';
-import { ConnectionRegistry, TopicLimit } from '../core/registry/index.js';
+import type { StreamPosition } from '../bus/index.js';
+import { ConnectionRegistry, Fanout, positionFields, TopicLimit } from '../core/registry/index.js';
 import { RealtimeTransport, type Connection } from '../core/transport/index.js';
 import { sessionTopic } from './checkpoint-events.js';
 import { AUTHENTICATION_DEADLINE_MS, resolveCheckpointConfig, type CheckpointOptions } from './checkpoint.options.js';
@@ -30,6 +31,7 @@ export class CheckpointRpc {
     private readonly verifier: TokenVerifier,
     private readonly transport: RealtimeTransport,
     private readonly topicLimit: TopicLimit,
+    private readonly fanout: Fanout,
     @Inject(REALTIME_MODULE_OPTIONS) options: { checkpoint?: CheckpointOptions },
   ) {
     const { authToken } = resolveCheckpointConfig(options);
@@ -75,11 +77,17 @@ export class CheckpointRpc {
     return { authenticated: true };
   }
 
-  async subscribe(connection: Connection, sessionId: string): Promise<{ subscribed: true; session_id: string }> {
+  /** Subscribes to a session's events, resuming after `since` when given; `release()` sends the missed ones. */
+  async subscribe(
+    connection: Connection,
+    sessionId: string,
+    since?: StreamPosition,
+  ): Promise<{ result: Record<string, unknown>; release(): void }> {
     if (!(await this.checkpoints.hasSession(sessionId))) throw SESSION_NOT_FOUND;
-    this.topicLimit.check(connection, sessionTopic(sessionId), 'Too many subscriptions');
-    this.registry.join(connection, sessionTopic(sessionId));
-    return { subscribed: true, session_id: sessionId };
+    const topic = sessionTopic(sessionId);
+    this.topicLimit.check(connection, topic, 'Too many subscriptions');
+    const joined = await this.fanout.join(connection, topic, since);
+    return { result: { subscribed: true, session_id: sessionId, ...positionFields(joined) }, release: joined.release };
   }
 
   unsubscribe(connection: Connection, sessionId: string): { unsubscribed: true; session_id: string } {

@@ -1,6 +1,8 @@
+import { Type } from 'class-transformer';
 import {
   IsDefined,
   IsInt,
+  IsObject,
   IsOptional,
   IsString,
   MaxLength,
@@ -9,7 +11,9 @@ import {
   ValidatorConstraint,
   type ValidationArguments,
   type ValidatorConstraintInterface,
+  ValidateNested,
 } from 'class-validator';
+import { StreamPositionDto } from '../core/gateway/index.js';
 import { UUID } from './checkpoint-events.js';
 
 /** Seed 003's two session_id errors: absent (or not a string) and not a UUID. */
@@ -39,6 +43,15 @@ export class CreateSessionParams {
 export class SessionParams {
   @Validate(SessionIdConstraint)
   session_id!: string;
+}
+
+/** `subscribe`: a session, and optionally the last position the client saw in it (SPEC.md §11). */
+export class SubscribeParams extends SessionParams {
+  @IsOptional()
+  @IsObject({ message: 'since must be an object' })
+  @ValidateNested()
+  @Type(() => StreamPositionDto)
+  since?: StreamPositionDto;
 }
 
 export class CheckpointParams extends SessionParams {

@@ -24,6 +24,7 @@ import {
   CompactParams,
   CreateSessionParams,
   SessionParams,
+  SubscribeParams,
 } from './checkpoint.dto.js';
 import { CheckpointService } from './checkpoint.service.js';
 
@@ -91,13 +92,16 @@ export class CheckpointGateway implements OnGatewayConnection<Connection>, OnGat
     return ok(frame, { remaining: await this.checkpoints.compact(params.session_id, params.keep) });
   }
 
+  /** The response, then the events missed since `params.since` (SPEC.md §11). */
   @SubscribeMessage('subscribe')
   async subscribe(
     @ConnectedSocket() connection: Connection,
     @MessageBody() frame: InboundFrame,
-    @Params() params: SessionParams,
-  ): Promise<RpcResponse> {
-    return ok(frame, await this.rpc.subscribe(connection, params.session_id));
+    @Params() params: SubscribeParams,
+  ): Promise<void> {
+    const { result, release } = await this.rpc.subscribe(connection, params.session_id, params.since);
+    connection.send(ok(frame, result));
+    release();
   }
 
   @SubscribeMessage('unsubscribe')

@@ -1,5 +1,5 @@
 import { ConnectedSocket, MessageBody, SubscribeMessage, type OnGatewayConnection } from '@nestjs/websockets';
-import { frameValidationPipe, RealtimeGateway, type InboundFrame } from '../core/gateway/index.js';
+import { CloseCode, frameValidationPipe, RealtimeGateway, type InboundFrame } from '../core/gateway/index.js';
 import type { Connection } from '../core/transport/index.js';
 import { notifyFrame, type NotifyFrame } from './notify-events.js';
 import { NOTIFY_GATEWAY } from './notify.definition.js';
@@ -11,8 +11,13 @@ import { NotifyService } from './notify.service.js';
 export class NotifyGateway implements OnGatewayConnection<Connection> {
   constructor(private readonly notify: NotifyService) {}
 
+  /** The welcome, then the messages missed since the query's positions (SPEC.md §11). */
   handleConnection(connection: Connection): void {
-    connection.send(this.notify.connect(connection));
+    const opening = this.notify
+      .connect(connection)
+      .then(({ reply, release }) => (connection.send(reply), release()))
+      .catch(() => connection.close(CloseCode.INTERNAL_ERROR, 'Internal error'));
+    connection.holdFramesUntil(opening);
   }
 
   /** A client's own ping is answered with its `ping_id`. */

@@ -2,12 +2,16 @@ import { Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import { Observable, Subject } from 'rxjs';
 import { CloseCode } from '../core/gateway/index.js';
 import { ClusterView } from '../core/cluster/index.js';
-import { ConnectionRegistry, Fanout } from '../core/registry/index.js';
+import { BROADCAST } from '../bus/index.js';
+import { ConnectionRegistry, Fanout, positionFields, type JoinedStream } from '../core/registry/index.js';
 import type { Connection } from '../core/transport/index.js';
 import { notifyFrame, type NotifyFrame, type NotifyInbound, type NotifyMessage } from './notify-events.js';
 import { NOTIFY_GATEWAY } from './notify.definition.js';
 
 const REPLACED = 'Replaced by a new connection';
+
+/** The stream of the messages to one client id. */
+export const clientTopic = (clientId: string): string => `client:${clientId}`;
 
 /**
  * Client-addressed messaging of the notify gateway (seed 002's `ConnectionManager`): one client id
@@ -28,20 +32,29 @@ export class NotifyService implements OnApplicationShutdown {
     this.inbound.complete();
   }
 
-  /** Closes any older connection of this client id (4409), here or elsewhere; returns the welcome. */
-  connect(connection: Connection): NotifyFrame {
+  /**
+   * Closes any older connection of this client id (4409), here or elsewhere, and opens the client's
+   * and the broadcast streams (resumed from the query's positions); returns the welcome, which then
+   * the missed messages follow.
+   */
+  async connect(connection: Connection): Promise<{ reply: NotifyFrame; release(): void }> {
     if (connection.params.clientId !== undefined) {
       this.registry.displacedBy(connection)?.close(CloseCode.REPLACED, REPLACED);
       this.fanout.claimId(connection, CloseCode.REPLACED, REPLACED);
     }
-    return notifyFrame('connected', { client_id: connection.id });
+    const { streams, release } = await this.fanout.joinStreams(connection, [
+      { topic: clientTopic(connection.id), since: connection.resumeFrom?.stream },
+      { topic: BROADCAST, since: connection.resumeFrom?.broadcast },
+    ]);
+    const content: Record<string, unknown> = { client_id: connection.id };
+    if (this.fanout.positioned) content.streams = Object.fromEntries(streams.map(describeStream));
+    return { reply: notifyFrame('connected', content), release };
   }
 
   /** To one client id (on whichever instance holds it), or to every notify client. */
   send(message: NotifyMessage, clientId?: string): void {
     const frame = notifyFrame(message.type, message.content ?? null, message.meta);
-    if (clientId === undefined) this.fanout.toGateway(NOTIFY_GATEWAY.gateway, frame);
-    else this.fanout.toConnection(NOTIFY_GATEWAY.gateway, clientId, frame);
+    this.fanout.toTopics(NOTIFY_GATEWAY.gateway, [clientId === undefined ? BROADCAST : clientTopic(clientId)], frame);
   }
 
   /** How many notify clients a message to `clientId` (or to all) reaches in the cluster now. */
@@ -73,4 +86,8 @@ export class NotifyService implements OnApplicationShutdown {
   private isLocal(clientId: string): boolean {
     return this.registry.get(clientId)?.gateway === 'notify';
   }
+}
+
+function describeStream(stream: JoinedStream): [string, object] {
+  return [stream.topic, positionFields(stream)];
 }

@@ -11,10 +11,10 @@ import type { RedisClient } from './redis.options.js';
  * view) instead of piling commands up in the client.
  */
 const ROLES = {
-  /** Appends to the bus; a command in flight when the link drops is retried after reconnect. */
+  /** Publishes to the bus and reads stream histories; a command in flight when the link drops is retried after reconnect. */
   'bus-writer': { maxRetriesPerRequest: null },
-  /** Blocks on XREAD; its loop restarts when the connection is ready again. */
-  'bus-reader': { maxRetriesPerRequest: null },
+  /** Shard-subscribes to topic channels (on a Redis Cluster, one connection per shard); resubscribed on reconnect. */
+  'bus-subscriber': { maxRetriesPerRequest: null },
   /**
    * Small scripts on upgrades and joins, and every user's and topic's lease renewed each cluster
    * tick: fail fast and answer locally, never replayed after a reconnect (a stale absolute count
@@ -61,9 +61,9 @@ export class RedisConnector {
       connectionName: `${this.config.instanceId}:${role}`,
     };
     const client = redis.client
-      ? duplicate(redis.client, options)
+      ? duplicate(redis.client, options, role)
       : redis.clusterNodes?.length
-        ? new Cluster(redis.clusterNodes.map(parseNode), clusterOptions(options))
+        ? new Cluster(redis.clusterNodes.map(parseNode), clusterOptions(options, role))
         : new Redis(redis.url!, options);
     this.logOutages(client, role);
     return client;
@@ -85,13 +85,23 @@ export class RedisConnector {
   }
 }
 
-function clusterOptions(options: ClientOptions): ClusterOptions {
+function clusterOptions(options: ClientOptions, role: RedisRole): ClusterOptions {
   const { lazyConnect, enableOfflineQueue, enableAutoPipelining, retryStrategy: reconnect, ...redisOptions } = options;
-  return { lazyConnect, enableOfflineQueue, enableAutoPipelining, clusterRetryStrategy: reconnect, redisOptions };
+  return {
+    lazyConnect,
+    enableOfflineQueue,
+    enableAutoPipelining,
+    clusterRetryStrategy: reconnect,
+    redisOptions,
+    // SSUBSCRIBE goes to the node that owns the channel's slot, one subscriber connection per shard.
+    shardedSubscribers: role === 'bus-subscriber',
+  };
 }
 
-function duplicate(client: RedisClient, options: ClientOptions): RedisClient {
-  return client instanceof Cluster ? client.duplicate(undefined, clusterOptions(options)) : client.duplicate(options);
+function duplicate(client: RedisClient, options: ClientOptions, role: RedisRole): RedisClient {
+  return client instanceof Cluster
+    ? client.duplicate(undefined, clusterOptions(options, role))
+    : client.duplicate(options);
 }
 
 function parseNode(node: string): { host: string; port: number } {

@@ -5,14 +5,27 @@
  * topic, an instance), so that no slot carries the whole cluster's admissions or joins.
  */
 export class RedisKeys {
-  /** The bus stream every instance appends to and reads. */
-  readonly busStream: string;
+  /** The channel of the bus's control messages (disconnects), which every instance receives. */
+  readonly control: string;
   /** The set of instance ids that have announced themselves (live, or dead and not yet reaped). */
   readonly instances: string;
 
   constructor(private readonly prefix: string) {
-    this.busStream = `${prefix}{ws:bus}:events`;
+    this.control = `${prefix}{ws:control}`;
     this.instances = `${prefix}{ws:cluster}:instances`;
+  }
+
+  /**
+   * One stream's keys (SPEC.md §11): its position (hash: offset, epoch), its history (a Redis stream)
+   * and its shard channel. Tagged per topic, so the traffic of a Redis Cluster spreads by topic;
+   * `sharedSlot` gateways (events routed to several topics at once) share one tag, so that one
+   * event's streams are written in one script.
+   */
+  stream(gateway: string, topic: string, sharedSlot: boolean): { meta: string; history: string; channel: string } {
+    const base = sharedSlot
+      ? `${this.prefix}{ws:stream:${gateway}}:${topic}`
+      : `${this.prefix}{ws:stream:${gateway}:${topic}}`;
+    return { meta: `${base}:meta`, history: `${base}:history`, channel: `${base}:events` };
   }
 
   /** Present while the instance is alive: written every cluster tick under a lease (same slot as `instances`). */

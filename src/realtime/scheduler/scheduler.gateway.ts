@@ -14,7 +14,7 @@ export class SchedulerGateway implements OnGatewayConnection<Connection> {
   handleConnection(connection: Connection): void {
     const opening = this.scheduler
       .connect(connection)
-      .then((reply) => reply && connection.send(reply))
+      .then((answer) => answer && (connection.send(answer.reply), answer.release()))
       .catch(() => connection.close(CloseCode.INTERNAL_ERROR, 'Internal error'));
     connection.holdFramesUntil(opening);
   }
@@ -32,12 +32,15 @@ export class SchedulerGateway implements OnGatewayConnection<Connection> {
   systemStatus(
     @ConnectedSocket() connection: Connection,
     @MessageBody(frameValidationPipe) frame: SystemStatusFrameDto,
-  ): SchedulerFrame | Promise<SchedulerFrame> {
+  ): SchedulerFrame | Promise<void> {
     const data = frame.data;
     if (!data?.action) return this.scheduler.snapshot();
-    return data.action === 'subscribe'
-      ? this.scheduler.subscribe(connection, data.resourceType, data.resourceId)
-      : this.scheduler.unsubscribe(connection, data.resourceType, data.resourceId);
+    if (data.action === 'unsubscribe')
+      return this.scheduler.unsubscribe(connection, data.resourceType, data.resourceId);
+    // The reply, then the events missed since `data.since` (SPEC.md §11).
+    return this.scheduler
+      .subscribe(connection, data.resourceType, data.resourceId, data.since)
+      .then(({ reply, release }) => (connection.send(reply), release()));
   }
 }
 

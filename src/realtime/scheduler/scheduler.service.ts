@@ -1,7 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { ResourceAccess } from '../core/auth/index.js';
 import { CloseCode, RealtimeError } from '../core/gateway/index.js';
-import { ConnectionRegistry, Fanout, TopicLimit } from '../core/registry/index.js';
+import { BROADCAST, type StreamPosition } from '../bus/index.js';
+import { ConnectionRegistry, Fanout, positionFields, TopicLimit, type JoinedStream } from '../core/registry/index.js';
 import { TrafficStats, type Connection } from '../core/transport/index.js';
 import { timestamp, type EventScope, type SchedulerEventType, type SchedulerFrame } from './scheduler-events.js';
 import {
@@ -14,6 +15,12 @@ import { eventId, routeEvent, topicOf } from './scheduler-routing.js';
 import { frameId, SCHEDULER_GATEWAY } from './scheduler.definition.js';
 
 const FORBIDDEN = RealtimeError.forbidden();
+
+/** A subscription reply, and the missed events that follow it (SPEC.md §11). */
+export interface SubscriptionAnswer {
+  reply: SchedulerFrame;
+  release(): void;
+}
 
 /**
  * Subscriptions and events of the scheduler gateway (seed 001): knows connections and topics,
@@ -33,8 +40,11 @@ export class SchedulerService {
     private readonly topicLimit: TopicLimit,
   ) {}
 
-  /** Subscribes a new connection to its path's resource, or refuses it (4403) when the policy says no. */
-  async connect(connection: Connection): Promise<SchedulerFrame | undefined> {
+  /**
+   * Subscribes a new connection to the broadcast stream and its path's resource (resumed from the
+   * query's position), or refuses it (4403) when the policy says no.
+   */
+  async connect(connection: Connection): Promise<SubscriptionAnswer | undefined> {
     const principal = connection.requirePrincipal();
     const wanted = pathSubscription(connection.params, principal);
     if (!(await this.access.allows(connection, wanted.resource))) {
@@ -43,18 +53,27 @@ export class SchedulerService {
       return undefined;
     }
     this.accepted++;
-    return this.subscribeTo(connection, wanted);
+    const { streams, release } = await this.fanout.joinStreams(connection, [
+      { topic: BROADCAST },
+      { topic: topicOf(wanted.resource), since: connection.resumeFrom?.stream },
+    ]);
+    return { reply: subscriptionReply('subscribed', wanted, streams[1]), release };
   }
 
   async subscribe(
     connection: Connection,
     resourceType: SchedulerResourceType,
     resourceId: string | undefined,
-  ): Promise<SchedulerFrame> {
+    since?: StreamPosition,
+  ): Promise<SubscriptionAnswer> {
     const principal = connection.requirePrincipal();
     const wanted = subscription(resourceType, resourceId, principal);
     if (!(await this.access.allows(connection, wanted.resource))) throw FORBIDDEN;
-    return this.subscribeTo(connection, wanted);
+    const topic = topicOf(wanted.resource);
+    // The broadcast stream does not count (SPEC.md §10.1).
+    this.topicLimit.check(connection, topic, 'Too many subscriptions', 1);
+    const joined = await this.fanout.join(connection, topic, since);
+    return { reply: subscriptionReply('subscribed', wanted, joined), release: joined.release };
   }
 
   unsubscribe(
@@ -92,26 +111,22 @@ export class SchedulerService {
     const route = routeEvent(type, scope);
     const now = Date.now();
     const frame: SchedulerFrame = { type, id: eventId(type, scope, now), timestamp: new Date(now).toISOString(), data };
-    if (route.everyone) this.fanout.toGateway(SCHEDULER_GATEWAY.gateway, frame);
-    else this.fanout.toTopics(SCHEDULER_GATEWAY.gateway, route.topics, frame);
+    this.fanout.toTopics(SCHEDULER_GATEWAY.gateway, route.everyone ? [BROADCAST] : route.topics, frame);
     return frame.id;
-  }
-
-  private subscribeTo(connection: Connection, wanted: Subscription): SchedulerFrame {
-    const topic = topicOf(wanted.resource);
-    this.topicLimit.check(connection, topic, 'Too many subscriptions');
-    this.registry.join(connection, topic);
-    return subscriptionReply('subscribed', wanted);
   }
 }
 
-function subscriptionReply(action: 'subscribed' | 'unsubscribed', wanted: Subscription): SchedulerFrame {
+function subscriptionReply(
+  action: 'subscribed' | 'unsubscribed',
+  wanted: Subscription,
+  joined?: JoinedStream,
+): SchedulerFrame {
   const { resourceType, resourceId } = wanted;
   return {
     type: 'system_status',
     id: frameId('sub-response'),
     timestamp: timestamp(),
-    data: { action, resourceType, resourceId, status: 'success' },
+    data: { action, resourceType, resourceId, status: 'success', ...(joined && positionFields(joined)) },
   };
 }
 

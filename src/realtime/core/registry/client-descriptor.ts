@@ -1,3 +1,4 @@
+import { BROADCAST } from '../../bus/stream-position.js';
 import type { Connection } from '../transport/connection.js';
 
 /** A connection as the admin views show it, on whichever instance holds it. */
@@ -35,19 +36,29 @@ export function describeConnection(
     user_agent: connection.userAgent,
     connected_at: connection.connectedAt.toISOString(),
     last_seen: new Date(connection.lastSeenAt).toISOString(),
-    rooms: firstOf(connection.topics, roomLimit),
-    rooms_total: connection.topics.size,
+    rooms: firstOf(connection, roomLimit),
+    rooms_total: connection.topics.size - implicitTopics(connection),
     messages_in: connection.messagesIn,
     messages_out: connection.messagesOut,
     instance,
   };
 }
 
-function firstOf(topics: ReadonlySet<string>, limit: number): string[] {
+/** The streams every connection of its gateway is in (the broadcast, a notify client's own): not listed. */
+const isImplicit = (connection: Connection, topic: string): boolean =>
+  topic === BROADCAST || topic === `client:${connection.id}`;
+
+function implicitTopics(connection: Connection): number {
+  let count = 0;
+  for (const topic of connection.topics) if (isImplicit(connection, topic)) count++;
+  return count;
+}
+
+function firstOf(connection: Connection, limit: number): string[] {
   const first: string[] = [];
-  for (const topic of topics) {
+  for (const topic of connection.topics) {
     if (first.length >= limit) break;
-    first.push(topic);
+    if (!isImplicit(connection, topic)) first.push(topic);
   }
   return first;
 }

@@ -15,6 +15,8 @@ export interface MembershipChange {
   presenceChanged: boolean;
 }
 
+export type TopicListener = (gateway: GatewayName, topic: string) => void;
+
 export interface ClientFilter {
   gateway?: GatewayName;
   user?: string;
@@ -34,6 +36,7 @@ export class ConnectionRegistry {
   private readonly ipCounts = new Map<string, number>();
   private readonly topics = new Map<GatewayName, Map<string, TopicMembers>>();
   private readonly listeners: Array<() => void> = [];
+  private readonly closedListeners: TopicListener[] = [];
   /** The IP counter a connection was admitted under. */
   private readonly countedAs = new Map<Connection, string>();
   /** A connection admitted under an id that was taken → the one it displaced (notify client ids). */
@@ -66,6 +69,11 @@ export class ConnectionRegistry {
   /** Called after every admission, removal, join and leave (the cluster view republishes). */
   onChange(listener: () => void): void {
     this.listeners.push(listener);
+  }
+
+  /** Called when the last local member of a topic left it (the bus stops receiving its events). */
+  onTopicClosed(listener: TopicListener): void {
+    this.closedListeners.push(listener);
   }
 
   /** Forgets `connection` everywhere: ids, counters, every topic. Idempotent. */
@@ -127,7 +135,10 @@ export class ConnectionRegistry {
     if (!members) return NO_CHANGE;
     members.connections.delete(connection);
     const remaining = decrement(members.users, this.presenceKey(connection));
-    if (members.connections.size === 0) index.delete(topic);
+    if (members.connections.size === 0) {
+      index.delete(topic);
+      for (const listener of this.closedListeners) listener(connection.gateway, topic);
+    }
     this.changed();
     return { presenceChanged: remaining === 0 };
   }

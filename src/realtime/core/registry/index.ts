@@ -2,3 +2,4 @@ export { describeConnection, type ClientDescriptor } from './client-descriptor.j
 export { ConnectionRegistry, type ClientFilter, type MembershipChange } from './connection-registry.service.js';
 export { Fanout } from './fanout.service.js';
 export { TopicLimit } from './topic-limit.service.js';
+export { positionFields, type Joined, type JoinedStream, type StreamJoin } from './stream-recovery.js';

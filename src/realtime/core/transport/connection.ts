@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import WebSocket from 'ws';
+import type { Positions, ResumeFrom } from '../../bus/stream-position.js';
 import type { Principal } from '../auth/principal.js';
 import type { GatewayProtocol } from '../gateway/gateway-definition.js';
 import type { GatewayName } from '../gateway/gateway-name.js';
@@ -22,6 +23,8 @@ export interface ConnectionInit {
   userAgent: string;
   protocol: GatewayProtocol;
   params: Readonly<Record<string, string>>;
+  /** Positions named in the upgrade's query string, when any. */
+  resumeFrom?: ResumeFrom;
   principal: Principal | undefined;
   rateLimiter: TokenBucket;
   /** Inbound bytes per second, burst one maximal frame (SPEC.md §10.1). */
@@ -30,6 +33,12 @@ export interface ConnectionInit {
   /** Its gateway's counters on this instance. */
   traffic: GatewayTraffic;
   id?: string;
+}
+
+/** A broadcast held for a connection while it recovers a stream (SPEC.md §11). */
+export interface HeldFrame {
+  frame: PreparedFrame;
+  positions?: Positions;
 }
 
 interface SenderInternals {
@@ -67,6 +76,8 @@ export class Connection implements TurnWriter {
   closeCode?: number;
   /** Round trip of the last answered protocol ping, in milliseconds. */
   latencyMs?: number;
+  /** Set while a join recovers a stream's history: broadcasts wait here, to follow the missed events. */
+  held?: HeldFrame[];
   /** Set while the gateway is still opening the connection: frames wait for it, in order. */
   opening?: Promise<void>;
   private pingSentAt?: number;
@@ -80,6 +91,7 @@ export class Connection implements TurnWriter {
   readonly socket: WebSocket;
   readonly protocol: GatewayProtocol;
   readonly params: Readonly<Record<string, string>>;
+  readonly resumeFrom?: ResumeFrom;
   principal: Principal | undefined;
   readonly rateLimiter: TokenBucket;
   readonly byteBudget: TokenBucket;
@@ -90,6 +102,7 @@ export class Connection implements TurnWriter {
     this.socket = init.socket;
     this.protocol = init.protocol;
     this.params = init.params;
+    if (init.resumeFrom) this.resumeFrom = init.resumeFrom;
     this.principal = init.principal;
     this.rateLimiter = init.rateLimiter;
     this.byteBudget = init.byteBudget;

@@ -16,6 +16,7 @@ import { redactUrl } from '../logging/redact.js';
 import { RefusalLog } from '../logging/refusal-log.js';
 import { ClusterView } from '../cluster/cluster-view.service.js';
 import { UserSlot, UserSlots } from '../cluster/user-slots.service.js';
+import { resumeFromQuery, type ResumeFrom } from '../../bus/stream-position.js';
 import { ConnectionRegistry } from '../registry/connection-registry.service.js';
 import { ClientAddress } from './client-address.service.js';
 import { Connection } from './connection.js';
@@ -42,6 +43,8 @@ interface Upgrade {
   authResult: UpgradeAuthResult;
   /** The user's place under the gateway's per-user limit, or why there was none. */
   slot?: UserSlot | RealtimeError;
+  /** Positions the client resumes its connect-time streams from (query string, SPEC.md §11). */
+  resumeFrom?: ResumeFrom;
 }
 
 interface RegisteredGateway {
@@ -205,7 +208,7 @@ export class RealtimeTransport implements BeforeApplicationShutdown, OnApplicati
       let accepted = false;
       this.wss.handleUpgrade(request, socket, head, (ws) => {
         accepted = true;
-        this.accept({ ws, request, route, gateway, authResult, slot });
+        this.accept({ ws, request, route, gateway, authResult, slot, resumeFrom: resumeFromQuery(url.searchParams) });
       });
       // `ws` completes (or drops) the upgrade synchronously: a socket gone meanwhile gives its slot back.
       if (!accepted) releaseSlot(slot);
@@ -222,7 +225,7 @@ export class RealtimeTransport implements BeforeApplicationShutdown, OnApplicati
     return this.userSlots.claim(gateway.definition.gateway, principal.sub, limit);
   }
 
-  private accept({ ws, request, route, gateway, authResult, slot }: Upgrade): void {
+  private accept({ ws, request, route, gateway, authResult, slot, resumeFrom }: Upgrade): void {
     const protocol = gateway.definition;
     ws.on('error', (error: Error & { code?: string }) =>
       this.log.info('socket_error', { gateway: protocol.gateway, reason: error.code ?? error.message }),
@@ -234,6 +237,7 @@ export class RealtimeTransport implements BeforeApplicationShutdown, OnApplicati
       protocol,
       id: protocol.connectionIdParam === undefined ? undefined : route.params[protocol.connectionIdParam],
       params: route.params,
+      resumeFrom,
       principal: authResult.principal,
       rateLimiter: new TokenBucket(this.config.rateLimitPerSec, this.config.rateLimitPerSec * 2),
       byteBudget: new TokenBucket(this.config.rateLimitBytesPerSec, this.byteBurst),

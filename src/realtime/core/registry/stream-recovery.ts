@@ -1,0 +1,150 @@
+import { POSITION_STYLE } from '../../bus/event-bus.js';
+import type { HistoryRead, Positions, StreamPosition } from '../../bus/stream-position.js';
+import type { Connection, HeldFrame } from '../transport/connection.js';
+
+/** A join that is never released (a caller that failed in between) lets its held frames go after this. */
+const RELEASE_DEADLINE_MS = 10_000;
+
+/** One topic of a join, and the position the client resumes it from. */
+export interface StreamJoin {
+  topic: string;
+  since?: StreamPosition;
+}
+
+/** What a join answers for one topic (SPEC.md §11). */
+export interface JoinedStream {
+  topic: string;
+  /** The user's first connection entered the topic. */
+  presenceChanged: boolean;
+  /** Where the stream is: the position the client is at once released (history on, broker reachable). */
+  position?: StreamPosition;
+  /** Whether the position the client named was recovered; absent when it named none. */
+  recovered?: boolean;
+}
+
+export interface Joined {
+  streams: JoinedStream[];
+  /** Sends the missed events, then the live ones held since the join began; call after the reply. */
+  release(): void;
+}
+
+/** A topic's history read, or undefined when the broker could not be asked. */
+export type StreamRead = StreamJoin & { presenceChanged: boolean; read?: HistoryRead };
+
+const NOTHING_HELD = (): void => undefined;
+
+/**
+ * The seam of a resume, for one connection: the events it missed (from the streams' histories) and
+ * the live ones held while they were read, each sent once and in order. On a `map` gateway, where one
+ * event belongs to several of the connection's subscriptions, an event already sent through another
+ * subscription is not sent again: per subscription, the position after which the connection has
+ * had every event is kept.
+ */
+export class StreamRecovery {
+  private readonly covered = new WeakMap<Connection, Map<string, StreamPosition>>();
+
+  unpositioned(joins: Array<StreamJoin & { presenceChanged: boolean }>): Joined {
+    const streams = joins.map(({ topic, since, presenceChanged }) => ({
+      topic,
+      presenceChanged,
+      recovered: since ? false : undefined,
+    }));
+    return { streams, release: NOTHING_HELD };
+  }
+
+  positioned(connection: Connection, reads: StreamRead[], done: () => void): Joined {
+    let released = false;
+    const release = (): void => {
+      if (released) return;
+      released = true;
+      clearTimeout(deadline);
+      this.replay(connection, reads);
+      done();
+    };
+    const deadline = setTimeout(release, RELEASE_DEADLINE_MS).unref();
+    const streams = reads.map(({ topic, since, presenceChanged, read }) => ({
+      topic,
+      presenceChanged,
+      position: read?.position,
+      recovered: since ? (read?.recovered ?? false) : undefined,
+    }));
+    return { streams, release };
+  }
+
+  private replay(connection: Connection, reads: StreamRead[]): void {
+    const held = connection.held ?? [];
+    connection.held = undefined;
+    const covered = POSITION_STYLE[connection.gateway] === 'map' ? this.coveredOf(connection) : undefined;
+    const sent = new Set<HeldFrame>();
+    // Topics of this join not replayed yet: their replay sends what they owe, so they are not "another".
+    const pending = new Set(reads.map(({ topic }) => topic));
+    for (const { topic, since, read } of reads) {
+      pending.delete(topic);
+      if (!read) continue;
+      const heldByOffset = new Map<number, HeldFrame>();
+      for (const item of held) {
+        const offset = offsetUpTo(item.positions, topic, read.position);
+        if (offset !== undefined) heldByOffset.set(offset, item);
+      }
+      for (const entry of read.recovered ? read.entries : []) {
+        const item = heldByOffset.get(entry.positions[topic].offset);
+        if (item && !sent.has(item)) {
+          connection.sendPrepared(item.frame);
+          sent.add(item);
+        } else if (
+          !item &&
+          !(covered && this.sentThroughAnother(connection, topic, entry.positions, covered, pending))
+        ) {
+          connection.sendJson(entry.frame);
+        }
+      }
+      covered?.set(topic, read.recovered && since ? since : read.position);
+    }
+    for (const item of held) {
+      if (sent.has(item)) continue;
+      // At or before a joined stream's position: the client had it, or it came before the join
+      // (unless another subscription owes it).
+      const joined = reads.find(
+        ({ topic, read }) => read && offsetUpTo(item.positions, topic, read.position) !== undefined,
+      );
+      if (joined && !(covered && this.sentThroughAnother(connection, joined.topic, item.positions!, covered))) continue;
+      connection.sendPrepared(item.frame);
+    }
+  }
+
+  /** Whether another subscription of the connection owes it this event (and so had, or has, it sent). */
+  private sentThroughAnother(
+    connection: Connection,
+    topic: string,
+    positions: Positions,
+    covered: Map<string, StreamPosition>,
+    pending?: ReadonlySet<string>,
+  ): boolean {
+    for (const other in positions) {
+      if (other === topic || !connection.topics.has(other) || pending?.has(other)) continue;
+      const from = covered.get(other);
+      if (!from || from.epoch !== positions[other].epoch || positions[other].offset > from.offset) return true;
+    }
+    return false;
+  }
+
+  private coveredOf(connection: Connection): Map<string, StreamPosition> {
+    let covered = this.covered.get(connection);
+    if (!covered) this.covered.set(connection, (covered = new Map()));
+    return covered;
+  }
+}
+
+/** The event's offset in `topic` when it is at or before `position` (same epoch). */
+function offsetUpTo(positions: Positions | undefined, topic: string, position: StreamPosition): number | undefined {
+  const at = positions?.[topic];
+  return at && at.epoch === position.epoch && at.offset <= position.offset ? at.offset : undefined;
+}
+
+/** A join's position fields, as every gateway's reply carries them: `recovered`, `offset`, `epoch` (those known). */
+export function positionFields(stream: JoinedStream): { recovered?: boolean; offset?: number; epoch?: string } {
+  const fields: { recovered?: boolean; offset?: number; epoch?: string } = {};
+  if (stream.recovered !== undefined) fields.recovered = stream.recovered;
+  if (stream.position) Object.assign(fields, stream.position);
+  return fields;
+}
