@@ -6,6 +6,7 @@ import {
   sustainedFlood,
   type Frame,
 } from './support/test-client.js';
+import { anyPosition } from './support/positions.js';
 import { startTestApp, type TestApp } from './support/test-app.js';
 import { captureOutput, expectNoCrash, expectUnpolluted } from './support/capture-output.js';
 import { caseLabel, checkGenerated, depthOf, nestedObjects } from './support/hostile-frames.js';
@@ -329,6 +330,7 @@ describe('too many subscriptions (SPEC §10.1)', () => {
     expect(await call(c, 'subscribe', { session_id: sessions[128] })).toEqual({
       subscribed: true,
       session_id: sessions[128],
+      ...anyPosition(),
     });
     c.close();
   });

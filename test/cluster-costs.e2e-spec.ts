@@ -113,7 +113,9 @@ describe('Redis commands on the upgrade and join paths (issue 12)', () => {
     const { set = 0, ...onThePath } = made.cluster;
     expect(onThePath).toEqual({ eval: 20 });
     expect(set).toBeLessThan(20);
-    expect(made['bus-writer']).toBeUndefined();
+    // Each connection's own user room: its stream's position for the welcome, and its channel.
+    expect(made['bus-writer']).toEqual({ eval: 20 });
+    expect(made['bus-subscriber']).toEqual({ ssubscribe: 20 });
   });
 
   it('makes no Redis call for a connection of a gateway without a per-user limit, nor for one refused here', async () => {
@@ -126,8 +128,11 @@ describe('Redis commands on the upgrade and join paths (issue 12)', () => {
     const { set = 0, ...onThePath } = made.cluster;
     expect(onThePath).toEqual({ eval: 5 });
     expect(set).toBeLessThan(26);
-    // A notify id is claimed for the whole cluster on the bus (issue 10), one append per connect, not awaited.
-    expect(made['bus-writer']).toEqual({ xadd: 20 });
+    // A notify id is claimed for the whole cluster on the bus (issue 10), one control publish per connect,
+    // not awaited; each connection reads its two streams' positions (its client id's, the broadcast), as
+    // each chat connection its user room's; a new topic's channel is subscribed once.
+    expect(made['bus-writer']).toEqual({ spublish: 20, eval: 20 * 2 + 5 });
+    expect(made['bus-subscriber']).toEqual({ ssubscribe: 20 + 1 + 1 });
   });
 
   it('asks Redis once per first tab of a user entering a room, and never for a second tab', async () => {
@@ -140,15 +145,18 @@ describe('Redis commands on the upgrade and join paths (issue 12)', () => {
     const { set = 0, ...firstPath } = first.cluster;
     expect(firstPath).toEqual({ eval: 10, hset: 10, pexpire: 10 });
     expect(set).toBeLessThan(10);
-    // …and the user_joined each first tab owes the room, on the bus.
-    expect(first['bus-writer']).toEqual({ xadd: 10 });
+    // …and on the bus the room's position for each reply, the user_joined each first tab owes the room,
+    // and the room's channel, once.
+    expect(first['bus-writer']).toEqual({ eval: 10 + 10 });
+    expect(first['bus-subscriber']).toEqual({ ssubscribe: 1 });
     const second = await commandsDuring(async () => {
       for (const tab of secondTabs) await join(tab, 'channel:42');
     });
     const { set: secondSet = 0, ...secondPath } = second.cluster ?? {};
     expect(secondPath).toEqual({});
     expect(secondSet).toBeLessThan(10);
-    expect(second['bus-writer']).toBeUndefined();
+    expect(second['bus-writer']).toEqual({ eval: 10 });
+    expect(second['bus-subscriber']).toBeUndefined();
   });
 
   // Last: it cuts the instance's cluster connection. The leases are long here (6 min), so only the

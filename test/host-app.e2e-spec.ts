@@ -20,6 +20,7 @@ import {
   type RealtimeModuleOptions,
   type ResourceRef,
 } from '../src/realtime/index.js';
+import { anyPosition, inStream } from './support/positions.js';
 import { wrap, type TestApp } from './support/test-app.js';
 import { sleep, type TestClient } from './support/test-client.js';
 import { TEST_SECRET } from './support/tokens.js';
@@ -153,6 +154,7 @@ describe('embedding in a host app (SPEC §1)', () => {
       data: { task_id: 42, changes: { status: 'done' }, task },
       sender: 'tasks-service',
       timestamp: expect.stringMatching(ISO_MS),
+      ...inStream('task:42'),
     });
     await sleep(100);
     expect(member.ofType('task.updated')).toHaveLength(1);
@@ -174,6 +176,7 @@ describe('embedding in a host app (SPEC §1)', () => {
       data: { task_id: 42, changes: { title: 'Ship it', assignee: 3 }, task: response.body },
       sender: 'tasks-service',
       timestamp: expect.stringMatching(ISO_MS),
+      ...inStream('task:42'),
     });
     await sleep(100);
     expect(member.ofType('task.updated')).toHaveLength(1);
@@ -188,7 +191,7 @@ describe('embedding in a host app (SPEC §1)', () => {
     expect(await client.next()).toEqual({
       type: 'room_joined',
       room: 'project:1',
-      data: { room: 'project:1' },
+      data: { room: 'project:1', ...anyPosition() },
       timestamp: expect.stringMatching(ISO_MS),
     });
 

@@ -1,6 +1,7 @@
 import { NotifyPublisher } from '../src/realtime/index.js';
 import { TestClient, eventually, sleep } from './support/test-client.js';
 import { ADMIN_TOKEN, type TestApp } from './support/test-app.js';
+import { hsToken } from './support/tokens.js';
 import { closeAndSettle, clusterPrefix, settle as settleCluster, startPair, stopAll } from './support/cluster-pair.js';
 import {
   ADMIN_CLOSED,
@@ -134,7 +135,11 @@ describe('notify gateway on two instances on Redis (SPEC §6, §9)', () => {
     const results: string[] = [];
     for (let round = 0; round < 5; round++) {
       const id = `race-${round}`;
-      const [onA, onB] = await Promise.all([conn(a, id), conn(b, id)]);
+      // Opened at once on both; the one replaced may be closed (4409) before its welcome is sent.
+      const [onA, onB] = await Promise.all(
+        [a, b].map((t) => TestClient.open(t.wsUrl(`/ws/${id}`, hsToken({ sub: 'user' })))),
+      );
+      open.push(onA, onB);
       await sleep(500);
       const openOnes = [onA, onB].filter((c) => c.socket.readyState === c.socket.OPEN);
       results.push(`${id}: ${openOnes.length} open`);

@@ -3,6 +3,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { inStream } from './support/positions.js';
 import { TestClient } from './support/test-client.js';
 import { hsToken } from './support/tokens.js';
 
@@ -165,6 +166,7 @@ describe('the packed module in a host app', () => {
       data: { id: 7, status: 'done' },
       sender: 'tasks-service',
       timestamp: expect.any(String),
+      ...inStream('task:7'),
     });
     client.close();
   });

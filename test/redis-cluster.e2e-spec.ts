@@ -1,5 +1,6 @@
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { ChatPublisher, type RealtimeModuleOptions } from '../src/realtime/index.js';
+import { inStream } from './support/positions.js';
 import { freePort, pingRedis, RedisServer, testRedisUrl } from './support/redis.js';
 import { startTestApp, type TestApp } from './support/test-app.js';
 import { eventually, sleep, type Frame, type TestClient } from './support/test-client.js';
@@ -87,6 +88,7 @@ describe('Redis event bus: two instances on one Redis (SPEC §9)', () => {
       data: { content: 'across the cluster', user_id: '101', username: 'user-101' },
       sender: 'user-101',
       timestamp: expect.stringMatching(ISO_MS),
+      ...inStream(room),
     };
     expect(await bob.nextOfType('message')).toEqual(expected);
     expect(await alice.nextOfType('message')).toEqual(expected);
@@ -110,6 +112,7 @@ describe('Redis event bus: two instances on one Redis (SPEC §9)', () => {
       data: { id: taskId, status: 'done' },
       sender: 'scheduler',
       timestamp: expect.stringMatching(ISO_MS),
+      ...inStream(room),
     };
     expect(await onA.nextOfType('task.updated')).toEqual(expected);
     expect(await onB.nextOfType('task.updated')).toEqual(expected);

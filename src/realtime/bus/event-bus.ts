@@ -59,12 +59,12 @@ export interface EventBus {
   publish(message: BusMessage): void;
   subscribe(handler: BusHandler): void;
   /**
-   * Starts receiving the events of a topic (the first local member joined it); resolves once they
-   * are received, or at once when the broker is unreachable (they are caught up on reconnect).
-   * Counted: as many `unwatch` calls stop it.
+   * Starts receiving the events of a topic for `holder` (the local sockets in it, a host observer);
+   * resolves once they are received, or at once when the broker is unreachable (they are caught up
+   * on reconnect). Receiving stops when the last holder `unwatch`es.
    */
-  watch(gateway: GatewayName, topic: string): Promise<void>;
-  unwatch(gateway: GatewayName, topic: string): void;
+  watch(gateway: GatewayName, topic: string, holder: object): Promise<void>;
+  unwatch(gateway: GatewayName, topic: string, holder: object): void;
   /** The events of a stream after `since` (resume), or its position only; rejects when the broker is unreachable. */
   resume(gateway: GatewayName, topic: string, since?: StreamPosition): Promise<HistoryRead>;
   /** The retained events of a stream after offset `since`, at most `limit` (the admin history view). */

@@ -24,8 +24,8 @@ export class MemoryEventBus implements EventBus {
   publish(message: BusMessage): void {
     this.counters.published++;
     if (message.kind === 'topics' && this.log) {
-      const { gateway, topics, frame } = message;
-      message = { ...message, ...this.log.append(gateway, topics, frame, POSITION_STYLE[gateway]) };
+      const { gateway, topics, frame, except } = message;
+      message = { ...message, ...this.log.append(gateway, topics, frame, POSITION_STYLE[gateway], except) };
     }
     this.deliverLocally(message);
   }

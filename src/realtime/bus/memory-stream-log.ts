@@ -48,6 +48,7 @@ export class MemoryStreamLog {
     topics: readonly string[],
     json: string,
     style: PositionStyle,
+    except?: string,
   ): { frame: string; positions: Positions } {
     const now = Date.now();
     const positions: Positions = {};
@@ -55,7 +56,7 @@ export class MemoryStreamLog {
     streams.forEach((stream, i) => (positions[topics[i]] = { offset: ++stream.offset, epoch: stream.epoch }));
     const frame = withPositions(json, style, topics, positions);
     streams.forEach((stream, i) => {
-      stream.entries.push({ frame, positions, offset: positions[topics[i]].offset, at: now });
+      stream.entries.push({ frame, positions, except, offset: positions[topics[i]].offset, at: now });
       if (stream.entries.length > this.limits.size) stream.entries.shift();
     });
     return { frame, positions };
@@ -88,7 +89,7 @@ export class MemoryStreamLog {
     const oldestKept = now - this.limits.ttlMs;
     return stream.entries
       .filter((entry) => entry.offset > since && entry.at > oldestKept)
-      .map(({ frame, positions }) => ({ frame, positions }));
+      .map(({ frame, positions, except }) => ({ frame, positions, except }));
   }
 
   private stream(gateway: GatewayName, topic: string, now: number): Stream {

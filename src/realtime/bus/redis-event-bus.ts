@@ -54,9 +54,12 @@ interface Watched {
   gateway: GatewayName;
   topic: string;
   channel: string;
+  holders: Set<object>;
   ready: Promise<void>;
 }
 
+/** How long a catch-up waits for the writer when the subscriber reconnected first. */
+const WRITER_WAIT_MS = 15_000;
 /** How many events of a stream one history read may return (every one a resume can ask for). */
 const READ_LIMIT = 100_000;
 
@@ -123,25 +126,40 @@ export class RedisEventBus implements EventBus {
     this.handlers.push(handler);
   }
 
-  watch(gateway: GatewayName, topic: string): Promise<void> {
+  watch(gateway: GatewayName, topic: string, holder: object): Promise<void> {
     const { channel } = this.streamKeys(gateway, topic);
     const existing = this.watched.get(channel);
-    if (existing) return existing.ready;
-    const watched: Watched = { gateway, topic, channel, ready: Promise.resolve() };
+    if (existing) {
+      existing.holders.add(holder);
+      return existing.ready;
+    }
+    const watched: Watched = { gateway, topic, channel, holders: new Set([holder]), ready: Promise.resolve() };
     this.watched.set(channel, watched);
     if (this.subscriber.status === 'ready') watched.ready = this.subscribeTo(watched);
     return watched.ready;
   }
 
-  unwatch(gateway: GatewayName, topic: string): void {
+  unwatch(gateway: GatewayName, topic: string, holder: object): void {
     const { channel } = this.streamKeys(gateway, topic);
-    if (!this.watched.delete(channel)) return;
+    const watched = this.watched.get(channel);
+    if (!watched?.holders.delete(holder) || watched.holders.size > 0) return;
+    this.watched.delete(channel);
     this.cursors.delete(streamKey(gateway, topic));
     if (this.subscriber.status === 'ready') this.subscriber.sunsubscribe(channel).catch(() => undefined);
   }
 
+  /**
+   * A stream's history after `since`. The first read of a watched stream also marks where this
+   * instance starts receiving it (a later gap is caught up from there): what was published up to that
+   * position and arrives later is not delivered again, since the reader replays it itself.
+   */
   async resume(gateway: GatewayName, topic: string, since?: StreamPosition): Promise<HistoryRead> {
-    return this.read(gateway, topic, 'resume', since?.offset, since?.epoch ?? '', READ_LIMIT);
+    const read = await this.read(gateway, topic, 'resume', since?.offset, since?.epoch ?? '', READ_LIMIT);
+    const key = streamKey(gateway, topic);
+    if (!this.cursors.has(key) && this.watched.has(this.streamKeys(gateway, topic).channel)) {
+      this.cursors.set(key, read.position);
+    }
+    return read;
   }
 
   async list(gateway: GatewayName, topic: string, since: number, limit: number): Promise<HistoryRead> {
@@ -227,27 +245,21 @@ export class RedisEventBus implements EventBus {
   }
 
   private async subscribeTo(watched: Watched): Promise<void> {
-    try {
-      await this.subscriber.ssubscribe(watched.channel);
-      // Where this instance starts receiving the stream: a later gap is then caught up from here.
-      const key = streamKey(watched.gateway, watched.topic);
-      if (!this.options.history || this.cursors.has(key)) return;
-      const { position } = await this.resume(watched.gateway, watched.topic);
-      const cursor = this.cursors.get(key);
-      if (!cursor || cursor.epoch !== position.epoch || cursor.offset < position.offset)
-        this.cursors.set(key, position);
-    } catch {
-      // Redis went away meanwhile: `resubscribe` subscribes again and catches up once it is back.
-    }
+    // Redis going away meanwhile: `resubscribe` subscribes again and catches up once it is back.
+    await this.subscriber.ssubscribe(watched.channel).catch(() => undefined);
   }
 
-  /** After a (re)connect: every watched channel again, then whatever was published meanwhile. */
+  /**
+   * After a (re)connect: the control channel and every watched channel again, then whatever was
+   * published meanwhile; what arrives from the moment of reconnecting waits for that.
+   */
   private async resubscribe(): Promise<void> {
     const all = [...this.watched.values()];
-    if (all.length === 0) return;
-    // One channel per command: on a Redis Cluster the channels of one SSUBSCRIBE must share a slot.
-    await Promise.all(all.map((watched) => this.subscriber.ssubscribe(watched.channel).catch(() => undefined)));
-    await this.catchUp(all);
+    const channels = [this.options.keys.control, ...all.map((watched) => watched.channel)];
+    await this.catchUp(all, async () => {
+      // One channel per command: on a Redis Cluster the channels of one SSUBSCRIBE must share a slot.
+      await Promise.all(channels.map((channel) => this.subscriber.ssubscribe(channel).catch(() => undefined)));
+    });
   }
 
   private onPayload(channel: string, payload: string): void {
@@ -316,10 +328,14 @@ export class RedisEventBus implements EventBus {
   }
 
   /** Delivers, from their histories, what the streams had after their cursors; then what waited meanwhile. */
-  private async catchUp(streams: Watched[]): Promise<void> {
-    if (this.catchingUp || !this.options.history) return;
+  private async catchUp(streams: Watched[], first?: () => Promise<void>): Promise<void> {
+    if (this.catchingUp || !this.options.history) {
+      await first?.();
+      return;
+    }
     this.catchingUp = true;
     try {
+      await first?.();
       for (const watched of streams) await this.catchUpStream(watched);
     } finally {
       this.catchingUp = false;
@@ -335,14 +351,14 @@ export class RedisEventBus implements EventBus {
     const cursor = this.cursors.get(key);
     if (!cursor || !this.watched.has(watched.channel)) return;
     try {
-      const { recovered, entries, position } = await this.readRaw(
-        watched.gateway,
-        watched.topic,
-        'resume',
-        cursor.offset,
-        cursor.epoch,
-        READ_LIMIT,
-      );
+      await this.writerReady();
+      const read = (offset: number, epoch: string) =>
+        this.readRaw(watched.gateway, watched.topic, 'resume', offset, epoch, READ_LIMIT);
+      let { recovered, entries, position } = await read(cursor.offset, cursor.epoch);
+      if (!recovered && position.epoch !== cursor.epoch) {
+        // The stream's history began again (Redis restarted or flushed): all of the new one is new here.
+        ({ recovered, entries, position } = await read(0, position.epoch));
+      }
       if (!recovered) {
         this.logger.warn(`Missed events of ${watched.gateway} ${watched.topic}: no longer in its history`);
         this.cursors.set(key, position);
@@ -352,6 +368,20 @@ export class RedisEventBus implements EventBus {
     } catch (error) {
       if (!this.closed) this.warn(error as Error);
     }
+  }
+
+  /** Resolves once the writer is connected (the subscriber may be back first), or after a while. */
+  private writerReady(): Promise<void> {
+    if (this.writer.status === 'ready') return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.writer.off('ready', done);
+        resolve();
+      };
+      const timer = setTimeout(done, WRITER_WAIT_MS);
+      this.writer.once('ready', done);
+    });
   }
 
   private async read(
@@ -405,5 +435,5 @@ const streamKey = (gateway: GatewayName, topic: string): string => `${gateway}\u
 function toEntry(payload: string): HistoryEntry {
   const newline = payload.indexOf('\n');
   const envelope = JSON.parse(payload.slice(0, newline)) as Envelope;
-  return { frame: payload.slice(newline + 1), positions: envelope.p };
+  return { frame: payload.slice(newline + 1), positions: envelope.p, except: envelope.x };
 }

@@ -33,6 +33,8 @@ export interface HistoryEntry {
   frame: string;
   /** The event's position in each of its streams. */
   positions: Positions;
+  /** The user whose connections the event is not for (a user is not told of its own arrival). */
+  except?: string;
 }
 
 export type Positions = Record<string, StreamPosition>;

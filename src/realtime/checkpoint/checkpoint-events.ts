@@ -2,6 +2,10 @@
 export interface CheckpointEvent {
   event_type: 'checkpoint_created' | 'checkpoint_restored' | 'checkpoint_deleted' | 'checkpoints_compacted';
   data: { checkpoint_id?: string; session_id: string; remaining?: number; timestamp: string };
+  /** The event's position in the session's stream (SPEC.md §11), when history is on. */
+  stream?: string;
+  offset?: number;
+  epoch?: string;
 }
 
 /** The topic of a session's subscribers. */

@@ -85,14 +85,20 @@ export class CheckpointService implements OnModuleInit, OnApplicationShutdown {
     return this.store.totals();
   }
 
-  /** The session's events, from any instance, as subscribers get them. */
+  /** The session's events, from any instance, as subscribers get them (this instance receives them while observed). */
   events(sessionId: string): Observable<CheckpointEvent> {
-    return new Observable<CheckpointEvent>((subscriber) =>
-      this.local.pipe(filter((item) => item.sessionId === sessionId)).subscribe({
+    return new Observable<CheckpointEvent>((subscriber) => {
+      const topic = sessionTopic(sessionId);
+      void this.bus.watch('checkpoint', topic, subscriber);
+      const subscription = this.local.pipe(filter((item) => item.sessionId === sessionId)).subscribe({
         next: (item) => subscriber.next(item.event),
         complete: () => subscriber.complete(),
-      }),
-    );
+      });
+      return () => {
+        subscription.unsubscribe();
+        this.bus.unwatch('checkpoint', topic, subscriber);
+      };
+    });
   }
 
   private async requireSession(sessionId: string): Promise<void> {
@@ -110,6 +116,7 @@ export class CheckpointService implements OnModuleInit, OnApplicationShutdown {
   /** Feeds `events()` from the bus, so host observers see the events of every instance. */
   private observe(message: BusMessage): void {
     if (message.kind !== 'topics' || message.gateway !== 'checkpoint' || !this.local.observed) return;
+    // As subscribers get it: the seed's event and its position in the session's stream.
     const event = JSON.parse(message.frame) as CheckpointEvent;
     this.local.next({ sessionId: event.data.session_id, event });
   }

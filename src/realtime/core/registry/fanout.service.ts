@@ -33,7 +33,7 @@ export class Fanout implements OnModuleInit {
 
   onModuleInit(): void {
     this.bus.subscribe((message) => this.deliver(message));
-    this.registry.onTopicClosed((gateway, topic) => this.bus.unwatch(gateway, topic));
+    this.registry.onTopicClosed((gateway, topic) => this.bus.unwatch(gateway, topic, this));
   }
 
   /** History is on: events carry positions and joins can resume. */
@@ -91,7 +91,7 @@ export class Fanout implements OnModuleInit {
     const enter = (): StreamRead[] => joins.map((join) => ({ ...join, ...this.registry.join(connection, join.topic) }));
     if (!this.positioned) {
       const joined = enter();
-      await Promise.all(joins.map(({ topic }) => this.bus.watch(gateway, topic)));
+      await Promise.all(joins.map(({ topic }) => this.bus.watch(gateway, topic, this)));
       return this.recovery.unpositioned(joined);
     }
     const previous = this.joining.get(connection);
@@ -109,7 +109,7 @@ export class Fanout implements OnModuleInit {
   /** Watches the topic, reads its history, and waits for the live stream to reach what was read. */
   private async readStream(gateway: GatewayName, join: StreamRead): Promise<StreamRead> {
     try {
-      await this.bus.watch(gateway, join.topic);
+      await this.bus.watch(gateway, join.topic, this);
       const read = await this.bus.resume(gateway, join.topic, join.since);
       await this.receivedHere(gateway, join.topic, read.position);
       return { ...join, read };

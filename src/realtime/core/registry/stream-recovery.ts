@@ -87,6 +87,7 @@ export class StreamRecovery {
         if (offset !== undefined) heldByOffset.set(offset, item);
       }
       for (const entry of read.recovered ? read.entries : []) {
+        if (entry.except !== undefined && entry.except === connection.principal?.sub) continue;
         const item = heldByOffset.get(entry.positions[topic].offset);
         if (item && !sent.has(item)) {
           connection.sendPrepared(item.frame);
