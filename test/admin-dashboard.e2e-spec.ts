@@ -1,3 +1,4 @@
+import { inStream } from './support/positions.js';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
@@ -210,6 +211,7 @@ describe('the admin dashboard in chromium', () => {
       content: 'Hello from the dashboard',
       meta: { level: 'info' },
       timestamp: expect.anything(),
+      ...inStream('broadcast'),
     };
     expect(await receiver.nextOfType('dash_notice')).toEqual(broadcast);
     expect(await worker.nextOfType('dash_notice')).toEqual(broadcast);

@@ -200,6 +200,29 @@ describe('history and recovery in one process, in memory (SPEC §11)', () => {
     },
   );
 
+  it('shows a stream with GET /ws/history (admin only): its position and retained events after `since`', async () => {
+    const room = 'channel:880001';
+    const publisher = t.app.get(ChatPublisher);
+    for (let k = 1; k <= 5; k++) publisher.message(room, { k });
+    expect((await t.http('GET', `/ws/history?stream=${room}`)).status).toBe(401);
+    const shown = await t.http('GET', `/ws/history?stream=${room}&gateway=chat&since=2&limit=2`, {
+      token: ADMIN_TOKEN,
+    });
+    expect(shown.status).toBe(200);
+    const epoch = shown.body.position.epoch as string;
+    expect(shown.body).toEqual({
+      gateway: 'chat',
+      stream: room,
+      position: { offset: 5, epoch: expect.stringMatching(/^[0-9a-z]{8}$/) },
+      events: [3, 4].map((k) => ({
+        offset: k,
+        epoch,
+        frame: expect.objectContaining({ type: 'message', room, data: { k }, stream: room, offset: k, epoch }),
+      })),
+    });
+    expect((await t.http('GET', `/ws/history?stream=${room}&since=-1`, { token: ADMIN_TOKEN })).status).toBe(400);
+  });
+
   it('resumes two overlapping scheduler subscriptions of one connection: every missed event once', () =>
     resumeOverlappingSubscriptions(t, t, t, `mem-${process.pid}`));
 
