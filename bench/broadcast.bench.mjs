@@ -8,7 +8,13 @@ import { startBenchApp, token } from './support.mjs';
 
 const CLIENTS = Number(process.env.CLIENTS ?? 500);
 const EVENTS = Number(process.env.EVENTS ?? 2000);
-const app = await startBenchApp({ rateLimitPerSec: 1000, chat: { maxConnectionsPerUser: 100000 } });
+// HISTORY=0: history and positions off (WS_HISTORY_SIZE=0), to see what they cost a publish.
+const HISTORY = Number(process.env.HISTORY ?? 100);
+const app = await startBenchApp({
+  rateLimitPerSec: 1000,
+  chat: { maxConnectionsPerUser: 100000 },
+  historySize: HISTORY,
+});
 const { port } = app.getHttpServer().address();
 const publisher = app.get(ChatPublisher);
 
@@ -73,6 +79,7 @@ console.log(
   JSON.stringify(
     {
       clients: CLIENTS,
+      history: HISTORY,
       events: EVENTS,
       deliveries: expected,
       handshakes_per_sec: Math.round(CLIENTS / (handshakeMs / 1000)),

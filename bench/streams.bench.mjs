@@ -1,10 +1,12 @@
 // The cost of a publish on the Redis bus (issue 13): per-topic streams with history on vs off, the
 // single stream every instance read before (XADD + XREAD), and one Redis vs a three-node Redis
-// Cluster. Two bus instances: A publishes EVENTS events over TOPICS topics, B receives them all
-// (it watches every topic); measured: events/s from the first publish to the last receipt at B, and
-// Redis CPU µs per event (INFO cpu of every node, before and after).
+// Cluster. Instance A publishes EVENTS events over TOPICS topics; RECEIVERS instances receive them,
+// each with sockets in its share of the topics (per topic: it subscribes to those only; single
+// stream: it reads every event and keeps its share). Measured: events/s from the first publish to the
+// last receipt, Redis CPU µs per event (INFO cpu of every node, before and after), and how many
+// events each receiving instance had to read.
 //
-//   npm run bench:streams            (EVENTS=20000 TOPICS=100 by default; needs redis-server)
+//   npm run bench:streams     (EVENTS=20000 TOPICS=100 RECEIVERS=4 by default; needs redis-server)
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,7 +17,13 @@ import { startPrivateRedis, startRedisCluster } from '../test/support/redis-infr
 
 const EVENTS = Number(process.env.EVENTS ?? 20_000);
 const TOPICS = Number(process.env.TOPICS ?? 100);
-const FRAME = JSON.stringify({ type: 'message', room: 'channel:1', data: { content: 'x'.repeat(64) }, sender: 'bench' });
+const RECEIVERS = Number(process.env.RECEIVERS ?? 4);
+const FRAME = JSON.stringify({
+  type: 'message',
+  room: 'channel:1',
+  data: { content: 'x'.repeat(64) },
+  sender: 'bench',
+});
 
 async function redisCpuMs(ports) {
   let total = 0;
@@ -31,7 +39,11 @@ async function redisCpuMs(ports) {
 
 function client(target, options) {
   return target.cluster
-    ? new Cluster(target.nodes, { lazyConnect: true, shardedSubscribers: options.subscriber, redisOptions: { maxRetriesPerRequest: null } })
+    ? new Cluster(target.nodes, {
+        lazyConnect: true,
+        shardedSubscribers: options.subscriber,
+        redisOptions: { maxRetriesPerRequest: null },
+      })
     : new Redis(target.url, { lazyConnect: true, maxRetriesPerRequest: null });
 }
 
@@ -47,16 +59,16 @@ async function perTopic(target, history, label) {
       history,
     });
   const a = make('A');
-  const b = make('B');
+  const receivers = Array.from({ length: RECEIVERS }, (_, r) => make(`R${r}`));
   let received = 0;
   let done;
   const all = new Promise((resolve) => (done = resolve));
-  b.subscribe(() => ++received === EVENTS && done());
+  for (const receiver of receivers) receiver.subscribe(() => ++received === EVENTS && done());
   a.subscribe(() => undefined);
-  for (const bus of [a, b]) bus.start();
+  for (const bus of [a, ...receivers]) bus.start();
   await new Promise((resolve) => setTimeout(resolve, 500));
   const topics = Array.from({ length: TOPICS }, (_, k) => `channel:${k}`);
-  await Promise.all(topics.map((topic) => b.watch('chat', topic, b)));
+  await Promise.all(topics.map((topic, k) => receivers[k % RECEIVERS].watch('chat', topic, a)));
   const before = await redisCpuMs(target.ports);
   const start = process.hrtime.bigint();
   for (let i = 0; i < EVENTS; i++) {
@@ -66,50 +78,70 @@ async function perTopic(target, history, label) {
   await all;
   const seconds = Number(process.hrtime.bigint() - start) / 1e9;
   const cpu = (await redisCpuMs(target.ports)) - before;
-  await Promise.all([a.close(), b.close()]);
-  return { label, eventsPerSec: Math.round(EVENTS / seconds), redisUsPerEvent: Number(((cpu * 1000) / EVENTS).toFixed(1)) };
+  await Promise.all([a, ...receivers].map((bus) => bus.close()));
+  return {
+    label,
+    readPerInstance: EVENTS / RECEIVERS,
+    eventsPerSec: Math.round(EVENTS / seconds),
+    redisUsPerEvent: Number(((cpu * 1000) / EVENTS).toFixed(1)),
+  };
 }
 
 /** The design before issue 13: one stream key for the whole cluster, read by every instance. */
 async function singleStream(target) {
   const key = `bench-single-${Date.now()}:{ws:bus}:events`;
   const writer = new Redis(target.url, { maxRetriesPerRequest: null });
-  const reader = new Redis(target.url, { maxRetriesPerRequest: null });
-  let received = 0;
-  let last = '$';
-  const reading = (async () => {
-    while (received < EVENTS) {
-      const reply = await reader.xread('COUNT', 512, 'BLOCK', 5000, 'STREAMS', key, last);
-      for (const [, entries] of reply ?? []) {
-        for (const [id, fields] of entries) {
-          last = id;
-          JSON.parse(fields[1]);
-          received++;
+  const readers = Array.from({ length: RECEIVERS }, () => new Redis(target.url, { maxRetriesPerRequest: null }));
+  let kept = 0;
+  const reading = Promise.all(
+    readers.map(async (reader, r) => {
+      let last = '$';
+      let read = 0;
+      while (read < EVENTS) {
+        const reply = await reader.xread('COUNT', 512, 'BLOCK', 5000, 'STREAMS', key, last);
+        for (const [, entries] of reply ?? []) {
+          for (const [id, fields] of entries) {
+            last = id;
+            // Every instance parses every entry, and keeps the events of its own topics.
+            if (JSON.parse(fields[1]).n % RECEIVERS === r) kept++;
+            read++;
+          }
         }
       }
-    }
-  })();
+    }),
+  );
   await new Promise((resolve) => setTimeout(resolve, 200));
   const before = await redisCpuMs(target.ports);
   const start = process.hrtime.bigint();
-  const data = JSON.stringify({ origin: 'A', message: { kind: 'topics', gateway: 'chat', topics: ['channel:1'], frame: FRAME } });
+  const message = { kind: 'topics', gateway: 'chat', topics: ['channel:1'], frame: FRAME };
   for (let i = 0; i < EVENTS; i++) {
+    const data = JSON.stringify({ origin: 'A', n: i % TOPICS, message });
     void writer.xadd(key, 'MAXLEN', '~', '10000', '*', 'd', data);
     if (i % 500 === 499) await new Promise((resolve) => setImmediate(resolve));
   }
   await reading;
   const seconds = Number(process.hrtime.bigint() - start) / 1e9;
   const cpu = (await redisCpuMs(target.ports)) - before;
+  if (kept !== EVENTS) throw new Error(`single stream: ${kept} of ${EVENTS} kept`);
   writer.disconnect();
-  reader.disconnect();
-  return { label: 'one Redis, single stream (before)', eventsPerSec: Math.round(EVENTS / seconds), redisUsPerEvent: Number(((cpu * 1000) / EVENTS).toFixed(1)) };
+  for (const reader of readers) reader.disconnect();
+  return {
+    label: 'one Redis, single stream (before)',
+    readPerInstance: EVENTS,
+    eventsPerSec: Math.round(EVENTS / seconds),
+    redisUsPerEvent: Number(((cpu * 1000) / EVENTS).toFixed(1)),
+  };
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'bench-streams-'));
 const single = await startPrivateRedis({ dir });
 const cluster = await startRedisCluster(join(dir, 'cluster'));
 const one = { url: single.url, ports: [single.port] };
-const three = { cluster: true, nodes: cluster.nodes.map((node) => ({ host: '127.0.0.1', port: Number(node.split(':')[1]) })), ports: cluster.ports };
+const three = {
+  cluster: true,
+  nodes: cluster.nodes.map((node) => ({ host: '127.0.0.1', port: Number(node.split(':')[1]) })),
+  ports: cluster.ports,
+};
 const history = { size: 100, ttlMs: 300_000 };
 try {
   const rows = [
@@ -119,10 +151,14 @@ try {
     await perTopic(three, undefined, '3-node Redis Cluster, per topic, history off'),
     await perTopic(three, history, '3-node Redis Cluster, per topic, history on'),
   ];
-  console.log(`${EVENTS} events over ${TOPICS} topics, publisher A → receiver B\n`);
-  console.log('| bus | events/s (A → B) | Redis CPU µs / event (all nodes) |');
-  console.log('| --- | --- | --- |');
-  for (const row of rows) console.log(`| ${row.label} | ${row.eventsPerSec} | ${row.redisUsPerEvent} |`);
+  console.log(`${EVENTS} events over ${TOPICS} topics, one publisher, ${RECEIVERS} receiving instances\n`);
+  console.log(
+    '| bus | events/s (publish → receipt) | Redis CPU µs / event (all nodes) | events read per receiving instance |',
+  );
+  console.log('| --- | --- | --- | --- |');
+  for (const row of rows) {
+    console.log(`| ${row.label} | ${row.eventsPerSec} | ${row.redisUsPerEvent} | ${row.readPerInstance} |`);
+  }
 } finally {
   await single.kill('SIGKILL');
   for (const pid of cluster.pids) process.kill(pid, 'SIGKILL');
