@@ -148,6 +148,28 @@ async function resumeOverlappingSubscriptions(
   second.close();
 }
 
+/** With WS_HISTORY_SIZE 5 and WS_HISTORY_TTL 1: a gap of 5 is recovered, one of 6 is not, nor one older than 1 s. */
+async function boundedHistory(gateway: StreamGateway, small: Endpoints): Promise<void> {
+  const { client, joined } = await gateway.open(small);
+  client.close();
+  const base = { offset: joined.offset as number, epoch: joined.epoch as string };
+  for (const i of range(0, 5)) await gateway.publish(small, i);
+  // 6 published: a client at base misses 6 (one is gone), a client at base + 1 misses 5 (all kept).
+  const tooOld = await gateway.open(small, base);
+  expect(tooOld.joined).toMatchObject({ recovered: false, offset: base.offset + 6, epoch: base.epoch });
+  tooOld.client.close();
+  const kept = await gateway.open(small, { offset: base.offset + 1, epoch: base.epoch });
+  expect(kept.joined).toMatchObject({ recovered: true, offset: base.offset + 6, epoch: base.epoch });
+  expect(await receivedUpTo(gateway, kept.client, 5)).toEqual(range(1, 5));
+  kept.client.close();
+  await sleep(1_200);
+  const expired = await gateway.open(small, { offset: base.offset + 4, epoch: base.epoch });
+  expect(expired.joined).toMatchObject({ recovered: false, offset: base.offset + 6, epoch: base.epoch });
+  const current = await gateway.open(small, { offset: base.offset + 6, epoch: base.epoch });
+  expect(current.joined).toMatchObject({ recovered: true, offset: base.offset + 6, epoch: base.epoch });
+  for (const c of [expired.client, current.client]) c.close();
+}
+
 describe('history and recovery in one process, in memory (SPEC §11)', () => {
   let t: TestApp;
   let small: TestApp;
@@ -177,26 +199,8 @@ describe('history and recovery in one process, in memory (SPEC §11)', () => {
   describe.each(bounded.gateways.map((gateway) => [gateway.name, gateway] as const))(
     '%s with WS_HISTORY_SIZE 5 and WS_HISTORY_TTL 1',
     (_, gateway) => {
-      it('recovers a gap of 5 events, not one of 6, and nothing once the events are older than the TTL', async () => {
-        const { client, joined } = await gateway.open(small);
-        client.close();
-        const base = { offset: joined.offset as number, epoch: joined.epoch as string };
-        for (const i of range(0, 5)) await gateway.publish(small, i);
-        // 6 published: a client at base misses 6 (one is gone), a client at base + 1 misses 5 (all kept).
-        const tooOld = await gateway.open(small, base);
-        expect(tooOld.joined).toMatchObject({ recovered: false, offset: base.offset + 6, epoch: base.epoch });
-        tooOld.client.close();
-        const kept = await gateway.open(small, { offset: base.offset + 1, epoch: base.epoch });
-        expect(kept.joined).toMatchObject({ recovered: true, offset: base.offset + 6, epoch: base.epoch });
-        expect(await receivedUpTo(gateway, kept.client, 5)).toEqual(range(1, 5));
-        kept.client.close();
-        await sleep(1_200);
-        const expired = await gateway.open(small, { offset: base.offset + 4, epoch: base.epoch });
-        expect(expired.joined).toMatchObject({ recovered: false, offset: base.offset + 6, epoch: base.epoch });
-        const current = await gateway.open(small, { offset: base.offset + 6, epoch: base.epoch });
-        expect(current.joined).toMatchObject({ recovered: true, offset: base.offset + 6, epoch: base.epoch });
-        for (const c of [expired.client, current.client]) c.close();
-      });
+      it('recovers a gap of 5 events, not one of 6, and nothing once the events are older than the TTL', () =>
+        boundedHistory(gateway, small));
     },
   );
 
@@ -345,4 +349,32 @@ describe.each([
       resumed.client.close();
     }
   }, 60_000);
+});
+
+describe('history bounds in Redis: one process with WS_HISTORY_SIZE 5 and WS_HISTORY_TTL 1 (SPEC §11)', () => {
+  let redisServer: RedisServer;
+  let app: AppProcess;
+  const { gateways, close } = streamGateways(`redis-small-${process.pid}`);
+
+  beforeAll(async () => {
+    redisServer = new RedisServer(await freePort());
+    await redisServer.start();
+    app = await startAppProcess(`bounds-${process.pid}`, {
+      REDIS_URL: redisServer.url,
+      WS_HISTORY_SIZE: '5',
+      WS_HISTORY_TTL: '1',
+      WS_RATE_LIMIT_PER_SEC: '5000',
+    });
+  }, 30_000);
+
+  afterAll(async () => {
+    await close();
+    await app?.stop();
+    await redisServer?.kill('SIGKILL');
+  });
+
+  it.each(gateways.map((gateway) => [gateway.name, gateway] as const))(
+    '%s: recovers a gap of 5 events, not one of 6, and nothing once the events are older than the TTL',
+    (_, gateway) => boundedHistory(gateway, app),
+  );
 });
