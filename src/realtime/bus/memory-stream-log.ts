@@ -1,6 +1,7 @@
 import type { GatewayName } from '../core/gateway/gateway-name.js';
 import {
   newEpoch,
+  streamKey,
   withPositions,
   type HistoryEntry,
   type HistoryRead,
@@ -93,7 +94,7 @@ export class MemoryStreamLog {
   }
 
   private stream(gateway: GatewayName, topic: string, now: number): Stream {
-    const key = `${gateway}\u0000${topic}`;
+    const key = streamKey(gateway, topic);
     let stream = this.streams.get(key);
     if (!stream) this.streams.set(key, (stream = new Stream()));
     stream.touchedAt = now;

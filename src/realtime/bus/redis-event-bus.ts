@@ -16,6 +16,7 @@ import { PUBLISH_TO_STREAMS, READ_STREAM } from './stream-scripts.js';
 import {
   frameHead,
   newEpoch,
+  streamKey,
   type HistoryEntry,
   type HistoryRead,
   type Positions,
@@ -429,8 +430,6 @@ export class RedisEventBus implements EventBus {
     }
   }
 }
-
-const streamKey = (gateway: GatewayName, topic: string): string => `${gateway}\u0000${topic}`;
 
 function toEntry(payload: string): HistoryEntry {
   const newline = payload.indexOf('\n');

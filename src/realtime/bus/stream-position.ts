@@ -16,6 +16,9 @@ export interface StreamPosition {
  */
 export type PositionStyle = 'flat' | 'map';
 
+/** A stream's key in per-process maps: its gateway and topic. */
+export const streamKey = (gateway: string, topic: string): string => `${gateway}\u0000${topic}`;
+
 /** The stream of every connection of a gateway (notify broadcasts, scheduler `system_status`). */
 export const BROADCAST = 'broadcast';
 

@@ -5,7 +5,8 @@ import {
   type OnGatewayConnection,
   type OnGatewayDisconnect,
 } from '@nestjs/websockets';
-import { CloseCode, frameValidationPipe, RealtimeGateway } from '../core/gateway/index.js';
+import { frameValidationPipe, RealtimeGateway } from '../core/gateway/index.js';
+import { openWith, sendThen } from '../core/registry/index.js';
 import type { Connection } from '../core/transport/index.js';
 import { timestamp } from './chat-events.js';
 import { CHAT_GATEWAY } from './chat.definition.js';
@@ -19,11 +20,7 @@ export class ChatGateway implements OnGatewayConnection<Connection>, OnGatewayDi
 
   /** The welcome, then what the user's own room missed since the query's position (SPEC.md §11). */
   handleConnection(connection: Connection): void {
-    const opening = this.chat
-      .connect(connection)
-      .then(({ reply, release }) => (connection.send(reply), release()))
-      .catch(() => connection.close(CloseCode.INTERNAL_ERROR, 'Internal error'));
-    connection.holdFramesUntil(opening);
+    openWith(connection, this.chat.connect(connection));
   }
 
   handleDisconnect(connection: Connection): void {
@@ -36,9 +33,7 @@ export class ChatGateway implements OnGatewayConnection<Connection>, OnGatewayDi
     @ConnectedSocket() connection: Connection,
     @MessageBody(frameValidationPipe) frame: JoinRoomFrameDto,
   ): Promise<void> {
-    const { reply, release } = await this.chat.join(connection, frame.room, frame.data?.since);
-    connection.send(reply);
-    release();
+    sendThen(connection, await this.chat.join(connection, frame.room, frame.data?.since));
   }
 
   @SubscribeMessage('leave_room')

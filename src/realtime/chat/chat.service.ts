@@ -3,20 +3,19 @@ import { ResourceAccess, type Principal } from '../core/auth/index.js';
 import { RealtimeError } from '../core/gateway/index.js';
 import { ClusterPresence } from '../core/cluster/index.js';
 import type { StreamPosition } from '../bus/index.js';
-import { ConnectionRegistry, Fanout, positionFields, TopicLimit } from '../core/registry/index.js';
+import {
+  ConnectionRegistry,
+  Fanout,
+  NOTHING_FOLLOWS,
+  positionFields,
+  TopicLimit,
+  type ReplyThen,
+} from '../core/registry/index.js';
 import type { Connection } from '../core/transport/index.js';
 import { timestamp, type ChatEvent, type ChatEventType } from './chat-events.js';
 import { parseJoinableRoom, userRoom } from './chat-room.js';
 import { CHAT_CONFIG } from './chat.config.js';
 import type { ChatConfig } from './chat.options.js';
-
-/** A reply, and what follows it: the missed events of a resumed stream (SPEC.md §11). */
-export interface ReplyThen {
-  reply: object;
-  release(): void;
-}
-
-const NOTHING_FOLLOWS = (): void => undefined;
 
 /** Rooms, presence and messages of the chat gateway; knows connections, not sockets or frames. */
 @Injectable()

@@ -4,7 +4,7 @@ import { TokenVerifier } from '../core/auth/index.js';
 import { CloseCode, RealtimeError } from '../core/gateway/index.js';
 import { REALTIME_MODULE_OPTIONS } from '../realtime.module-definition.js';
 import type { StreamPosition } from '../bus/index.js';
-import { ConnectionRegistry, Fanout, positionFields, TopicLimit } from '../core/registry/index.js';
+import { ConnectionRegistry, Fanout, positionFields, TopicLimit, type ReplyThen } from '../core/registry/index.js';
 import { RealtimeTransport, type Connection } from '../core/transport/index.js';
 import { sessionTopic } from './checkpoint-events.js';
 import { AUTHENTICATION_DEADLINE_MS, resolveCheckpointConfig, type CheckpointOptions } from './checkpoint.options.js';
@@ -82,12 +82,12 @@ export class CheckpointRpc {
     connection: Connection,
     sessionId: string,
     since?: StreamPosition,
-  ): Promise<{ result: Record<string, unknown>; release(): void }> {
+  ): Promise<ReplyThen<Record<string, unknown>>> {
     if (!(await this.checkpoints.hasSession(sessionId))) throw SESSION_NOT_FOUND;
     const topic = sessionTopic(sessionId);
     this.topicLimit.check(connection, topic, 'Too many subscriptions');
     const joined = await this.fanout.join(connection, topic, since);
-    return { result: { subscribed: true, session_id: sessionId, ...positionFields(joined) }, release: joined.release };
+    return { reply: { subscribed: true, session_id: sessionId, ...positionFields(joined) }, release: joined.release };
   }
 
   unsubscribe(connection: Connection, sessionId: string): { unsubscribed: true; session_id: string } {

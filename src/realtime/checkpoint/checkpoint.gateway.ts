@@ -14,6 +14,7 @@ import {
   type InboundFrame,
 } from '../core/gateway/index.js';
 import type { Connection } from '../core/transport/index.js';
+import { sendThen } from '../core/registry/index.js';
 import { CheckpointRequestGuard, OpenMethod } from './checkpoint-request.guard.js';
 import { CheckpointRpc } from './checkpoint-rpc.service.js';
 import { CHECKPOINT_GATEWAY, type RpcResponse } from './checkpoint.definition.js';
@@ -99,9 +100,8 @@ export class CheckpointGateway implements OnGatewayConnection<Connection>, OnGat
     @MessageBody() frame: InboundFrame,
     @Params() params: SubscribeParams,
   ): Promise<void> {
-    const { result, release } = await this.rpc.subscribe(connection, params.session_id, params.since);
-    connection.send(ok(frame, result));
-    release();
+    const { reply, release } = await this.rpc.subscribe(connection, params.session_id, params.since);
+    sendThen(connection, { reply: ok(frame, reply), release });
   }
 
   @SubscribeMessage('unsubscribe')

@@ -1,5 +1,6 @@
 import { ConnectedSocket, MessageBody, SubscribeMessage, type OnGatewayConnection } from '@nestjs/websockets';
-import { CloseCode, frameValidationPipe, RealtimeGateway, type InboundFrame } from '../core/gateway/index.js';
+import { frameValidationPipe, RealtimeGateway, type InboundFrame } from '../core/gateway/index.js';
+import { openWith } from '../core/registry/index.js';
 import type { Connection } from '../core/transport/index.js';
 import { notifyFrame, type NotifyFrame } from './notify-events.js';
 import { NOTIFY_GATEWAY } from './notify.definition.js';
@@ -13,11 +14,7 @@ export class NotifyGateway implements OnGatewayConnection<Connection> {
 
   /** The welcome, then the messages missed since the query's positions (SPEC.md §11). */
   handleConnection(connection: Connection): void {
-    const opening = this.notify
-      .connect(connection)
-      .then(({ reply, release }) => (connection.send(reply), release()))
-      .catch(() => connection.close(CloseCode.INTERNAL_ERROR, 'Internal error'));
-    connection.holdFramesUntil(opening);
+    openWith(connection, this.notify.connect(connection));
   }
 
   /** A client's own ping is answered with its `ping_id`. */

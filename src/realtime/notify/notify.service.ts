@@ -3,7 +3,13 @@ import { Observable, Subject } from 'rxjs';
 import { CloseCode } from '../core/gateway/index.js';
 import { ClusterView } from '../core/cluster/index.js';
 import { BROADCAST } from '../bus/index.js';
-import { ConnectionRegistry, Fanout, positionFields, type JoinedStream } from '../core/registry/index.js';
+import {
+  ConnectionRegistry,
+  Fanout,
+  positionFields,
+  type JoinedStream,
+  type ReplyThen,
+} from '../core/registry/index.js';
 import type { Connection } from '../core/transport/index.js';
 import { notifyFrame, type NotifyFrame, type NotifyInbound, type NotifyMessage } from './notify-events.js';
 import { NOTIFY_GATEWAY } from './notify.definition.js';
@@ -37,7 +43,7 @@ export class NotifyService implements OnApplicationShutdown {
    * and the broadcast streams (resumed from the query's positions); returns the welcome, which then
    * the missed messages follow.
    */
-  async connect(connection: Connection): Promise<{ reply: NotifyFrame; release(): void }> {
+  async connect(connection: Connection): Promise<ReplyThen<NotifyFrame>> {
     if (connection.params.clientId !== undefined) {
       this.registry.displacedBy(connection)?.close(CloseCode.REPLACED, REPLACED);
       this.fanout.claimId(connection, CloseCode.REPLACED, REPLACED);

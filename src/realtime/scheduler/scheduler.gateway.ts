@@ -1,5 +1,6 @@
 import { ConnectedSocket, MessageBody, SubscribeMessage, type OnGatewayConnection } from '@nestjs/websockets';
-import { CloseCode, frameValidationPipe, RealtimeGateway, type InboundFrame } from '../core/gateway/index.js';
+import { frameValidationPipe, RealtimeGateway, type InboundFrame } from '../core/gateway/index.js';
+import { openWith, sendThen } from '../core/registry/index.js';
 import type { Connection } from '../core/transport/index.js';
 import { timestamp, type SchedulerFrame } from './scheduler-events.js';
 import { frameId, SCHEDULER_GATEWAY } from './scheduler.definition.js';
@@ -11,12 +12,9 @@ import { SchedulerService } from './scheduler.service.js';
 export class SchedulerGateway implements OnGatewayConnection<Connection> {
   constructor(private readonly scheduler: SchedulerService) {}
 
+  /** The path's subscription response, then the events missed since the query's position (SPEC.md §11). */
   handleConnection(connection: Connection): void {
-    const opening = this.scheduler
-      .connect(connection)
-      .then((answer) => answer && (connection.send(answer.reply), answer.release()))
-      .catch(() => connection.close(CloseCode.INTERNAL_ERROR, 'Internal error'));
-    connection.holdFramesUntil(opening);
+    openWith(connection, this.scheduler.connect(connection));
   }
 
   @SubscribeMessage('ping')
@@ -40,7 +38,7 @@ export class SchedulerGateway implements OnGatewayConnection<Connection> {
     // The reply, then the events missed since `data.since` (SPEC.md §11).
     return this.scheduler
       .subscribe(connection, data.resourceType, data.resourceId, data.since)
-      .then(({ reply, release }) => (connection.send(reply), release()));
+      .then((answer) => sendThen(connection, answer));
   }
 }
 

@@ -2,7 +2,14 @@ import { Injectable } from '@nestjs/common';
 import { ResourceAccess } from '../core/auth/index.js';
 import { CloseCode, RealtimeError } from '../core/gateway/index.js';
 import { BROADCAST, type StreamPosition } from '../bus/index.js';
-import { ConnectionRegistry, Fanout, positionFields, TopicLimit, type JoinedStream } from '../core/registry/index.js';
+import {
+  ConnectionRegistry,
+  Fanout,
+  positionFields,
+  TopicLimit,
+  type JoinedStream,
+  type ReplyThen,
+} from '../core/registry/index.js';
 import { TrafficStats, type Connection } from '../core/transport/index.js';
 import { timestamp, type EventScope, type SchedulerEventType, type SchedulerFrame } from './scheduler-events.js';
 import {
@@ -15,12 +22,6 @@ import { eventId, routeEvent, topicOf } from './scheduler-routing.js';
 import { frameId, SCHEDULER_GATEWAY } from './scheduler.definition.js';
 
 const FORBIDDEN = RealtimeError.forbidden();
-
-/** A subscription reply, and the missed events that follow it (SPEC.md §11). */
-export interface SubscriptionAnswer {
-  reply: SchedulerFrame;
-  release(): void;
-}
 
 /**
  * Subscriptions and events of the scheduler gateway (seed 001): knows connections and topics,
@@ -44,7 +45,7 @@ export class SchedulerService {
    * Subscribes a new connection to the broadcast stream and its path's resource (resumed from the
    * query's position), or refuses it (4403) when the policy says no.
    */
-  async connect(connection: Connection): Promise<SubscriptionAnswer | undefined> {
+  async connect(connection: Connection): Promise<ReplyThen<SchedulerFrame> | undefined> {
     const principal = connection.requirePrincipal();
     const wanted = pathSubscription(connection.params, principal);
     if (!(await this.access.allows(connection, wanted.resource))) {
@@ -65,7 +66,7 @@ export class SchedulerService {
     resourceType: SchedulerResourceType,
     resourceId: string | undefined,
     since?: StreamPosition,
-  ): Promise<SubscriptionAnswer> {
+  ): Promise<ReplyThen<SchedulerFrame>> {
     const principal = connection.requirePrincipal();
     const wanted = subscription(resourceType, resourceId, principal);
     if (!(await this.access.allows(connection, wanted.resource))) throw FORBIDDEN;

@@ -1,12 +1,19 @@
 import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
 import { EVENT_BUS, POSITION_STYLE, type BusMessage, type EventBus, type IdClaim } from '../../bus/event-bus.js';
-import type { Positions, StreamPosition } from '../../bus/stream-position.js';
+import { streamKey, type Positions, type StreamPosition } from '../../bus/stream-position.js';
 import { REALTIME_CONFIG, type RealtimeConfig } from '../../realtime.config.js';
 import type { Connection } from '../transport/connection.js';
 import { ConnectionRegistry } from './connection-registry.service.js';
 import type { GatewayName } from '../gateway/gateway-name.js';
 import { PreparedFrame } from '../transport/prepared-frame.js';
-import { StreamRecovery, type Joined, type JoinedStream, type StreamJoin, type StreamRead } from './stream-recovery.js';
+import {
+  NOTHING_FOLLOWS,
+  StreamRecovery,
+  type Joined,
+  type JoinedStream,
+  type StreamJoin,
+  type StreamRead,
+} from './stream-recovery.js';
 
 /** How long a join waits for the live stream to reach the position its history read returned. */
 const RECEIVE_WAIT_MS = 2_000;
@@ -79,7 +86,7 @@ export class Fanout implements OnModuleInit {
     topic: string,
     since?: StreamPosition,
   ): Promise<JoinedStream & { release(): void }> {
-    const joined = { topic, presenceChanged: false, recovered: since ? false : undefined, release: () => undefined };
+    const joined = { topic, presenceChanged: false, recovered: since ? false : undefined, release: NOTHING_FOLLOWS };
     if (!this.positioned) return joined;
     const read = await this.bus.resume(connection.gateway, topic).catch(() => undefined);
     return { ...joined, position: read?.position };
@@ -199,8 +206,6 @@ export class Fanout implements OnModuleInit {
     return at < claim.at || (at === claim.at && this.config.instanceId < claim.instance);
   }
 }
-
-const streamKey = (gateway: GatewayName, topic: string): string => `${gateway}\u0000${topic}`;
 
 /**
  * A visitor that frames `json` on first use only, and counts the sockets it wrote to; a connection

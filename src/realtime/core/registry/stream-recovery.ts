@@ -1,5 +1,6 @@
 import { POSITION_STYLE } from '../../bus/event-bus.js';
 import type { HistoryRead, Positions, StreamPosition } from '../../bus/stream-position.js';
+import { CloseCode } from '../gateway/realtime-error.js';
 import type { Connection, HeldFrame } from '../transport/connection.js';
 
 /** A join that is never released (a caller that failed in between) lets its held frames go after this. */
@@ -22,6 +23,14 @@ export interface JoinedStream {
   recovered?: boolean;
 }
 
+/** A reply, and what follows it once sent: the missed events of the streams it joined. */
+export interface ReplyThen<T = object> {
+  reply: T;
+  release(): void;
+}
+
+export const NOTHING_FOLLOWS = (): void => undefined;
+
 export interface Joined {
   streams: JoinedStream[];
   /** Sends the missed events, then the live ones held since the join began; call after the reply. */
@@ -30,8 +39,6 @@ export interface Joined {
 
 /** A topic's history read, or undefined when the broker could not be asked. */
 export type StreamRead = StreamJoin & { presenceChanged: boolean; read?: HistoryRead };
-
-const NOTHING_HELD = (): void => undefined;
 
 /**
  * The seam of a resume, for one connection: the events it missed (from the streams' histories) and
@@ -49,7 +56,7 @@ export class StreamRecovery {
       presenceChanged,
       recovered: since ? false : undefined,
     }));
-    return { streams, release: NOTHING_HELD };
+    return { streams, release: NOTHING_FOLLOWS };
   }
 
   positioned(connection: Connection, reads: StreamRead[], done: () => void): Joined {
@@ -148,4 +155,22 @@ export function positionFields(stream: JoinedStream): { recovered?: boolean; off
   if (stream.recovered !== undefined) fields.recovered = stream.recovered;
   if (stream.position) Object.assign(fields, stream.position);
   return fields;
+}
+
+/** Sends the reply, then what follows it (the missed events of the streams it joined). */
+export function sendThen(connection: Connection, answer: ReplyThen | undefined): void {
+  if (!answer) return;
+  connection.send(answer.reply);
+  answer.release();
+}
+
+/**
+ * A connection's opening (its welcome or first subscription, then its missed events): frames the
+ * client sends meanwhile wait for it, and a failure closes the connection with 1011.
+ */
+export function openWith(connection: Connection, opening: Promise<ReplyThen | undefined>): void {
+  const opened = opening
+    .then((answer) => sendThen(connection, answer))
+    .catch(() => connection.close(CloseCode.INTERNAL_ERROR, 'Internal error'));
+  connection.holdFramesUntil(opened);
 }
