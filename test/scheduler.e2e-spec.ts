@@ -19,6 +19,7 @@ import {
   reply,
   subscribe,
   subscribeMessage,
+  pathSubscribedFrame,
   subscribedFrame,
   unsubscribe,
   upgradeStatus,
@@ -47,7 +48,14 @@ describe('scheduler gateway: connect and SPEC §2 on every path', () => {
       type: 'system_status',
       id: expect.any(String),
       timestamp: expect.stringMatching(ISO_MS),
-      data: { action: 'subscribed', resourceType, resourceId, status: 'success', ...anyPosition() },
+      data: {
+        action: 'subscribed',
+        resourceType,
+        resourceId,
+        status: 'success',
+        ...anyPosition(),
+        broadcast: anyPosition(),
+      },
     });
     expect(first.id.length).toBeGreaterThan(0);
     await quiet([client]);
@@ -58,7 +66,7 @@ describe('scheduler gateway: connect and SPEC §2 on every path', () => {
 
   it('subscribes /ws/user to the token’s sub as a string, for a numeric sub too', async () => {
     const client = await TestClient.open(t.wsUrl('/ws/user', hsToken({ sub: 42 })));
-    expect(await client.next()).toEqual(subscribedFrame('user', '42'));
+    expect(await client.next()).toEqual(pathSubscribedFrame('user', '42'));
     client.close();
   });
 

@@ -32,6 +32,12 @@ export function subscribedFrame(resourceType: string, resourceId: string, action
   };
 }
 
+/** The response a connection gets first, for its path's resource: it also tells the broadcast stream's position. */
+export function pathSubscribedFrame(resourceType: string, resourceId: string): Frame {
+  const frame = subscribedFrame(resourceType, resourceId);
+  return { ...frame, data: { ...frame.data, broadcast: anyPosition() } };
+}
+
 export function errorFrame(error: string): Frame {
   return { type: 'error', id: anyId(), timestamp: isoTimestamp(), error };
 }
@@ -69,7 +75,7 @@ export async function openScheduler(
   const client = await openWithToken(t, path, claims, options);
   const first = await client.next();
   const { resourceType, resourceId } = pathResource(path, claims.sub);
-  expect(first).toEqual(subscribedFrame(resourceType, resourceId));
+  expect(first).toEqual(pathSubscribedFrame(resourceType, resourceId));
   return client;
 }
 

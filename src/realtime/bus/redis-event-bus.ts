@@ -87,8 +87,15 @@ export class RedisEventBus implements EventBus {
   private readonly subscriber: RedisClient;
   private readonly pending: PublishBuffer<Buffered>;
   private readonly watched = new Map<string, Watched>();
-  /** Per stream (`gateway\0topic`), the last position received. */
+  /** Per stream (`gateway\0topic`), the last position delivered here. */
   private readonly cursors = new Map<string, StreamPosition>();
+  /**
+   * Per stream, where this instance began receiving it: the position its first history read returned.
+   * What arrives on the stream's own channel up to it was replayed by that reader, not delivered again.
+   */
+  private readonly marks = new Map<string, StreamPosition>();
+  /** Streams whose history is to be caught up (a gap, a reconnect), done one after the other. */
+  private readonly toCatchUp = new Set<Watched>();
   /** Payloads received while the history is being caught up: delivered after it, in order. */
   private readonly queued: Array<{ channel: string; payload: string }> = [];
   private catchingUp = false;
@@ -99,6 +106,8 @@ export class RedisEventBus implements EventBus {
     this.pending = new PublishBuffer(options.bufferSize);
     this.writer.on('ready', () => this.drain());
     this.subscriber.on('ready', () => void this.resubscribe());
+    // A Redis Cluster replaces a failed shard's subscriber without the cluster leaving `ready`.
+    this.subscriber.on('subscribersReady', () => void this.resubscribe());
     this.subscriber.on('smessage', (channel: string, payload: string) => this.onPayload(channel, payload));
   }
 
@@ -145,8 +154,11 @@ export class RedisEventBus implements EventBus {
     const watched = this.watched.get(channel);
     if (!watched?.holders.delete(holder) || watched.holders.size > 0) return;
     this.watched.delete(channel);
+    this.toCatchUp.delete(watched);
     this.cursors.delete(streamKey(gateway, topic));
-    if (this.subscriber.status === 'ready') this.subscriber.sunsubscribe(channel).catch(() => undefined);
+    this.marks.delete(streamKey(gateway, topic));
+    // Also while disconnected: the subscriber does not resubscribe by itself (`resubscribe` does, the watched ones).
+    this.subscriber.sunsubscribe(channel).catch(() => undefined);
   }
 
   /**
@@ -157,8 +169,8 @@ export class RedisEventBus implements EventBus {
   async resume(gateway: GatewayName, topic: string, since?: StreamPosition): Promise<HistoryRead> {
     const read = await this.read(gateway, topic, 'resume', since?.offset, since?.epoch ?? '', READ_LIMIT);
     const key = streamKey(gateway, topic);
-    if (!this.cursors.has(key) && this.watched.has(this.streamKeys(gateway, topic).channel)) {
-      this.cursors.set(key, read.position);
+    if (!this.marks.has(key) && !this.cursors.has(key) && this.watched.has(this.streamKeys(gateway, topic).channel)) {
+      this.marks.set(key, read.position);
     }
     return read;
   }
@@ -169,8 +181,8 @@ export class RedisEventBus implements EventBus {
 
   received(gateway: GatewayName, topic: string, position: StreamPosition): boolean {
     if (position.offset === 0) return true;
-    const cursor = this.cursors.get(streamKey(gateway, topic));
-    return !cursor || cursor.epoch !== position.epoch || cursor.offset >= position.offset;
+    const reached = this.reached(streamKey(gateway, topic));
+    return !reached || reached.epoch !== position.epoch || reached.offset >= position.offset;
   }
 
   status(): BusStatus {
@@ -268,6 +280,11 @@ export class RedisEventBus implements EventBus {
       this.receiveControl(payload);
       return;
     }
+    if (!this.watched.has(channel)) {
+      // Unwatched while Redis was away, and resubscribed by the client on reconnect: dropped now.
+      this.subscriber.sunsubscribe(channel).catch(() => undefined);
+      return;
+    }
     if (this.catchingUp) this.queued.push({ channel, payload });
     else this.receive(channel, payload, false);
   }
@@ -295,7 +312,7 @@ export class RedisEventBus implements EventBus {
       void this.catchUp([watched]);
       return;
     }
-    if (!this.advance(envelope)) return;
+    if (!this.advance(envelope, watched)) return;
     if (envelope.o === this.options.instanceId && envelope.l === 1) return;
     if (envelope.o !== this.options.instanceId) {
       this.counters.received++;
@@ -307,37 +324,57 @@ export class RedisEventBus implements EventBus {
     this.deliverLocally({ kind: 'topics', gateway, topics, frame, except, positions });
   }
 
-  private isAfterGap(watched: Watched, position: StreamPosition | undefined): boolean {
-    const cursor = this.cursors.get(streamKey(watched.gateway, watched.topic));
-    return !!cursor && !!position && cursor.epoch === position.epoch && position.offset > cursor.offset + 1;
+  /** How far this instance has a stream: the later of what it delivered and where it began receiving it. */
+  private reached(key: string): StreamPosition | undefined {
+    return later(this.marks.get(key), this.cursors.get(key));
   }
 
-  /** Moves the cursors of the event's watched streams; false when it was received before. */
-  private advance(envelope: Envelope): boolean {
-    const keys: string[] = [];
+  private isAfterGap(watched: Watched, position: StreamPosition | undefined): boolean {
+    const reached = this.reached(streamKey(watched.gateway, watched.topic));
+    return !!reached && !!position && reached.epoch === position.epoch && position.offset > reached.offset + 1;
+  }
+
+  /**
+   * Moves the cursors of the event's watched streams; false when it was delivered before (a copy of
+   * it on another of this instance's channels), or when it came on a stream's channel at or before
+   * where this instance began receiving that stream (its first reader replays it).
+   */
+  private advance(envelope: Envelope, via: Watched | undefined): boolean {
+    for (const topic of envelope.t) {
+      if (!atOrBefore(envelope.p[topic], this.cursors.get(streamKey(envelope.g, topic)))) continue;
+      return false;
+    }
+    if (via && atOrBefore(envelope.p[via.topic], this.marks.get(streamKey(via.gateway, via.topic)))) return false;
     for (const topic of envelope.t) {
       const key = streamKey(envelope.g, topic);
-      const cursor = this.cursors.get(key);
+      if (!this.watched.has(this.streamKeys(envelope.g, topic).channel)) continue;
       const position = envelope.p[topic];
-      if (cursor && position && cursor.epoch === position.epoch && position.offset <= cursor.offset) return false;
-      keys.push(key);
+      if (position) this.cursors.set(key, later(this.cursors.get(key), position)!);
     }
-    envelope.t.forEach((topic, i) => {
-      if (this.watched.has(this.streamKeys(envelope.g, topic).channel)) this.cursors.set(keys[i], envelope.p[topic]);
-    });
     return true;
   }
 
-  /** Delivers, from their histories, what the streams had after their cursors; then what waited meanwhile. */
+  /**
+   * Delivers, from their histories, what the streams had after their cursors; then what waited
+   * meanwhile. Streams asked for while a catch-up runs are done by it, before it ends.
+   */
   private async catchUp(streams: Watched[], first?: () => Promise<void>): Promise<void> {
-    if (this.catchingUp || !this.options.history) {
+    if (!this.options.history) {
+      await first?.();
+      return;
+    }
+    for (const watched of streams) this.toCatchUp.add(watched);
+    if (this.catchingUp) {
       await first?.();
       return;
     }
     this.catchingUp = true;
     try {
       await first?.();
-      for (const watched of streams) await this.catchUpStream(watched);
+      for (const watched of this.toCatchUp) {
+        this.toCatchUp.delete(watched);
+        await this.catchUpStream(watched);
+      }
     } finally {
       this.catchingUp = false;
       while (!this.catchingUp && this.queued.length > 0) {
@@ -349,7 +386,7 @@ export class RedisEventBus implements EventBus {
 
   private async catchUpStream(watched: Watched): Promise<void> {
     const key = streamKey(watched.gateway, watched.topic);
-    const cursor = this.cursors.get(key);
+    const cursor = this.reached(key);
     if (!cursor || !this.watched.has(watched.channel)) return;
     try {
       await this.writerReady();
@@ -367,6 +404,7 @@ export class RedisEventBus implements EventBus {
       }
       for (const payload of entries) this.receive(watched.channel, payload, true);
     } catch (error) {
+      // Redis away again: caught up on its next reconnect; meanwhile what waits is delivered.
       if (!this.closed) this.warn(error as Error);
     }
   }
@@ -380,7 +418,7 @@ export class RedisEventBus implements EventBus {
         this.writer.off('ready', done);
         resolve();
       };
-      const timer = setTimeout(done, WRITER_WAIT_MS);
+      const timer = setTimeout(done, WRITER_WAIT_MS).unref();
       this.writer.once('ready', done);
     });
   }
@@ -429,6 +467,18 @@ export class RedisEventBus implements EventBus {
       }
     }
   }
+}
+
+/** Whether `position` is at or before `mark` in the same epoch. */
+function atOrBefore(position: StreamPosition | undefined, mark: StreamPosition | undefined): boolean {
+  return !!position && !!mark && position.epoch === mark.epoch && position.offset <= mark.offset;
+}
+
+/** The later of two positions of one stream, `newer` winning when their epochs differ (the stream began again). */
+function later(older: StreamPosition | undefined, newer: StreamPosition | undefined): StreamPosition | undefined {
+  if (!older || !newer) return newer ?? older;
+  if (older.epoch !== newer.epoch) return newer;
+  return older.offset >= newer.offset ? older : newer;
 }
 
 function toEntry(payload: string): HistoryEntry {

@@ -21,8 +21,10 @@ for i = 1, count do
   local meta = KEYS[2 * i - 1]
   local epoch = redis.call('HGET', meta, 'epoch')
   if not epoch then
+    -- A new life of the stream: what an older one left in its history is not part of it.
     epoch = ARGV[7]
     redis.call('HSET', meta, 'epoch', epoch)
+    redis.call('DEL', KEYS[2 * i])
   end
   local offset = redis.call('HINCRBY', meta, 'offset', 1)
   redis.call('PEXPIRE', meta, metaTtl)
@@ -71,6 +73,7 @@ local epoch = redis.call('HGET', meta, 'epoch')
 if not epoch then
   epoch = ARGV[7]
   redis.call('HSET', meta, 'epoch', epoch)
+  redis.call('DEL', history)
 end
 redis.call('PEXPIRE', meta, ARGV[5])
 local offset = tonumber(redis.call('HGET', meta, 'offset') or '0')

@@ -44,7 +44,7 @@ export class ChatService {
         user_id: principal.userId,
         username: principal.username,
         connection_id: connection.id,
-        ...(this.fanout.positioned && { stream: room, ...positionFields(joined) }),
+        ...((this.fanout.positioned || joined.recovered !== undefined) && { stream: room, ...positionFields(joined) }),
       },
       timestamp: timestamp(),
     };

@@ -53,7 +53,9 @@ export class NotifyService implements OnApplicationShutdown {
       { topic: BROADCAST, since: connection.resumeFrom?.broadcast },
     ]);
     const content: Record<string, unknown> = { client_id: connection.id };
-    if (this.fanout.positioned) content.streams = Object.fromEntries(streams.map(describeStream));
+    if (this.fanout.positioned || streams.some((stream) => stream.recovered !== undefined)) {
+      content.streams = Object.fromEntries(streams.map(describeStream));
+    }
     return { reply: notifyFrame('connected', content), release };
   }
 

@@ -55,10 +55,12 @@ export class SchedulerService {
     }
     this.accepted++;
     const { streams, release } = await this.fanout.joinStreams(connection, [
-      { topic: BROADCAST },
       { topic: topicOf(wanted.resource), since: connection.resumeFrom?.stream },
+      { topic: BROADCAST, since: connection.resumeFrom?.broadcast },
     ]);
-    return { reply: subscriptionReply('subscribed', wanted, streams[1]), release };
+    // With where the broadcast stream (system_status to every connection) is, to resume it too.
+    const broadcast = this.fanout.positioned || streams[1].recovered !== undefined ? streams[1] : undefined;
+    return { reply: subscriptionReply('subscribed', wanted, streams[0], broadcast), release };
   }
 
   async subscribe(
@@ -121,13 +123,15 @@ function subscriptionReply(
   action: 'subscribed' | 'unsubscribed',
   wanted: Subscription,
   joined?: JoinedStream,
+  broadcast?: JoinedStream,
 ): SchedulerFrame {
   const { resourceType, resourceId } = wanted;
+  const data = { action, resourceType, resourceId, status: 'success', ...(joined && positionFields(joined)) };
   return {
     type: 'system_status',
     id: frameId('sub-response'),
     timestamp: timestamp(),
-    data: { action, resourceType, resourceId, status: 'success', ...(joined && positionFields(joined)) },
+    data: broadcast ? { ...data, broadcast: positionFields(broadcast) } : data,
   };
 }
 

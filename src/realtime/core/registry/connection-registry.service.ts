@@ -118,7 +118,7 @@ export class ConnectionRegistry {
   }
 
   join(connection: Connection, topic: string): MembershipChange {
-    if (connection.topics.has(topic) || !this.byId.has(connection.id)) return NO_CHANGE;
+    if (connection.topics.has(topic) || !this.countedAs.has(connection)) return NO_CHANGE;
     const index = this.topicIndex(connection.gateway);
     let members = index.get(topic);
     if (!members) index.set(topic, (members = new TopicMembers()));

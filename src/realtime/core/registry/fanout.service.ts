@@ -17,6 +17,19 @@ import {
 
 /** How long a join waits for the live stream to reach the position its history read returned. */
 const RECEIVE_WAIT_MS = 2_000;
+/** How long a join's history read may take before the join goes on without it (the broker away). */
+const READ_DEADLINE_MS = 5_000;
+
+interface Waiter {
+  position: StreamPosition;
+  resolve: () => void;
+}
+
+/** Whether the connection is in the join's topic (a closed one enters none). */
+const entered =
+  (connection: Connection) =>
+  (join: { topic: string }): boolean =>
+    connection.topics.has(join.topic);
 
 /**
  * Publishes server events to the cluster and delivers what the bus brings to this instance's
@@ -27,7 +40,7 @@ const RECEIVE_WAIT_MS = 2_000;
 @Injectable()
 export class Fanout implements OnModuleInit {
   /** Joins waiting for this instance to receive a position of a stream. */
-  private readonly waiting = new Map<string, Array<{ offset: number; resolve: () => void }>>();
+  private readonly waiting = new Map<string, Waiter[]>();
   /** One recovering join per connection at a time: the next waits for the previous to be released. */
   private readonly joining = new WeakMap<Connection, Promise<void>>();
   private readonly recovery = new StreamRecovery();
@@ -98,7 +111,7 @@ export class Fanout implements OnModuleInit {
     const enter = (): StreamRead[] => joins.map((join) => ({ ...join, ...this.registry.join(connection, join.topic) }));
     if (!this.positioned) {
       const joined = enter();
-      await Promise.all(joins.map(({ topic }) => this.bus.watch(gateway, topic, this)));
+      await Promise.all(joined.filter(entered(connection)).map(({ topic }) => this.bus.watch(gateway, topic, this)));
       return this.recovery.unpositioned(joined);
     }
     const previous = this.joining.get(connection);
@@ -109,20 +122,34 @@ export class Fanout implements OnModuleInit {
     // Held from the moment of joining: no live event of these topics may pass the missed ones.
     connection.held ??= [];
     const joined = enter();
-    const reads: StreamRead[] = await Promise.all(joined.map((join) => this.readStream(gateway, join)));
+    // A connection closed meanwhile entered nothing: nothing to watch (no member would ever unwatch it).
+    const reads: StreamRead[] = await Promise.all(
+      joined.map((join) => (entered(connection)(join) ? this.readStream(gateway, join) : Promise.resolve(join))),
+    );
     return this.recovery.positioned(connection, reads, done);
   }
 
-  /** Watches the topic, reads its history, and waits for the live stream to reach what was read. */
+  /**
+   * Watches the topic, reads its history, and waits for the live stream to reach what was read; a
+   * read that does not answer in time (the broker away) counts as none: live events only, and the
+   * client is told it did not recover.
+   */
   private async readStream(gateway: GatewayName, join: StreamRead): Promise<StreamRead> {
-    try {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<undefined>((resolve) => {
+      timer = setTimeout(() => resolve(undefined), READ_DEADLINE_MS).unref();
+    });
+    const reading = (async () => {
       await this.bus.watch(gateway, join.topic, this);
       const read = await this.bus.resume(gateway, join.topic, join.since);
       await this.receivedHere(gateway, join.topic, read.position);
-      return { ...join, read };
-    } catch {
-      // The broker is unreachable: live events only, and the client is told it did not recover.
-      return join;
+      return read;
+    })().catch(() => undefined);
+    try {
+      const read = await Promise.race([reading, timeout]);
+      return read ? { ...join, read } : join;
+    } finally {
+      clearTimeout(timer);
     }
   }
 
@@ -176,16 +203,18 @@ export class Fanout implements OnModuleInit {
     if (this.bus.received(gateway, topic, position)) return Promise.resolve();
     const key = streamKey(gateway, topic);
     return new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, RECEIVE_WAIT_MS).unref();
-      const waiters = this.waiting.get(key) ?? [];
-      waiters.push({
-        offset: position.offset,
-        resolve: () => {
-          clearTimeout(timer);
-          resolve();
-        },
-      });
-      this.waiting.set(key, waiters);
+      const waiter = { position, resolve: () => undefined };
+      const forget = (): void => {
+        const remaining = (this.waiting.get(key) ?? []).filter((other) => other !== waiter);
+        if (remaining.length === 0) this.waiting.delete(key);
+        else this.waiting.set(key, remaining);
+      };
+      const timer = setTimeout(() => (forget(), resolve()), RECEIVE_WAIT_MS).unref();
+      waiter.resolve = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      this.waiting.set(key, [...(this.waiting.get(key) ?? []), waiter]);
     });
   }
 
@@ -194,8 +223,9 @@ export class Fanout implements OnModuleInit {
       const key = streamKey(gateway, topic);
       const waiters = this.waiting.get(key);
       if (!waiters) continue;
-      const offset = positions[topic].offset;
-      const remaining = waiters.filter((waiter) => waiter.offset > offset || (waiter.resolve(), false));
+      const { offset, epoch } = positions[topic];
+      const reached = (waiter: Waiter): boolean => waiter.position.epoch === epoch && waiter.position.offset <= offset;
+      const remaining = waiters.filter((waiter) => !reached(waiter) || (waiter.resolve(), false));
       if (remaining.length === 0) this.waiting.delete(key);
       else this.waiting.set(key, remaining);
     }
@@ -218,7 +248,7 @@ function lazySender(
   let frame: PreparedFrame | undefined;
   const send = (connection: Connection): void => {
     frame ??= PreparedFrame.fromJson(json);
-    if (connection.held) connection.held.push({ frame, positions });
+    if (connection.held) connection.hold({ frame, positions });
     else if (connection.sendPrepared(frame)) send.count++;
   };
   send.count = 0;

@@ -82,56 +82,67 @@ export class StreamRecovery {
     const held = connection.held ?? [];
     connection.held = undefined;
     const covered = POSITION_STYLE[connection.gateway] === 'map' ? this.coveredOf(connection) : undefined;
-    const sent = new Set<HeldFrame>();
     // Topics of this join not replayed yet: their replay sends what they owe, so they are not "another".
     const pending = new Set(reads.map(({ topic }) => topic));
     for (const { topic, since, read } of reads) {
       pending.delete(topic);
-      if (!read) continue;
-      const heldByOffset = new Map<number, HeldFrame>();
-      for (const item of held) {
-        const offset = offsetUpTo(item.positions, topic, read.position);
-        if (offset !== undefined) heldByOffset.set(offset, item);
+      if (!read) {
+        covered?.delete(topic);
+        continue;
       }
+      // Missed events that came after the hold began are among the held ones: sent below, in arrival order.
+      const heldOffsets = new Set(held.map((item) => offsetUpTo(item.positions, topic, read.position)));
       for (const entry of read.recovered ? read.entries : []) {
         if (entry.except !== undefined && entry.except === connection.principal?.sub) continue;
-        const item = heldByOffset.get(entry.positions[topic].offset);
-        if (item && !sent.has(item)) {
-          connection.sendPrepared(item.frame);
-          sent.add(item);
-        } else if (
-          !item &&
-          !(covered && this.sentThroughAnother(connection, topic, entry.positions, covered, pending))
-        ) {
-          connection.sendJson(entry.frame);
-        }
+        if (heldOffsets.has(entry.positions[topic].offset)) continue;
+        if (covered && this.owedElsewhere(connection, topic, entry.positions, covered, false, pending)) continue;
+        connection.sendJson(entry.frame);
       }
       covered?.set(topic, read.recovered && since ? since : read.position);
     }
-    for (const item of held) {
-      if (sent.has(item)) continue;
-      // At or before a joined stream's position: the client had it, or it came before the join
-      // (unless another subscription owes it).
-      const joined = reads.find(
-        ({ topic, read }) => read && offsetUpTo(item.positions, topic, read.position) !== undefined,
-      );
-      if (joined && !(covered && this.sentThroughAnother(connection, joined.topic, item.positions!, covered))) continue;
-      connection.sendPrepared(item.frame);
-    }
+    for (const item of held) if (this.owed(connection, reads, item, covered)) connection.sendPrepared(item.frame);
   }
 
-  /** Whether another subscription of the connection owes it this event (and so had, or has, it sent). */
-  private sentThroughAnother(
+  /**
+   * Whether a held event is sent: unless, in a stream this join read, it is at or before where the
+   * client now is (it had it, or it came before the join) and no other subscription owes it.
+   */
+  private owed(
+    connection: Connection,
+    reads: StreamRead[],
+    item: HeldFrame,
+    covered: Map<string, StreamPosition> | undefined,
+  ): boolean {
+    let before = false;
+    for (const { topic, since, read } of reads) {
+      const offset = read && offsetUpTo(item.positions, topic, read.position);
+      if (offset === undefined) continue;
+      if (read!.recovered && since && offset > since.offset) return true;
+      before = true;
+    }
+    return !before || (!!covered && this.owedElsewhere(connection, '', item.positions!, covered, true));
+  }
+
+  /**
+   * Whether a subscription of the connection other than `topic` owes it this event (its position
+   * there is past where that subscription began); `unknown` answers for a subscription without one.
+   */
+  private owedElsewhere(
     connection: Connection,
     topic: string,
     positions: Positions,
     covered: Map<string, StreamPosition>,
+    unknown: boolean,
     pending?: ReadonlySet<string>,
   ): boolean {
     for (const other in positions) {
       if (other === topic || !connection.topics.has(other) || pending?.has(other)) continue;
       const from = covered.get(other);
-      if (!from || from.epoch !== positions[other].epoch || positions[other].offset > from.offset) return true;
+      if (!from || from.epoch !== positions[other].epoch) {
+        if (unknown) return true;
+        continue;
+      }
+      if (positions[other].offset > from.offset) return true;
     }
     return false;
   }

@@ -189,6 +189,16 @@ export class Connection implements TurnWriter {
     return true;
   }
 
+  /**
+   * Holds a broadcast while a join recovers its streams (`held` is set); past `WS_MAX_QUEUE_SIZE`
+   * held, the connection is closed as a slow consumer (1013) instead of growing memory.
+   */
+  hold(item: HeldFrame): void {
+    if (!this.held || !this.isOpen) return;
+    if (this.held.length >= this.outbound.limits.maxQueueSize) this.closeForOverflow();
+    else this.held.push(item);
+  }
+
   /** @internal The turn is over: what it wrote leaves in one `writev`. */
   endTurn(): void {
     if (this.turnBacklog === undefined) return;

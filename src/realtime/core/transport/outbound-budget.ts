@@ -13,7 +13,7 @@ export class OutboundBudget {
   /** Messages written while a backlog existed; back to zero once the kernel has taken everything. */
   private queued = 0;
 
-  constructor(private readonly limits: OutboundLimits) {}
+  constructor(readonly limits: OutboundLimits) {}
 
   get queuedMessages(): number {
     return this.queued;
