@@ -4,7 +4,7 @@
 //   CLIENTS=1000 EVENTS=5000 npm run bench
 import WebSocket from 'ws';
 import { ChatPublisher } from '../dist/realtime/index.js';
-import { startBenchApp, token } from './support.mjs';
+import { nextOfType, startBenchApp, token } from './support.mjs';
 
 const CLIENTS = Number(process.env.CLIENTS ?? 500);
 const EVENTS = Number(process.env.EVENTS ?? 2000);
@@ -25,15 +25,7 @@ const inBatches = async (task) => {
     await Promise.all(Array.from({ length: Math.min(100, CLIENTS - batch) }, (_, i) => task(batch + i)));
   }
 };
-const nextMessage = (ws, type) =>
-  new Promise((resolve) => {
-    const onMessage = (data) => {
-      if (JSON.parse(String(data)).type !== type) return;
-      ws.off('message', onMessage);
-      resolve();
-    };
-    ws.on('message', onMessage);
-  });
+const nextMessage = nextOfType;
 
 // Phase 1: upgrade + JWT verification + admission + welcome frame.
 let started = process.hrtime.bigint();

@@ -4,7 +4,7 @@
 // every member a user_joined frame) join each room. Measured: joins per second, round trip per join.
 //   npm run bench:joins        (SMALL=10 LARGE=5000 JOINS=300 by default; in memory)
 import WebSocket from 'ws';
-import { startBenchApp, token } from './support.mjs';
+import { nextOfType, startBenchApp, token } from './support.mjs';
 
 const SMALL = Number(process.env.SMALL ?? 10);
 const LARGE = Number(process.env.LARGE ?? 5000);
@@ -15,15 +15,7 @@ const app = await startBenchApp({
 });
 const { port } = app.getHttpServer().address();
 
-const frame = (ws, type) =>
-  new Promise((resolve) => {
-    const onMessage = (data) => {
-      if (JSON.parse(String(data)).type !== type) return;
-      ws.off('message', onMessage);
-      resolve();
-    };
-    ws.on('message', onMessage);
-  });
+const frame = nextOfType;
 
 async function connect(sub) {
   const ws = new WebSocket(`ws://127.0.0.1:${port}/api/v1/ws/connect?token=${token(sub)}`);

@@ -19,3 +19,15 @@ export async function startBenchApp(options) {
   await app.listen(0, '127.0.0.1');
   return app;
 }
+
+/** Resolves at the next frame of `type` that `ws` receives. */
+export function nextOfType(ws, type) {
+  return new Promise((resolve) => {
+    const onMessage = (data) => {
+      if (JSON.parse(String(data)).type !== type) return;
+      ws.off('message', onMessage);
+      resolve();
+    };
+    ws.on('message', onMessage);
+  });
+}

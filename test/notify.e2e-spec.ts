@@ -81,8 +81,9 @@ describe('notify gateway: paths, authentication and the welcome (SPEC §2, §6)'
         user_agent: expect.any(String),
         connected_at: isoTimestamp(),
         last_seen: isoTimestamp(),
-        rooms: [],
-        rooms_total: 0,
+        // its own stream (the broadcast, every notify client's, is not listed)
+        rooms: [`client:${id}`],
+        rooms_total: 1,
         messages_in: 0,
         messages_out: 1,
         instance: expect.any(String),

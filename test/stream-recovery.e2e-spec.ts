@@ -378,3 +378,34 @@ describe('history bounds in Redis: one process with WS_HISTORY_SIZE 5 and WS_HIS
     (_, gateway) => boundedHistory(gateway, app),
   );
 });
+
+describe('history off (WS_HISTORY_SIZE 0): no positions anywhere, and a resume is not recovered (SPEC §11)', () => {
+  let off: TestApp;
+  const { gateways, close } = streamGateways(`off-${process.pid}`);
+
+  beforeAll(async () => {
+    off = await startTestApp({ historySize: 0, rateLimitPerSec: 5000 });
+  });
+
+  afterAll(async () => {
+    await close();
+    await off.close();
+  });
+
+  it.each(gateways.map((gateway) => [gateway.name, gateway] as const))(
+    '%s: events carry no position, a named position is answered recovered: false, GET /ws/history is 404',
+    async (_, gateway) => {
+      const { client, joined } = await gateway.open(off, { offset: 3, epoch: 'abcdefgh' });
+      expect(joined.recovered).toBe(false);
+      expect(joined).not.toHaveProperty('offset');
+      expect(joined).not.toHaveProperty('epoch');
+      await gateway.publish(off, 1);
+      await eventually(() => client.frames.some(gateway.isEvent), 5_000, `${gateway.name} event`);
+      const [event] = client.frames.filter(gateway.isEvent);
+      for (const field of ['stream', 'offset', 'epoch', 'positions']) expect(event).not.toHaveProperty(field);
+      client.close();
+      const history = await off.http('GET', '/ws/history?stream=channel:1', { token: ADMIN_TOKEN });
+      expect(history.status).toBe(404);
+    },
+  );
+});

@@ -24,7 +24,9 @@ export interface StreamGateway {
   open(t: Endpoints, since?: Position): Promise<{ client: TestClient; joined: Frame }>;
   /** Publishes event `i` of the stream through `t`. */
   publish(t: Endpoints, i: number): Promise<void>;
-  /** The stream's events `client` received, in arrival order. */
+  /** Whether `frame` is one of the stream's events (positions or not). */
+  isEvent(frame: Frame): boolean;
+  /** The stream's events `client` received, in arrival order, with their positions. */
   received(client: TestClient): Received[];
 }
 
@@ -82,6 +84,7 @@ export function streamGateways(tag: string): { gateways: StreamGateway[]; close(
         const body = { room, type: 'message', data: { i } };
         expectOk((await t.http('POST', '/ws/publish', { token: ADMIN_TOKEN, body })).status, 'publish');
       },
+      isEvent: (f) => f.type === 'message' && f.room === room,
       received: (client) =>
         client.frames
           .filter((f) => f.type === 'message' && f.room === room)
@@ -105,6 +108,7 @@ export function streamGateways(tag: string): { gateways: StreamGateway[]; close(
         };
         expectOk((await t.http('POST', '/ws/publish', { token: ADMIN_TOKEN, body })).status, 'publish');
       },
+      isEvent: (f) => f.type === 'experiment_progress',
       received: (client) =>
         client.frames
           .filter((f) => f.type === 'experiment_progress')
@@ -126,6 +130,7 @@ export function streamGateways(tag: string): { gateways: StreamGateway[]; close(
         const { result } = await rpc(publisherClient, 'checkpoint', { session_id: sessionId, message: `m${i}` });
         checkpointIndex.set(result as string, i);
       },
+      isEvent: (f) => f.event_type === 'checkpoint_created',
       received: (client) =>
         client.frames
           .filter((f) => f.event_type === 'checkpoint_created')
@@ -143,6 +148,7 @@ export function streamGateways(tag: string): { gateways: StreamGateway[]; close(
         const body = { type: 'n', content: i, client_id: clientId };
         expectOk((await t.http('POST', '/ws/send-message', { token: ADMIN_TOKEN, body })).status, 'send-message');
       },
+      isEvent: (f) => f.type === 'n',
       received: (client) =>
         client.frames
           .filter((f) => f.type === 'n')

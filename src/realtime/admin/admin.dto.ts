@@ -2,7 +2,17 @@ import { Type } from 'class-transformer';
 import { IsIn, IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
 import { GATEWAY_NAMES, type GatewayName } from '../core/gateway/index.js';
 
-export class ListClientsQueryDto {
+/** A page size, 1 to 1000 (100 when omitted). */
+class PageQueryDto {
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(1000)
+  limit: number = 100;
+}
+
+export class ListClientsQueryDto extends PageQueryDto {
   @IsOptional()
   @IsIn(GATEWAY_NAMES)
   gateway?: GatewayName;
@@ -13,19 +23,12 @@ export class ListClientsQueryDto {
   user?: string;
 
   @IsOptional()
-  @Type(() => Number)
-  @IsInt()
-  @Min(1)
-  @Max(1000)
-  limit: number = 100;
-
-  @IsOptional()
   @Matches(/^[A-Za-z0-9_-]{1,200}$/, { message: 'cursor must be the next_cursor of a previous page' })
   cursor?: string;
 }
 
 /** `GET /ws/history`: one stream's retained events after an offset. */
-export class HistoryQueryDto {
+export class HistoryQueryDto extends PageQueryDto {
   /** The stream: a room, a resource (`experiment:exp-1`), `client:<id>`, `session:<uuid>` or `broadcast`. */
   @IsString()
   @MaxLength(256)
@@ -40,11 +43,4 @@ export class HistoryQueryDto {
   @IsInt()
   @Min(0)
   since: number = 0;
-
-  @IsOptional()
-  @Type(() => Number)
-  @IsInt()
-  @Min(1)
-  @Max(1000)
-  limit: number = 100;
 }

@@ -59,6 +59,14 @@ interface Watched {
   ready: Promise<void>;
 }
 
+/** What `READ_STREAM` is asked: every event after a position (`resume`), or the retained ones after an offset (`list`). */
+interface ReadRequest {
+  mode: 'resume' | 'list';
+  offset?: number;
+  epoch?: string;
+  limit?: number;
+}
+
 /** How long a catch-up waits for the writer when the subscriber reconnected first. */
 const WRITER_WAIT_MS = 15_000;
 /** How many events of a stream one history read may return (every one a resume can ask for). */
@@ -167,7 +175,7 @@ export class RedisEventBus implements EventBus {
    * position and arrives later is not delivered again, since the reader replays it itself.
    */
   async resume(gateway: GatewayName, topic: string, since?: StreamPosition): Promise<HistoryRead> {
-    const read = await this.read(gateway, topic, 'resume', since?.offset, since?.epoch ?? '', READ_LIMIT);
+    const read = toHistoryRead(await this.readRaw(gateway, topic, { mode: 'resume', ...since }));
     const key = streamKey(gateway, topic);
     if (!this.marks.has(key) && !this.cursors.has(key) && this.watched.has(this.streamKeys(gateway, topic).channel)) {
       this.marks.set(key, read.position);
@@ -176,7 +184,7 @@ export class RedisEventBus implements EventBus {
   }
 
   async list(gateway: GatewayName, topic: string, since: number, limit: number): Promise<HistoryRead> {
-    return this.read(gateway, topic, 'list', since, '', limit);
+    return toHistoryRead(await this.readRaw(gateway, topic, { mode: 'list', offset: since, limit }));
   }
 
   received(gateway: GatewayName, topic: string, position: StreamPosition): boolean {
@@ -390,12 +398,12 @@ export class RedisEventBus implements EventBus {
     if (!cursor || !this.watched.has(watched.channel)) return;
     try {
       await this.writerReady();
-      const read = (offset: number, epoch: string) =>
-        this.readRaw(watched.gateway, watched.topic, 'resume', offset, epoch, READ_LIMIT);
-      let { recovered, entries, position } = await read(cursor.offset, cursor.epoch);
+      const read = (since: StreamPosition) =>
+        this.readRaw(watched.gateway, watched.topic, { mode: 'resume', ...since });
+      let { recovered, entries, position } = await read(cursor);
       if (!recovered && position.epoch !== cursor.epoch) {
         // The stream's history began again (Redis restarted or flushed): all of the new one is new here.
-        ({ recovered, entries, position } = await read(0, position.epoch));
+        ({ recovered, entries, position } = await read({ offset: 0, epoch: position.epoch }));
       }
       if (!recovered) {
         this.logger.warn(`Missed events of ${watched.gateway} ${watched.topic}: no longer in its history`);
@@ -423,25 +431,11 @@ export class RedisEventBus implements EventBus {
     });
   }
 
-  private async read(
-    gateway: GatewayName,
-    topic: string,
-    mode: 'resume' | 'list',
-    offset: number | undefined,
-    epoch: string,
-    limit: number,
-  ): Promise<HistoryRead> {
-    const raw = await this.readRaw(gateway, topic, mode, offset, epoch, limit);
-    return { position: raw.position, recovered: raw.recovered, entries: raw.entries.map(toEntry) };
-  }
-
+  /** One stream's position and payloads (`READ_STREAM`). */
   private async readRaw(
     gateway: GatewayName,
     topic: string,
-    mode: 'resume' | 'list',
-    offset: number | undefined,
-    epoch: string,
-    limit: number,
+    { mode, offset, epoch = '', limit = READ_LIMIT }: ReadRequest,
   ): Promise<{ position: StreamPosition; recovered: boolean; entries: string[] }> {
     const { meta, history } = this.streamKeys(gateway, topic);
     const ttlMs = this.options.history?.ttlMs ?? 0;
@@ -479,6 +473,10 @@ function later(older: StreamPosition | undefined, newer: StreamPosition | undefi
   if (!older || !newer) return newer ?? older;
   if (older.epoch !== newer.epoch) return newer;
   return older.offset >= newer.offset ? older : newer;
+}
+
+function toHistoryRead(raw: { position: StreamPosition; recovered: boolean; entries: string[] }): HistoryRead {
+  return { position: raw.position, recovered: raw.recovered, entries: raw.entries.map(toEntry) };
 }
 
 function toEntry(payload: string): HistoryEntry {

@@ -10,7 +10,7 @@ import {
   MaxLength,
   ValidateNested,
 } from 'class-validator';
-import { StreamPositionDto } from '../core/gateway/index.js';
+import { SinceField, type StreamPositionDto } from '../core/gateway/index.js';
 import { DELIVERABLE_ROOM } from './chat-room.js';
 import { PUBLISHABLE_CHAT_EVENT_TYPES } from './chat-events.js';
 
@@ -23,10 +23,7 @@ export class RoomFrameDto {
 
 export class JoinRoomDataDto {
   /** The last position the client saw in the room: the events after it are sent after the reply. */
-  @IsOptional()
-  @IsObject({ message: 'data.since must be an object' })
-  @ValidateNested()
-  @Type(() => StreamPositionDto)
+  @SinceField()
   since?: StreamPositionDto;
 }
 

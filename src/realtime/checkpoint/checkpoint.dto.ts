@@ -1,8 +1,6 @@
-import { Type } from 'class-transformer';
 import {
   IsDefined,
   IsInt,
-  IsObject,
   IsOptional,
   IsString,
   MaxLength,
@@ -11,9 +9,8 @@ import {
   ValidatorConstraint,
   type ValidationArguments,
   type ValidatorConstraintInterface,
-  ValidateNested,
 } from 'class-validator';
-import { StreamPositionDto } from '../core/gateway/index.js';
+import { SinceField, type StreamPositionDto } from '../core/gateway/index.js';
 import { UUID } from './checkpoint-events.js';
 
 /** Seed 003's two session_id errors: absent (or not a string) and not a UUID. */
@@ -47,10 +44,7 @@ export class SessionParams {
 
 /** `subscribe`: a session, and optionally the last position the client saw in it (SPEC.md §11). */
 export class SubscribeParams extends SessionParams {
-  @IsOptional()
-  @IsObject({ message: 'since must be an object' })
-  @ValidateNested()
-  @Type(() => StreamPositionDto)
+  @SinceField()
   since?: StreamPositionDto;
 }
 

@@ -1,7 +1,7 @@
 import { Type } from 'class-transformer';
 import { IsIn, IsObject, IsOptional, IsString, Matches, ValidateIf, ValidateNested } from 'class-validator';
 import { SCHEDULER_EVENT_TYPES, type SchedulerEventType } from './scheduler-events.js';
-import { StreamPositionDto } from '../core/gateway/index.js';
+import { SinceField, type StreamPositionDto } from '../core/gateway/index.js';
 import { RESOURCE_ID, SCHEDULER_RESOURCE_TYPES, type SchedulerResourceType } from './scheduler-resources.js';
 
 const hasAction = (data: SystemStatusDataDto): boolean => data.action !== undefined;
@@ -22,10 +22,7 @@ export class SystemStatusDataDto {
   resourceId?: string;
 
   /** With `subscribe`: the last position the client saw in the resource's stream (SPEC.md §11). */
-  @IsOptional()
-  @IsObject()
-  @ValidateNested()
-  @Type(() => StreamPositionDto)
+  @SinceField()
   since?: StreamPositionDto;
 }
 

@@ -1,4 +1,5 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { withTimeout } from '../async/with-timeout.js';
 import { REALTIME_CONFIG, type RealtimeConfig } from '../../realtime.config.js';
 import { RedisConnector, type RedisClient, type RedisKeys } from '../../redis/index.js';
 import { describeConnection, type ClientDescriptor } from '../registry/client-descriptor.js';
@@ -212,12 +213,4 @@ export class ClusterView implements OnModuleInit, OnApplicationShutdown {
     const { instanceId } = this.config;
     return JSON.stringify(this.registry.list().map((connection) => describeConnection(connection, instanceId)));
   }
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error('timed out')), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }

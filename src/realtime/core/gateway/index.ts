@@ -22,4 +22,4 @@ export {
 export { RealtimeExceptionFilter } from './realtime-exception.filter.js';
 export { RealtimeGateway, type RealtimeGatewayOptions } from './realtime-gateway.decorator.js';
 export { PUBLISH_TARGETS, type PublishTarget, type RealtimeFeature } from './realtime-feature.js';
-export { StreamPositionDto } from './stream-position.dto.js';
+export { SinceField, StreamPositionDto } from './stream-position.dto.js';

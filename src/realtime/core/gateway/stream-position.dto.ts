@@ -1,4 +1,16 @@
-import { IsInt, IsNotEmpty, IsString, Max, MaxLength, Min } from 'class-validator';
+import { applyDecorators } from '@nestjs/common';
+import { Type } from 'class-transformer';
+import {
+  IsInt,
+  IsNotEmpty,
+  IsObject,
+  IsOptional,
+  IsString,
+  Max,
+  MaxLength,
+  Min,
+  ValidateNested,
+} from 'class-validator';
 
 /** A position a client resumes a stream from (SPEC.md §11), in any gateway's frames. */
 export class StreamPositionDto {
@@ -12,3 +24,12 @@ export class StreamPositionDto {
   @MaxLength(64, { message: 'since.epoch is too long' })
   epoch!: string;
 }
+
+/** An optional `since` field of a frame or of its params: a `StreamPositionDto`, validated whole. */
+export const SinceField = (): PropertyDecorator =>
+  applyDecorators(
+    IsOptional(),
+    IsObject({ message: 'since must be an object' }),
+    ValidateNested(),
+    Type(() => StreamPositionDto),
+  );

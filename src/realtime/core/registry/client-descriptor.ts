@@ -37,28 +37,19 @@ export function describeConnection(
     connected_at: connection.connectedAt.toISOString(),
     last_seen: new Date(connection.lastSeenAt).toISOString(),
     rooms: firstOf(connection, roomLimit),
-    rooms_total: connection.topics.size - implicitTopics(connection),
+    rooms_total: connection.topics.size - (connection.topics.has(BROADCAST) ? 1 : 0),
     messages_in: connection.messagesIn,
     messages_out: connection.messagesOut,
     instance,
   };
 }
 
-/** The streams every connection of its gateway is in (the broadcast, a notify client's own): not listed. */
-const isImplicit = (connection: Connection, topic: string): boolean =>
-  topic === BROADCAST || topic === `client:${connection.id}`;
-
-function implicitTopics(connection: Connection): number {
-  let count = 0;
-  for (const topic of connection.topics) if (isImplicit(connection, topic)) count++;
-  return count;
-}
-
+/** The broadcast stream, which every connection of its gateway is in, is not listed. */
 function firstOf(connection: Connection, limit: number): string[] {
   const first: string[] = [];
   for (const topic of connection.topics) {
     if (first.length >= limit) break;
-    if (!isImplicit(connection, topic)) first.push(topic);
+    if (topic !== BROADCAST) first.push(topic);
   }
   return first;
 }

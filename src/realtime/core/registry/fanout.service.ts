@@ -1,6 +1,7 @@
 import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
 import { EVENT_BUS, POSITION_STYLE, type BusMessage, type EventBus, type IdClaim } from '../../bus/event-bus.js';
-import { streamKey, type Positions, type StreamPosition } from '../../bus/stream-position.js';
+import { streamKey, type HistoryRead, type Positions, type StreamPosition } from '../../bus/stream-position.js';
+import { withTimeout } from '../async/with-timeout.js';
 import { REALTIME_CONFIG, type RealtimeConfig } from '../../realtime.config.js';
 import type { Connection } from '../transport/connection.js';
 import { ConnectionRegistry } from './connection-registry.service.js';
@@ -135,21 +136,16 @@ export class Fanout implements OnModuleInit {
    * client is told it did not recover.
    */
   private async readStream(gateway: GatewayName, join: StreamRead): Promise<StreamRead> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<undefined>((resolve) => {
-      timer = setTimeout(() => resolve(undefined), READ_DEADLINE_MS).unref();
-    });
-    const reading = (async () => {
+    const reading = async (): Promise<HistoryRead> => {
       await this.bus.watch(gateway, join.topic, this);
       const read = await this.bus.resume(gateway, join.topic, join.since);
       await this.receivedHere(gateway, join.topic, read.position);
       return read;
-    })().catch(() => undefined);
+    };
     try {
-      const read = await Promise.race([reading, timeout]);
-      return read ? { ...join, read } : join;
-    } finally {
-      clearTimeout(timer);
+      return { ...join, read: await withTimeout(reading(), READ_DEADLINE_MS) };
+    } catch {
+      return join;
     }
   }
 
