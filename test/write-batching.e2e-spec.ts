@@ -64,6 +64,23 @@ describe('writes batched per event-loop turn', () => {
     expect(seqs(reader)).toEqual(Array.from({ length: 200 }, (_, i) => i));
   });
 
+  it('sends the 101 response and the welcome frame in one write', async () => {
+    let writes: (() => number) | undefined;
+    const countUpgrade = (_request: unknown, socket: WriteCounted): void => {
+      writes = countWrites(socket);
+    };
+    const server = t.app.getHttpServer() as import('node:http').Server;
+    server.prependListener('upgrade', countUpgrade);
+    try {
+      const client = await t.chat({ sub: 'one-write', username: 'one-write' });
+      open.push(client);
+      expect(client.ofType('connected')).toHaveLength(1);
+      expect(writes?.()).toBe(1);
+    } finally {
+      server.off('upgrade', countUpgrade);
+    }
+  });
+
   it('gives a socket closed within the turn everything written to it before its close', async () => {
     const reader = await member('closing', 'channel:2');
     const [connection] = registry.list({ user: 'closing' });

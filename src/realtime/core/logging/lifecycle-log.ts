@@ -10,7 +10,8 @@ export class LifecycleLog {
   private readonly logger = new Logger('Realtime');
 
   info(event: string, fields: Fields): void {
-    this.logger.log(format(event, fields));
+    // Formatted only when written: a connect's line is on the upgrade path.
+    if (Logger.isLevelEnabled('log')) this.logger.log(format(event, fields));
   }
 
   security(event: string, fields: Fields): void {

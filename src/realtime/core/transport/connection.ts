@@ -112,6 +112,18 @@ export class Connection implements TurnWriter {
     this.userAgent = init.userAgent;
   }
 
+  /**
+   * A connection whose socket the transport corked before the 101 response: what the gateway sends
+   * while opening (its welcome, after the first reads) leaves with that response, in one write, once
+   * the turn's microtasks are done (or sooner, once enough is held).
+   */
+  static corkedAtUpgrade(init: ConnectionInit): Connection {
+    const connection = new Connection(init);
+    connection.turnBacklog = 0;
+    setImmediate(() => connection.endTurn());
+    return connection;
+  }
+
   /** The principal, for handlers that need one; throws `Authentication required` when there is none. */
   requirePrincipal(): Principal {
     if (!this.principal) throw AUTH_REQUIRED;

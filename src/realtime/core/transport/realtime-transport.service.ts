@@ -206,12 +206,17 @@ export class RealtimeTransport implements BeforeApplicationShutdown, OnApplicati
         return rejectUpgrade(socket, 503, 'Server shutting down');
       }
       let accepted = false;
+      // The 101 response waits, corked, for the connection's first frames: one write for both.
+      socket.cork();
       this.wss.handleUpgrade(request, socket, head, (ws) => {
         accepted = true;
         this.accept({ ws, request, route, gateway, authResult, slot, resumeFrom: resumeFromQuery(url.searchParams) });
       });
       // `ws` completes (or drops) the upgrade synchronously: a socket gone meanwhile gives its slot back.
-      if (!accepted) releaseSlot(slot);
+      if (!accepted) {
+        socket.uncork();
+        releaseSlot(slot);
+      }
     });
   }
 
@@ -230,7 +235,7 @@ export class RealtimeTransport implements BeforeApplicationShutdown, OnApplicati
     ws.on('error', (error: Error & { code?: string }) =>
       this.log.info('socket_error', { gateway: protocol.gateway, reason: error.code ?? error.message }),
     );
-    const connection = new Connection({
+    const connection = Connection.corkedAtUpgrade({
       socket: ws,
       ip: this.address.of(request),
       userAgent: String(request.headers['user-agent'] ?? ''),
