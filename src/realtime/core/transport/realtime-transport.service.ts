@@ -184,7 +184,8 @@ export class RealtimeTransport implements BeforeApplicationShutdown, OnApplicati
   }
 
   private handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
-    socket.on('error', () => socket.destroy());
+    // A module function, not a closure: a closure here would keep the request and its URL for the socket's life.
+    socket.on('error', destroyOnError);
     this.pending.headersReceived(socket as Socket);
     const url = new URL(request.url ?? '/', 'ws://localhost');
     const route = this.router.match(url.pathname);
@@ -368,4 +369,8 @@ function releaseSlot(slot: UserSlot | RealtimeError | undefined): void {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function destroyOnError(this: Duplex): void {
+  this.destroy();
 }
