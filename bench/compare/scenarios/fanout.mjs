@@ -1,0 +1,55 @@
+// Scenario `fanout`: one room of 100, 1,000 and 5,000 subscribers (BENCH_QUICK: 100 and 1,000), on
+// every server. Knobs: FANOUT_SUBSCRIBERS (comma list), BURST_EVENTS (200), PACED_EVENTS (100).
+import { KINDS, QUICK } from '../harness.mjs';
+import { groupBy, NAMES, ratioRows, table } from '../report.mjs';
+import { BROADCAST_COLUMNS, BROADCAST_METRICS, broadcastCells, measureBroadcast } from './broadcast.mjs';
+
+const SUBSCRIBERS = (process.env.FANOUT_SUBSCRIBERS ?? (QUICK ? '100,1000' : '100,1000,5000')).split(',').map(Number);
+export const BURST_EVENTS = Number(process.env.BURST_EVENTS ?? 200);
+export const PACED_EVENTS = Number(process.env.PACED_EVENTS ?? 100);
+const ROOM = 'channel:1';
+
+export default {
+  name: 'fanout',
+  async run() {
+    const results = [];
+    for (const subscribers of SUBSCRIBERS) {
+      for (const kind of KINDS) {
+        const label = `fanout ${NAMES[kind]} ×${subscribers}`;
+        const measured = await measureBroadcast({
+          label,
+          kind,
+          subscribers,
+          targets: [ROOM],
+          target: { room: ROOM },
+          burst: BURST_EVENTS,
+          paced: PACED_EVENTS,
+        });
+        results.push({ kind, subscribers, ...measured });
+        console.log(label, JSON.stringify(measured));
+      }
+    }
+    return [
+      '## 1. Room fan-out',
+      '',
+      `One room; ${BURST_EVENTS} events back to back (burst), then ${PACED_EVENTS} one at a time, each published ` +
+        'once the previous one reached every subscriber (paced); payload ~64 bytes. Connects: upgrade to welcome ' +
+        '(the app: with JWT verification and a log line each; its room joins come after, untimed). Idle memory: ' +
+        'RSS growth over the connections, after the joins (noisy below 1,000 connections).',
+      '',
+      ...table(
+        ['subscribers', 'server', ...BROADCAST_COLUMNS],
+        results.map((r) => [r.subscribers, NAMES[r.kind], ...broadcastCells(r)]),
+      ),
+      '',
+      '**This app over each peer and over the best peer** (CPU and memory: lower is better; rates: higher is better):',
+      '',
+      ...table(
+        ['subscribers', 'peer', ...BROADCAST_COLUMNS],
+        groupBy(results, (r) => r.subscribers).flatMap(({ key, byKind }) =>
+          ratioRows([key], byKind, BROADCAST_METRICS),
+        ),
+      ),
+    ];
+  },
+};
