@@ -1,7 +1,7 @@
 // What the broadcast scenarios (one room, many rooms, scheduler routing) measure the same way: a
 // server and its subscribers, then a burst of events back to back and events one at a time.
 import { sleep, startClients, startServer, timedRounds } from '../harness.mjs';
-import { fixed, whole } from '../report.mjs';
+import { fixed, groupBy, NAMES, ratioRows, table, whole } from '../report.mjs';
 
 /**
  * `subscribers` connections of `kind` (connection i to `targets[i % targets.length]`), then `burst`
@@ -85,3 +85,23 @@ export const broadcastCells = (r) => [
   whole(r.connectsPerSec),
   fixed(r.idleKiBPerConnection),
 ];
+
+/**
+ * A broadcast scenario's two tables: each server's figures per `key` (headed `keyHeader`), then this
+ * app's over each peer and over the best peer (`ratioNote` after the second table's title).
+ */
+export function broadcastTables(keyHeader, keyOf, results, ratioNote = '') {
+  return [
+    ...table(
+      [keyHeader, 'server', ...BROADCAST_COLUMNS],
+      results.map((r) => [keyOf(r), NAMES[r.kind], ...broadcastCells(r)]),
+    ),
+    '',
+    `**This app over each peer and over the best peer**${ratioNote}:`,
+    '',
+    ...table(
+      [keyHeader, 'peer', ...BROADCAST_COLUMNS],
+      groupBy(results, keyOf).flatMap(({ key, byKind }) => ratioRows([key], byKind, BROADCAST_METRICS)),
+    ),
+  ];
+}

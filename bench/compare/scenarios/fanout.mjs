@@ -1,8 +1,8 @@
 // Scenario `fanout`: one room of 100, 1,000 and 5,000 subscribers (BENCH_QUICK: 100 and 1,000), on
 // every server. Knobs: FANOUT_SUBSCRIBERS (comma list), BURST_EVENTS (200), PACED_EVENTS (100).
 import { KINDS, QUICK } from '../harness.mjs';
-import { groupBy, NAMES, ratioRows, table } from '../report.mjs';
-import { BROADCAST_COLUMNS, BROADCAST_METRICS, broadcastCells, measureBroadcast } from './broadcast.mjs';
+import { NAMES } from '../report.mjs';
+import { broadcastTables, measureBroadcast } from './broadcast.mjs';
 
 const SUBSCRIBERS = (process.env.FANOUT_SUBSCRIBERS ?? (QUICK ? '100,1000' : '100,1000,5000')).split(',').map(Number);
 export const BURST_EVENTS = Number(process.env.BURST_EVENTS ?? 200);
@@ -37,18 +37,11 @@ export default {
         '(the app: with JWT verification and a log line each; its room joins come after, untimed). Idle memory: ' +
         'RSS growth over the connections, after the joins (noisy below 1,000 connections).',
       '',
-      ...table(
-        ['subscribers', 'server', ...BROADCAST_COLUMNS],
-        results.map((r) => [r.subscribers, NAMES[r.kind], ...broadcastCells(r)]),
-      ),
-      '',
-      '**This app over each peer and over the best peer** (CPU and memory: lower is better; rates: higher is better):',
-      '',
-      ...table(
-        ['subscribers', 'peer', ...BROADCAST_COLUMNS],
-        groupBy(results, (r) => r.subscribers).flatMap(({ key, byKind }) =>
-          ratioRows([key], byKind, BROADCAST_METRICS),
-        ),
+      ...broadcastTables(
+        'subscribers',
+        (r) => r.subscribers,
+        results,
+        ' (CPU and memory: lower is better; rates: higher is better)',
       ),
     ];
   },

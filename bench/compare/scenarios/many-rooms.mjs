@@ -2,8 +2,8 @@
 // each event goes to every room. Knobs: MANY_ROOMS (count), ROOM_MEMBERS (5), MANY_ROOMS_BURST
 // (rounds back to back, 20), MANY_ROOMS_PACED (rounds one at a time, 10).
 import { KINDS, QUICK } from '../harness.mjs';
-import { groupBy, NAMES, ratioRows, table } from '../report.mjs';
-import { BROADCAST_COLUMNS, BROADCAST_METRICS, broadcastCells, measureBroadcast } from './broadcast.mjs';
+import { NAMES } from '../report.mjs';
+import { broadcastTables, measureBroadcast } from './broadcast.mjs';
 
 const ROOMS = Number(process.env.MANY_ROOMS ?? (QUICK ? 200 : 1000));
 const MEMBERS = Number(process.env.ROOM_MEMBERS ?? 5);
@@ -37,17 +37,7 @@ export default {
         `one event to every room (${ROOMS} publishes, ${ROOMS * MEMBERS} deliveries): ${BURST} rounds back to back ` +
         `(burst), then ${PACED} rounds one at a time, each once the previous one reached every member (paced).`,
       '',
-      ...table(
-        ['rooms × members', 'server', ...BROADCAST_COLUMNS],
-        results.map((r) => [shape, NAMES[r.kind], ...broadcastCells(r)]),
-      ),
-      '',
-      '**This app over each peer and over the best peer:**',
-      '',
-      ...table(
-        ['rooms × members', 'peer', ...BROADCAST_COLUMNS],
-        groupBy(results, () => shape).flatMap(({ byKind }) => ratioRows([shape], byKind, BROADCAST_METRICS)),
-      ),
+      ...broadcastTables('rooms × members', () => shape, results),
     ];
   },
 };

@@ -4,8 +4,8 @@
 // Socket.IO with io.to([task, experiment, project]), bare `ws` over the three Sets, deduplicated.
 // Knobs: SCHEDULER_SUBSCRIBERS (3,000; BENCH_QUICK: 900), BURST_EVENTS, PACED_EVENTS.
 import { KINDS, QUICK } from '../harness.mjs';
-import { groupBy, NAMES, ratioRows, table } from '../report.mjs';
-import { BROADCAST_COLUMNS, BROADCAST_METRICS, broadcastCells, measureBroadcast } from './broadcast.mjs';
+import { NAMES } from '../report.mjs';
+import { broadcastTables, measureBroadcast } from './broadcast.mjs';
 import { BURST_EVENTS, PACED_EVENTS } from './fanout.mjs';
 
 const SUBSCRIBERS = Number(process.env.SCHEDULER_SUBSCRIBERS ?? (QUICK ? 900 : 3000));
@@ -46,19 +46,7 @@ export default {
         '`io.to([task, experiment, project]).emit`; bare `ws`: the three Sets, deduplicated with a Set per event). ' +
         `${BURST_EVENTS} events back to back, then ${PACED_EVENTS} one at a time.`,
       '',
-      ...table(
-        ['subscribers', 'server', ...BROADCAST_COLUMNS],
-        results.map((r) => [SUBSCRIBERS, NAMES[r.kind], ...broadcastCells(r)]),
-      ),
-      '',
-      '**This app over each peer and over the best peer:**',
-      '',
-      ...table(
-        ['subscribers', 'peer', ...BROADCAST_COLUMNS],
-        groupBy(results, () => SUBSCRIBERS).flatMap(({ byKind }) =>
-          ratioRows([SUBSCRIBERS], byKind, BROADCAST_METRICS),
-        ),
-      ),
+      ...broadcastTables('subscribers', () => SUBSCRIBERS, results),
     ];
   },
 };
