@@ -5,6 +5,7 @@
 //   npm run bench                          (every scenario; writes bench/RESULTS.md)
 //   BENCH_QUICK=1 npm run bench            (a short version of every scenario)
 //   BENCH_ONLY=crossinstance,idle npm run bench   (some scenarios: printed, written only to BENCH_OUT)
+//   BENCH_CPU_PROF=/tmp/prof npm run bench   (each server under node --cpu-prof, profiles written there)
 // Scenarios and their knobs are in bench/compare/scenarios/. BENCH_TIMEOUT_MINUTES bounds the run.
 import { writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';

@@ -1,15 +1,15 @@
 import 'reflect-metadata';
-import { ConsoleLogger, Logger } from '@nestjs/common';
+import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { validateEnvironment } from './config/environment.js';
-import { RealtimeWsAdapter } from './realtime/index.js';
+import { BatchingConsoleLogger, RealtimeWsAdapter } from './realtime/index.js';
 
 /** SIGTERM/SIGINT: close sockets (1001) and the bus, then exit; past this, exit anyway (SPEC.md §9). */
 const SHUTDOWN_DEADLINE_MS = 10_000;
 
 async function bootstrap(): Promise<void> {
-  const logger = new ConsoleLogger('Realtime', { json: process.env.LOG_FORMAT === 'json' });
+  const logger = new BatchingConsoleLogger('Realtime', { json: process.env.LOG_FORMAT === 'json' });
   // Validated first, so that a configuration error is one line naming the variable, not a stack.
   validateEnvironment(process.env);
   const { AppModule } = await import('./app.module.js');

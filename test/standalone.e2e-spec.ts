@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { TestClient, eventually } from './support/test-client.js';
 import { runStandalone as run, startStandalone } from './support/standalone-process.js';
 import { hsToken } from './support/tokens.js';
@@ -75,4 +76,50 @@ describe('standalone app', () => {
     expect(app.output()).not.toContain(token.split('.')[2]);
     expect(app.output()).not.toContain('bad.token.value');
   }, 20_000);
+
+  it('writes the log lines of a burst of connects whole and in order, each connect before its disconnect', async () => {
+    const app = await startStandalone({ JWT_SECRET: SECRET, NODE_ENV: 'production' });
+    const users = Array.from({ length: 200 }, (_, i) => `burst-${i}`);
+    const clients = await Promise.all(
+      users.map((sub) =>
+        TestClient.open(`ws://127.0.0.1:${app.port}/api/v1/ws/connect?token=${hsToken({ sub }, SECRET)}`),
+      ),
+    );
+    for (const client of clients) client.close();
+    await eventually(() => (app.output().match(/ disconnect gateway=chat /g) ?? []).length === 200, 10_000, 'logged');
+    const lines = app.output().split('\n');
+    for (const sub of users) {
+      const connect = lines.findIndex(
+        (line) => /^\[Nest\] \d+ .* connect gateway=chat /.test(line) && line.includes(` user=${sub} `),
+      );
+      const disconnect = lines.findIndex(
+        (line) => / disconnect gateway=chat /.test(line) && line.includes(` user=${sub} `),
+      );
+      expect(connect).toBeGreaterThanOrEqual(0);
+      expect(disconnect).toBeGreaterThan(connect);
+    }
+    app.child.kill('SIGTERM');
+    expect(await app.exited).toBe(0);
+  }, 30_000);
+
+  it('loses no log line written just before the process exits', async () => {
+    const script =
+      "import { BatchingConsoleLogger } from './dist/realtime/index.js';" +
+      "const logger = new BatchingConsoleLogger('Realtime');" +
+      "for (let i = 0; i < 100; i++) logger.log('line ' + i); logger.error('last words'); process.exit(3);";
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    const code = await new Promise((resolve) => child.once('close', resolve));
+    expect(code).toBe(3);
+    expect(
+      stdout
+        .trimEnd()
+        .split('\n')
+        .map((line) => / (line \d+)$/.exec(line)?.[1]),
+    ).toEqual(Array.from({ length: 100 }, (_, i) => `line ${i}`));
+    expect(stderr).toMatch(/ERROR \[Realtime\] last words\n$/);
+  });
 });

@@ -24,12 +24,18 @@ export const APP_ENV = {
   WS_MAX_PENDING_UPGRADES: '100000',
 };
 
+/**
+ * BENCH_CPU_PROF=dir: each server runs under `node --cpu-prof` and, asked to end, exits by itself so
+ * that its profile (what bounds a figure) is written to `dir`.
+ */
+const CPU_PROF_DIR = process.env.BENCH_CPU_PROF;
+
 /** Every process this run started and has not ended yet. */
 const running = new Set();
 
 /** Ends every process this run started (they also exit when their IPC channel closes). */
 export function killAll() {
-  for (const child of running) child.kill('SIGKILL');
+  for (const child of running) if (!child.profiled) child.kill('SIGKILL');
   running.clear();
 }
 process.on('exit', killAll);
@@ -50,12 +56,13 @@ export function deadline(promise, ms, what) {
  * A forked process driven by requests: `ask(command)` sends `{...command, id}` and resolves with the
  * child's `{id, ...}` reply (rejects on its `{id, error}`, on a deadline, or when the child exits).
  */
-function spawn(name, script, args, env) {
+function spawn(name, script, args, env, profiled = false) {
   const child = fork(script, args, {
     env: { ...process.env, ...env, BENCH_JWT_SECRET: SECRET },
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-    execArgv: ['--expose-gc'],
+    execArgv: ['--expose-gc', ...(profiled ? ['--cpu-prof', `--cpu-prof-dir=${CPU_PROF_DIR}`] : [])],
   });
+  child.profiled = profiled;
   running.add(child);
   // Logs are read and dropped, as a log shipper would: a pipe, not a file.
   child.stdout.resume();
@@ -90,7 +97,8 @@ function spawn(name, script, args, env) {
       if (!exited) child.send(command);
     },
     kill() {
-      child.kill('SIGKILL');
+      if (profiled) child.disconnect();
+      else child.kill('SIGKILL');
       running.delete(child);
     },
   };
@@ -106,6 +114,7 @@ export async function startServer(kind, env = {}, name = kind) {
     'bench/compare/server.mjs',
     [kind],
     kind === 'app' ? { ...APP_ENV, ...env } : env,
+    Boolean(CPU_PROF_DIR),
   );
   const { port } = await server.ask({ cmd: 'listen' }, 120_000);
   return {

@@ -126,12 +126,11 @@ const kinds = {
   async app() {
     // The standalone app as `npm start` runs it (NODE_ENV=production, logging on; the bus as configured).
     await import('reflect-metadata');
-    const { ConsoleLogger } = await import('@nestjs/common');
     const { NestFactory } = await import('@nestjs/core');
     const { AppModule } = await import('../../dist/app.module.js');
-    const { ChatPublisher, ConnectionRegistry, RealtimeWsAdapter, SchedulerPublisher } =
+    const { BatchingConsoleLogger, ChatPublisher, ConnectionRegistry, RealtimeWsAdapter, SchedulerPublisher } =
       await import('../../dist/realtime/index.js');
-    const app = await NestFactory.create(AppModule, { logger: new ConsoleLogger('Realtime') });
+    const app = await NestFactory.create(AppModule, { logger: new BatchingConsoleLogger('Realtime') });
     app.useWebSocketAdapter(new RealtimeWsAdapter(app));
     await app.listen(0, '127.0.0.1');
     const chat = app.get(ChatPublisher);
@@ -199,6 +198,12 @@ const commands = {
   usage({ gc }) {
     if (gc) global.gc?.();
     return { cpu: process.cpuUsage(), rss: process.memoryUsage.rss(), connections: server.connections() };
+  },
+  /** A heap snapshot written to `path` (what the idle connections keep, for `retainers`-style reading). */
+  async snapshot({ path }) {
+    const { writeHeapSnapshot } = await import('node:v8');
+    global.gc?.();
+    return { path: writeHeapSnapshot(path) };
   },
   exit: () => process.exit(0),
 };

@@ -6,6 +6,7 @@ export { RealtimeModule } from './realtime.module.js';
 export type { RealtimeModuleOptions } from './realtime.options.js';
 export { REALTIME_CONFIG, type RealtimeConfig } from './realtime.config.js';
 export { RealtimeWsAdapter } from './core/transport/realtime-ws.adapter.js';
+export { BatchingConsoleLogger } from './core/logging/batching-console-logger.js';
 export { ConnectionRegistry } from './core/registry/connection-registry.service.js';
 export { TokenVerifier } from './core/auth/token-verifier.service.js';
 export { RealtimeMetrics } from './admin/realtime-metrics.service.js';

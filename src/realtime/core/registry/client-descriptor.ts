@@ -34,7 +34,7 @@ export function describeConnection(
     username: connection.principal?.username ?? null,
     ip: connection.ip,
     user_agent: connection.userAgent,
-    connected_at: connection.connectedAt.toISOString(),
+    connected_at: new Date(connection.connectedAt).toISOString(),
     last_seen: new Date(connection.lastSeenAt).toISOString(),
     rooms: firstOf(connection, roomLimit),
     rooms_total: connection.topics.size - (connection.topics.has(BROADCAST) ? 1 : 0),

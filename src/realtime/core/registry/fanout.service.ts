@@ -159,7 +159,7 @@ export class Fanout implements OnModuleInit {
    * id that is older is closed. Two claims racing on two instances leave exactly the newest one.
    */
   claimId(connection: Connection, code: number, reason: string): void {
-    const claim: IdClaim = { at: connection.connectedAt.getTime(), instance: this.config.instanceId };
+    const claim: IdClaim = { at: connection.connectedAt, instance: this.config.instanceId };
     this.bus.publish({
       kind: 'disconnect',
       connectionId: connection.id,
@@ -228,7 +228,7 @@ export class Fanout implements OnModuleInit {
   }
 
   private olderThan(connection: Connection, claim: IdClaim): boolean {
-    const at = connection.connectedAt.getTime();
+    const at = connection.connectedAt;
     return at < claim.at || (at === claim.at && this.config.instanceId < claim.instance);
   }
 }

@@ -63,7 +63,8 @@ export class Connection implements TurnWriter {
   readonly id: string;
   /** Monotonic per process: the pagination order of the admin views. */
   readonly sequence = ++nextSequence;
-  readonly connectedAt = new Date();
+  /** Epoch milliseconds. */
+  readonly connectedAt = Date.now();
   lastSeenAt = Date.now();
   messagesIn = 0;
   messagesOut = 0;

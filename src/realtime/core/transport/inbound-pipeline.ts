@@ -1,9 +1,11 @@
-import type { RawData } from 'ws';
+import WebSocket, { type RawData } from 'ws';
 import { FALLBACK_HANDLER, type InboundFrame } from '../gateway/gateway-definition.js';
 import { RATE_LIMITED, RealtimeError } from '../gateway/realtime-error.js';
 import type { LifecycleLog } from '../logging/lifecycle-log.js';
 import type { Connection } from './connection.js';
 import { InboundFrameParser } from './inbound-frame.parser.js';
+import type { RealtimeSocket } from './realtime-socket.js';
+import { sharedListener } from './shared-listener.js';
 
 /** A gateway's message handler as Nest hands it over: called with the frame, returns the reply. */
 export type FrameHandler = (frame: InboundFrame, key: string) => unknown;
@@ -16,7 +18,7 @@ const MAX_READ_PAUSE_MS = 1_000;
 interface InboundState {
   handlers: ReadonlyMap<string, FrameHandler>;
   /** Frames, and rate-limit notices, waiting their turn: replies go out in the order frames came. */
-  backlog: Array<{ data: RawData; isBinary: boolean } | typeof RATE_LIMIT_NOTICE>;
+  backlog?: Array<{ data: RawData; isBinary: boolean } | typeof RATE_LIMIT_NOTICE>;
   busy: boolean;
   lastRateLimitNoticeAt: number;
 }
@@ -30,6 +32,8 @@ interface InboundState {
 export class InboundPipeline {
   private readonly parser: InboundFrameParser;
   private readonly states = new WeakMap<Connection, InboundState>();
+  /** Every socket's `message` listener: one function, not a closure per socket. */
+  private readonly messageListener: (this: RealtimeSocket, data: RawData, isBinary: boolean) => void;
 
   constructor(
     options: { maxJsonDepth: number; maxBacklog: number },
@@ -37,29 +41,31 @@ export class InboundPipeline {
   ) {
     this.parser = new InboundFrameParser(options.maxJsonDepth);
     this.maxBacklog = options.maxBacklog;
+    this.messageListener = sharedListener((socket: RealtimeSocket, data: RawData, isBinary: boolean) => {
+      const connection = socket.connection;
+      const state = connection && this.states.get(connection);
+      if (state) this.receive(connection, state, data, isBinary);
+    });
   }
 
   /** Frames held per connection behind a running handler: the inbound burst. */
   private readonly maxBacklog: number;
 
   bind(connection: Connection, handlers: ReadonlyMap<string, FrameHandler>): void {
-    const state: InboundState = { handlers, backlog: [], busy: false, lastRateLimitNoticeAt: 0 };
+    const state: InboundState = { handlers, busy: false, lastRateLimitNoticeAt: 0 };
     this.states.set(connection, state);
     if (connection.opening) {
       state.busy = true;
       void connection.opening.then(() => this.resume(connection, state));
     }
-    connection.socket.on('message', (data: RawData, isBinary: boolean) =>
-      this.receive(connection, state, data, isBinary),
-    );
-    connection.socket.once('close', () => (state.backlog.length = 0));
+    connection.socket.on('message', this.messageListener);
   }
 
   private receive(connection: Connection, state: InboundState, data: RawData, isBinary: boolean): void {
     const now = Date.now();
     connection.recordInbound(now);
     // Both budgets are checked before anything is parsed: frames per second, then bytes per second.
-    if (!connection.rateLimiter.take(now) || state.backlog.length >= this.maxBacklog) {
+    if (!connection.rateLimiter.take(now) || (state.backlog?.length ?? 0) >= this.maxBacklog) {
       return this.rateLimited(connection, state);
     }
     const bytes = byteLength(data);
@@ -68,7 +74,7 @@ export class InboundPipeline {
       return this.rateLimited(connection, state);
     }
     if (state.busy) {
-      state.backlog.push({ data, isBinary });
+      (state.backlog ??= []).push({ data, isBinary });
       return;
     }
     this.process(connection, state, data, isBinary);
@@ -108,7 +114,11 @@ export class InboundPipeline {
   }
 
   private next(connection: Connection, state: InboundState): void {
+    if (!state.backlog) return;
+    // A closed connection's frames are dropped: a join handled after its close would leak a membership.
+    if (connection.socket.readyState === WebSocket.CLOSED) state.backlog.length = 0;
     const queued = state.backlog.shift();
+    if (state.backlog.length === 0) state.backlog = undefined;
     if (queued === RATE_LIMIT_NOTICE) {
       connection.sendError(RATE_LIMITED);
       return this.next(connection, state);
@@ -137,7 +147,7 @@ export class InboundPipeline {
       user: connection.principal?.sub,
       ip: connection.ip,
     });
-    if (state.busy) state.backlog.push(RATE_LIMIT_NOTICE);
+    if (state.busy) (state.backlog ??= []).push(RATE_LIMIT_NOTICE);
     else connection.sendError(RATE_LIMITED);
   }
 }

@@ -1,4 +1,5 @@
 import type { Socket } from 'node:net';
+import { sharedListener } from './shared-listener.js';
 
 export interface PendingLimits {
   /** Sockets per client address that have not finished their first request or upgrade. */
@@ -22,6 +23,8 @@ interface Pending {
 export class PendingConnections {
   private readonly sockets = new Map<Socket, Pending>();
   private readonly perIp = new Map<string, number>();
+  /** Every pending socket's `close` listener: one function, removed once the socket is settled. */
+  private readonly closeListener = sharedListener((socket: Socket) => this.settled(socket));
 
   constructor(
     private readonly limits: PendingLimits,
@@ -50,7 +53,7 @@ export class PendingConnections {
     }, this.limits.headerTimeoutMs).unref();
     this.sockets.set(socket, { ip: counted, timer });
     if (counted !== undefined) this.perIp.set(counted, fromIp + 1);
-    socket.once('close', () => this.settled(socket));
+    socket.on('close', this.closeListener);
   }
 
   /** Its headers arrived and it was served (a request) or admitted (an upgrade). */
@@ -59,6 +62,7 @@ export class PendingConnections {
     if (!pending) return;
     clearTimeout(pending.timer);
     this.sockets.delete(socket);
+    socket.off('close', this.closeListener);
     if (pending.ip === undefined) return;
     const left = (this.perIp.get(pending.ip) ?? 1) - 1;
     if (left > 0) this.perIp.set(pending.ip, left);

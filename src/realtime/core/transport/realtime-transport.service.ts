@@ -21,9 +21,12 @@ import { ConnectionRegistry } from '../registry/connection-registry.service.js';
 import { ClientAddress } from './client-address.service.js';
 import { Connection } from './connection.js';
 import { GatewayRouter, type RouteMatch } from './gateway-router.js';
+import { ExpirySchedule } from './expiry-schedule.js';
 import { GatewayServer } from './gateway-server.js';
 import { InboundPipeline, type FrameHandler } from './inbound-pipeline.js';
 import { PendingConnections } from './pending-connections.js';
+import { RealtimeSocket } from './realtime-socket.js';
+import { sharedListener } from './shared-listener.js';
 import { TokenBucket } from './token-bucket.js';
 import { TrafficStats } from './traffic-stats.service.js';
 
@@ -33,7 +36,6 @@ const TERMINATE_SETTLE_MS = 500;
 const HEADER_TIMEOUT_MS = 10_000;
 /** SPEC.md §10.1: a refused connection that has not finished the close handshake by then is cut off. */
 const REFUSED_CLOSE_GRACE_MS = 2_000;
-const MAX_TIMER_MS = 2 ** 31 - 1;
 
 interface Upgrade {
   ws: WebSocket;
@@ -55,7 +57,8 @@ interface RegisteredGateway {
 
 interface ConnectionHooks {
   onClose: Array<() => void>;
-  expiryTimer?: NodeJS.Timeout;
+  /** When its token expires (epoch ms), while scheduled. */
+  expiresAt?: number;
   slot?: UserSlot;
 }
 
@@ -73,6 +76,9 @@ export class RealtimeTransport implements BeforeApplicationShutdown, OnApplicati
   private readonly wss: WebSocketServer;
   private readonly gateways = new Map<GatewayName, RegisteredGateway>();
   private readonly hooks = new WeakMap<Connection, ConnectionHooks>();
+  private readonly expiries = new ExpirySchedule<Connection>((connection) =>
+    connection.close(CloseCode.UNAUTHENTICATED, 'Token expired'),
+  );
   private readonly attached = new Set<Server>();
   private heartbeat?: NodeJS.Timeout;
   private shuttingDown = false;
@@ -80,6 +86,8 @@ export class RealtimeTransport implements BeforeApplicationShutdown, OnApplicati
     this.handleUpgrade(request, socket, head);
   private readonly connectionListener = (socket: Socket): void => this.pending.accepted(socket);
   private readonly requestListener = (request: IncomingMessage): void => this.pending.settled(request.socket);
+  /** Shared by every socket: each finds its connection on itself. */
+  private readonly socketListeners = socketListeners(this);
   private readonly refusals: RefusalLog;
   private readonly pending: PendingConnections;
 
@@ -109,6 +117,7 @@ export class RealtimeTransport implements BeforeApplicationShutdown, OnApplicati
       maxPayload: config.messageMaxSize,
       perMessageDeflate: false,
       clientTracking: false,
+      WebSocket: RealtimeSocket,
     });
   }
 
@@ -141,6 +150,7 @@ export class RealtimeTransport implements BeforeApplicationShutdown, OnApplicati
     this.refusals.close();
     clearInterval(this.heartbeat);
     this.heartbeat = undefined;
+    this.expiries.clear();
   }
 
   /** Serves `definition.paths` from now on, within the gateway's limits. */
@@ -233,9 +243,9 @@ export class RealtimeTransport implements BeforeApplicationShutdown, OnApplicati
 
   private accept({ ws, request, route, gateway, authResult, slot, resumeFrom }: Upgrade): void {
     const protocol = gateway.definition;
-    ws.on('error', (error: Error & { code?: string }) =>
-      this.log.info('socket_error', { gateway: protocol.gateway, reason: error.code ?? error.message }),
-    );
+    // `ws` handles the TCP socket's errors from now on.
+    request.socket.off('error', destroyOnError);
+    ws.on('error', this.socketListeners.error);
     const connection = Connection.corkedAtUpgrade({
       socket: ws,
       ip: this.address.of(request),
@@ -250,6 +260,7 @@ export class RealtimeTransport implements BeforeApplicationShutdown, OnApplicati
       limits: this.config,
       traffic: this.traffic.of(protocol.gateway),
     });
+    (ws as RealtimeSocket).connection = connection;
     if (authResult.error && !(authResult.anonymous && protocol.allowsAnonymous)) {
       connection.traffic.authFailures++;
       this.refusals.refused('auth_failed', connection.ip, {
@@ -282,8 +293,8 @@ export class RealtimeTransport implements BeforeApplicationShutdown, OnApplicati
     const hooks: ConnectionHooks = { onClose: [], slot };
     this.hooks.set(connection, hooks);
     this.closeAtExpiry(connection, hooks);
-    connection.socket.on('pong', () => connection.pongReceived(Date.now()));
-    connection.socket.once('close', (code: number) => this.release(connection, hooks, code));
+    connection.socket.on('pong', this.socketListeners.pong);
+    connection.socket.on('close', this.socketListeners.close);
     this.log.info('connect', { ...this.describe(connection), url: redactUrl(request.url) });
   }
 
@@ -296,17 +307,32 @@ export class RealtimeTransport implements BeforeApplicationShutdown, OnApplicati
 
   /** SPEC.md §2: closed with 4401 `Token expired` once `exp` (plus the clock tolerance) passes. */
   private closeAtExpiry(connection: Connection, hooks: ConnectionHooks): void {
-    clearTimeout(hooks.expiryTimer);
+    this.cancelExpiry(connection, hooks);
     const exp = connection.principal?.exp;
     if (exp === undefined) return;
-    const expiresAt = (exp + this.config.auth.clockToleranceSec) * 1000;
-    const delay = Math.min(Math.max(expiresAt - Date.now(), 0), MAX_TIMER_MS);
-    hooks.expiryTimer = setTimeout(() => connection.close(CloseCode.UNAUTHENTICATED, 'Token expired'), delay);
-    hooks.expiryTimer.unref();
+    hooks.expiresAt = (exp + this.config.auth.clockToleranceSec) * 1000;
+    this.expiries.add(connection, hooks.expiresAt);
+  }
+
+  private cancelExpiry(connection: Connection, hooks: ConnectionHooks): void {
+    if (hooks.expiresAt !== undefined) this.expiries.delete(connection, hooks.expiresAt);
+    hooks.expiresAt = undefined;
+  }
+
+  /** @internal Its socket closed. */
+  released(connection: Connection, code: number): void {
+    const hooks = this.hooks.get(connection);
+    if (hooks) this.release(connection, hooks, code);
+  }
+
+  /** @internal */
+  socketError(connection: Connection | undefined, error: Error & { code?: string }): void {
+    this.log.info('socket_error', { gateway: connection?.gateway, reason: error.code ?? error.message });
   }
 
   private release(connection: Connection, hooks: ConnectionHooks, code: number): void {
-    clearTimeout(hooks.expiryTimer);
+    this.hooks.delete(connection);
+    this.cancelExpiry(connection, hooks);
     for (const callback of hooks.onClose) {
       try {
         callback();
@@ -320,7 +346,7 @@ export class RealtimeTransport implements BeforeApplicationShutdown, OnApplicati
     this.log.info('disconnect', {
       ...this.describe(connection),
       code: connection.closeCode ?? code,
-      duration_ms: Date.now() - connection.connectedAt.getTime(),
+      duration_ms: Date.now() - connection.connectedAt,
     });
   }
 
@@ -373,4 +399,17 @@ function sleep(ms: number): Promise<void> {
 
 function destroyOnError(this: Duplex): void {
   this.destroy();
+}
+
+/** The listeners every admitted socket shares. */
+function socketListeners(transport: RealtimeTransport) {
+  return {
+    error: sharedListener((socket: RealtimeSocket, error: Error & { code?: string }) =>
+      transport.socketError(socket.connection, error),
+    ),
+    pong: sharedListener((socket: RealtimeSocket) => socket.connection?.pongReceived(Date.now())),
+    close: sharedListener((socket: RealtimeSocket, code: number) => {
+      if (socket.connection) transport.released(socket.connection, code);
+    }),
+  };
 }
