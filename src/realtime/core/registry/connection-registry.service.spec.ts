@@ -80,6 +80,31 @@ describe('ConnectionRegistry', () => {
     expect(registry.topicCount('chat')).toBe(0);
   });
 
+  it('keeps presence right as a one-user topic gains other users and they leave in any order', () => {
+    const [alice1, alice2, bob, carol] = [
+      connection('alice'),
+      connection('alice'),
+      connection('bob'),
+      connection('carol'),
+    ];
+    for (const each of [alice1, alice2, bob, carol]) registry.admit(each, {});
+    const joined = (each: Connection) => registry.join(each, 'room').presenceChanged;
+    const left = (each: Connection) => registry.leave(each, 'room').presenceChanged;
+    expect([joined(alice1), joined(alice2), joined(bob), joined(carol)]).toEqual([true, false, true, true]);
+    expect([left(alice1), left(bob), left(alice2)]).toEqual([false, true, true]);
+    expect([joined(bob), joined(alice1)]).toEqual([true, true]);
+    expect([left(carol), left(bob), left(alice1)]).toEqual([true, true, true]);
+    expect(registry.topicCount('chat')).toBe(0);
+    // Emptied, the topic starts over as one user's.
+    expect([joined(bob), joined(bob), left(bob), joined(alice1), left(alice1)]).toEqual([
+      true,
+      false,
+      true,
+      true,
+      true,
+    ]);
+  });
+
   it('visits each member once however many of the topics it is in', () => {
     const [a, b, c] = [connection('a'), connection('b'), connection('c')];
     for (const each of [a, b, c]) registry.admit(each, {});

@@ -7,7 +7,33 @@ import { RealtimeError, TOO_MANY_CONNECTIONS } from '../gateway/realtime-error.j
 /** The members of one room or subscription, with how many connections each user has in it. */
 class TopicMembers {
   readonly connections = new Set<Connection>();
-  readonly users = new Map<string, number>();
+  /** While one user is all there is (a user's own room), no map: a few hundred bytes per user. */
+  private soleUser?: string;
+  private soleCount = 0;
+  private users?: Map<string, number>;
+
+  /** One more connection of `user` here: how many it has now. */
+  added(user: string): number {
+    if (this.users) return increment(this.users, user);
+    if (this.soleUser === undefined || this.soleUser === user) {
+      this.soleUser = user;
+      return ++this.soleCount;
+    }
+    this.users = new Map([[this.soleUser, this.soleCount]]);
+    this.soleUser = undefined;
+    this.soleCount = 0;
+    return increment(this.users, user);
+  }
+
+  /** One fewer connection of `user` here: how many it has left. */
+  removed(user: string): number {
+    if (this.users) return decrement(this.users, user);
+    if (this.soleUser !== user) return 0;
+    if (--this.soleCount > 0) return this.soleCount;
+    this.soleUser = undefined;
+    this.soleCount = 0;
+    return 0;
+  }
 }
 
 export interface MembershipChange {
@@ -125,7 +151,7 @@ export class ConnectionRegistry {
     members.connections.add(connection);
     connection.topics.add(topic);
     this.changed();
-    return { presenceChanged: increment(members.users, this.presenceKey(connection)) === 1 };
+    return { presenceChanged: members.added(this.presenceKey(connection)) === 1 };
   }
 
   leave(connection: Connection, topic: string): MembershipChange {
@@ -134,7 +160,7 @@ export class ConnectionRegistry {
     const members = index.get(topic);
     if (!members) return NO_CHANGE;
     members.connections.delete(connection);
-    const remaining = decrement(members.users, this.presenceKey(connection));
+    const remaining = members.removed(this.presenceKey(connection));
     if (members.connections.size === 0) {
       index.delete(topic);
       for (const listener of this.closedListeners) listener(connection.gateway, topic);

@@ -4,7 +4,7 @@ import type { GatewayName } from '../gateway/gateway-name.js';
 export interface RouteMatch {
   gateway: GatewayName;
   pattern: string;
-  params: Record<string, string>;
+  params: Readonly<Record<string, string>>;
 }
 
 interface Route {
@@ -14,6 +14,9 @@ interface Route {
   regex: RegExp;
   names: string[];
 }
+
+/** The params of every path without any: one object, not one per connection. */
+const NO_PARAMS: Readonly<Record<string, string>> = Object.freeze({});
 
 /** What a path parameter matches unless its gateway constrains it. */
 const DEFAULT_PARAM = '[A-Za-z0-9_.~-]{1,128}';
@@ -39,6 +42,7 @@ export class GatewayRouter {
     for (const route of this.routes) {
       const found = route.regex.exec(pathname);
       if (!found) continue;
+      if (route.names.length === 0) return { gateway: route.gateway, pattern: route.pattern, params: NO_PARAMS };
       const params: Record<string, string> = {};
       route.names.forEach((name, i) => (params[name] = decodeURIComponent(found[i + 1])));
       return { gateway: route.gateway, pattern: route.pattern, params };

@@ -10,13 +10,23 @@ import { sharedListener } from './shared-listener.js';
 /** A gateway's message handler as Nest hands it over: called with the frame, returns the reply. */
 export type FrameHandler = (frame: InboundFrame, key: string) => unknown;
 
+/**
+ * A connection's handlers: Nest binds each to the connection, but their keys are the gateway's, so
+ * the key index is one map per gateway and a connection keeps only the array.
+ */
+export interface BoundHandlers {
+  /** Message key → index in `callbacks`; shared by the gateway's connections. */
+  keys: ReadonlyMap<string, number>;
+  callbacks: readonly FrameHandler[];
+}
+
 const BINARY_REFUSED = RealtimeError.badFrame('Binary frames are not supported');
 const RATE_LIMIT_NOTICE = Symbol('rate limit notice');
 const MAX_READ_PAUSE_MS = 1_000;
 
 /** Per connection: frames waiting behind a running handler, and when the last rate-limit notice went out. */
 interface InboundState {
-  handlers: ReadonlyMap<string, FrameHandler>;
+  handlers: BoundHandlers;
   /** Frames, and rate-limit notices, waiting their turn: replies go out in the order frames came. */
   backlog?: Array<{ data: RawData; isBinary: boolean } | typeof RATE_LIMIT_NOTICE>;
   busy: boolean;
@@ -51,7 +61,7 @@ export class InboundPipeline {
   /** Frames held per connection behind a running handler: the inbound burst. */
   private readonly maxBacklog: number;
 
-  bind(connection: Connection, handlers: ReadonlyMap<string, FrameHandler>): void {
+  bind(connection: Connection, handlers: BoundHandlers): void {
     const state: InboundState = { handlers, busy: false, lastRateLimitNoticeAt: 0 };
     this.states.set(connection, state);
     if (connection.opening) {
@@ -91,7 +101,9 @@ export class InboundPipeline {
       return this.next(connection, state);
     }
     const key = connection.protocol.messageKey(frame);
-    const handler = key === undefined ? undefined : (state.handlers.get(key) ?? state.handlers.get(FALLBACK_HANDLER));
+    const { keys, callbacks } = state.handlers;
+    const index = key === undefined ? undefined : (keys.get(key) ?? keys.get(FALLBACK_HANDLER));
+    const handler = index === undefined ? undefined : callbacks[index];
     if (key === undefined || !handler) {
       connection.sendError(unknownType(key), frame);
       return this.next(connection, state);

@@ -23,7 +23,7 @@ import { Connection } from './connection.js';
 import { GatewayRouter, type RouteMatch } from './gateway-router.js';
 import { ExpirySchedule } from './expiry-schedule.js';
 import { GatewayServer } from './gateway-server.js';
-import { InboundPipeline, type FrameHandler } from './inbound-pipeline.js';
+import { InboundPipeline, type BoundHandlers } from './inbound-pipeline.js';
 import { PendingConnections } from './pending-connections.js';
 import { RealtimeSocket } from './realtime-socket.js';
 import { sharedListener } from './shared-listener.js';
@@ -162,7 +162,7 @@ export class RealtimeTransport implements BeforeApplicationShutdown, OnApplicati
   }
 
   /** Wires a gateway's handlers to the connection's inbound pipeline. */
-  bindHandlers(connection: Connection, handlers: ReadonlyMap<string, FrameHandler>): void {
+  bindHandlers(connection: Connection, handlers: BoundHandlers): void {
     this.inbound.bind(connection, handlers);
   }
 

@@ -2,6 +2,7 @@ import type { INestApplication } from '@nestjs/common';
 import { AbstractWsAdapter, type MessageMappingProperties } from '@nestjs/websockets';
 import type { Server } from 'node:http';
 import type { Observable } from 'rxjs';
+import type { GatewayName } from '../gateway/gateway-name.js';
 import type { RealtimeGatewayOptions } from '../gateway/realtime-gateway.decorator.js';
 import type { Connection } from './connection.js';
 import type { GatewayServer } from './gateway-server.js';
@@ -17,6 +18,7 @@ import { RealtimeTransport } from './realtime-transport.service.js';
  */
 export class RealtimeWsAdapter extends AbstractWsAdapter {
   private transport?: RealtimeTransport;
+  private readonly handlerKeys = new Map<GatewayName, ReadonlyMap<string, number>>();
 
   constructor(private readonly app: INestApplication) {
     super(app);
@@ -48,9 +50,18 @@ export class RealtimeWsAdapter extends AbstractWsAdapter {
     // Replies are sent by the transport, in the gateway's framing, not through Nest's transform.
     _transform: (data: unknown) => Observable<unknown>,
   ): void {
-    const byKey = new Map<string, FrameHandler>();
-    for (const handler of handlers) byKey.set(String(handler.message), handler.callback as FrameHandler);
-    this.resolveTransport().bindHandlers(client, byKey);
+    const callbacks = handlers.map((handler) => handler.callback as FrameHandler);
+    this.resolveTransport().bindHandlers(client, { keys: this.keysOf(client.gateway, handlers), callbacks });
+  }
+
+  /** The gateway's key index, built at its first connection (Nest lists a gateway's handlers in one order). */
+  private keysOf(gateway: GatewayName, handlers: MessageMappingProperties[]): ReadonlyMap<string, number> {
+    const known = this.handlerKeys.get(gateway);
+    const same = known?.size === handlers.length && handlers.every((h, i) => known.get(String(h.message)) === i);
+    if (known && same) return known;
+    const keys = new Map(handlers.map((handler, index) => [String(handler.message), index]));
+    this.handlerKeys.set(gateway, keys);
+    return keys;
   }
 
   override async close(server: GatewayServer): Promise<void> {
