@@ -9,7 +9,7 @@ import type { GatewayTraffic } from './gateway-traffic.js';
 import { OutboundBudget, type OutboundLimits } from './outbound-budget.js';
 import type { PreparedFrame } from './prepared-frame.js';
 import type { TokenBucket } from './token-bucket.js';
-import { writeBatch, type TurnWriter } from './write-batch.js';
+import { openingBatch, writeBatch, type TurnWriter } from './write-batch.js';
 
 /** How long a socket closed for overflow gets to finish the close handshake. */
 const OVERFLOW_CLOSE_GRACE_MS = 2_000;
@@ -121,7 +121,7 @@ export class Connection implements TurnWriter {
   static corkedAtUpgrade(init: ConnectionInit): Connection {
     const connection = new Connection(init);
     connection.turnBacklog = 0;
-    setImmediate(() => connection.endTurn());
+    openingBatch.add(connection);
     return connection;
   }
 

@@ -14,10 +14,16 @@ class WriteBatch {
     for (const writer of this.corked.splice(0)) writer.endTurn();
   };
 
+  constructor(private readonly schedule: (callback: () => void) => unknown) {}
+
   add(writer: TurnWriter): void {
     this.corked.push(writer);
-    if (this.corked.length === 1) process.nextTick(this.flush);
+    if (this.corked.length === 1) this.schedule(this.flush);
   }
 }
 
-export const writeBatch = new WriteBatch();
+/** Uncorked once the current callback and its ticks are done. */
+export const writeBatch = new WriteBatch((flush) => process.nextTick(flush));
+
+/** Uncorked after this turn's promises too (a welcome sent once the connect's async steps are done). */
+export const openingBatch = new WriteBatch((flush) => setImmediate(flush));
