@@ -27,6 +27,8 @@ let pings = 0;
 /** Latencies (ms) since the last `expect`, and when the last event arrived. */
 let samples = [];
 let lastArrival = 0;
+/** The connections of the last `open`, with the room each joins. */
+let lastOpened = [];
 
 function received(record, sentAt) {
   if (record.expected < 0) return;
@@ -130,7 +132,7 @@ const commands = {
   /**
    * `count` connections of `kind` into `group`, connection i (of the run: `first` + i) to
    * `targets[i % targets.length]`; timed from the first upgrade to the last welcome. The app's chat
-   * connections then join their room (untimed) unless `join` is false.
+   * connections join their room with `joinOpened`, once every client process has connected.
    */
   async open(spec) {
     const addresses = Array.from({ length: spec.count }, (_, i) => address(spec, spec.first + i));
@@ -139,11 +141,15 @@ const commands = {
       connect(spec, url, target, `127.0.0.${2 + ((spec.first + i) % SOURCE_ADDRESSES)}`),
     );
     const ms = Number(process.hrtime.bigint() - started) / 1e6;
-    if (spec.kind === 'app' && spec.gateway !== 'scheduler' && spec.join !== false) {
-      await inBatches(records, (record, i) => join(record, addresses[i].target));
-    }
+    lastOpened = records.map((record, i) => ({ record, room: addresses[i].target }));
     groups.set(spec.group ?? 'default', [...(groups.get(spec.group ?? 'default') ?? []), ...records]);
     return { opened: records.length, ms };
+  },
+  /** The connections of the last `open` join their chat room (untimed). */
+  async joinOpened() {
+    await inBatches(lastOpened, ({ record, room }) => join(record, room));
+    lastOpened = [];
+    return {};
   },
   /** Arms the sockets of `groups` (all when omitted) for `events` each; `atLeast`: more are no error. */
   expect({ events, groups: names, atLeast }) {

@@ -5,7 +5,7 @@
 // The parent asks for publishes (back to back, one, or at a steady rate with the send time in the
 // payload) and for the process's own CPU time, memory and connection count. Options come from the
 // environment: BENCH_HEARTBEAT_MS (peers' heartbeat sweeps), BENCH_REDIS_URL and BENCH_REDIS_KEY
-// (Socket.IO's Redis adapter); the app reads its own variables (REDIS_URL, WS_HEARTBEAT_INTERVAL, …).
+// (Socket.IO's Redis adapter; bare `ws` over Redis pub/sub); the app reads its own variables (REDIS_URL, WS_HEARTBEAT_INTERVAL, …).
 import { createServer } from 'node:http';
 
 const kind = process.argv[2];
@@ -71,11 +71,23 @@ const kinds = {
     const send = (room, json) => {
       for (const socket of members(room)) socket.send(json);
     };
+    // With BENCH_REDIS_URL, a room's events go through Redis pub/sub (one channel per room, as
+    // ioredis users do it by hand): the floor of a cross-instance hop, with no adapter on it.
+    let toRoom = send;
+    if (process.env.BENCH_REDIS_URL) {
+      const { Redis } = await import('ioredis');
+      const pub = new Redis(process.env.BENCH_REDIS_URL);
+      const sub = pub.duplicate();
+      const prefix = `${process.env.BENCH_REDIS_KEY ?? 'bench'}:`;
+      await sub.psubscribe(`${prefix}*`);
+      sub.on('pmessage', (_pattern, channel, json) => send(channel.slice(prefix.length), json));
+      toRoom = (room, json) => void pub.publish(prefix + room, json);
+    }
     return {
       port: await listening(http),
       connections: () => connections,
       toRoom(room, data) {
-        send(room, JSON.stringify({ type: 'message', room, data, timestamp: new Date().toISOString() }));
+        toRoom(room, JSON.stringify({ type: 'message', room, data, timestamp: new Date().toISOString() }));
       },
       toTask(task, data) {
         const json = JSON.stringify(taskFrame(task, data));

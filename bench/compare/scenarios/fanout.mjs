@@ -1,12 +1,12 @@
-// Scenario `fanout`: one room of 100, 1,000 and 5,000 subscribers (BENCH_QUICK: 100 and 1,000), on
-// every server. Knobs: FANOUT_SUBSCRIBERS (comma list), BURST_EVENTS (200), PACED_EVENTS (100).
+// Scenario `fanout`: one room of 100, 1,000 and 5,000 subscribers (BENCH_QUICK: 1,000), on
+// every server. Knobs: FANOUT_SUBSCRIBERS (comma list), BURST_EVENTS (200), PACED_EVENTS (100; BENCH_QUICK: 50).
 import { KINDS, QUICK } from '../harness.mjs';
 import { NAMES } from '../report.mjs';
 import { broadcastTables, measureBroadcast } from './broadcast.mjs';
 
-const SUBSCRIBERS = (process.env.FANOUT_SUBSCRIBERS ?? (QUICK ? '100,1000' : '100,1000,5000')).split(',').map(Number);
+const SUBSCRIBERS = (process.env.FANOUT_SUBSCRIBERS ?? (QUICK ? '1000' : '100,1000,5000')).split(',').map(Number);
 export const BURST_EVENTS = Number(process.env.BURST_EVENTS ?? 200);
-export const PACED_EVENTS = Number(process.env.PACED_EVENTS ?? 100);
+export const PACED_EVENTS = Number(process.env.PACED_EVENTS ?? (QUICK ? 50 : 100));
 const ROOM = 'channel:1';
 
 export default {

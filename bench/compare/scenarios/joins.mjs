@@ -1,17 +1,17 @@
 // Scenario `joins` (this app only: the peers have no presence): joins into a room of 10 members and
-// one of 5,000 (BENCH_QUICK: 2,000), the server in its own process, the members spread over two
+// one of 5,000 (BENCH_QUICK: 1,000), the server in its own process, the members spread over two
 // client processes, the joining tabs in the first one, joining one at a time (round trip). Second
 // tabs (their user is in the room already) announce nothing; first tabs (a new user) announce
 // user_joined to every member. Goal: second tabs join the large room at ≥ 0.8× the small one's rate.
-// Knobs: SMALL (10), LARGE, JOINS (second tabs per room, 300; BENCH_QUICK: 100), FIRST_JOINS
-// (first tabs per room, 100; BENCH_QUICK: 50).
+// Knobs: SMALL (10), LARGE, JOINS (second tabs per room, 300; BENCH_QUICK: 50), FIRST_JOINS
+// (first tabs per room, 100; BENCH_QUICK: 20).
 import { QUICK, sleep, startClients, startServer } from '../harness.mjs';
 import { fixed, table, whole } from '../report.mjs';
 
 const SMALL = Number(process.env.SMALL ?? 10);
-const LARGE = Number(process.env.LARGE ?? (QUICK ? 2000 : 5000));
-const JOINS = Number(process.env.JOINS ?? (QUICK ? 100 : 300));
-const FIRST_JOINS = Number(process.env.FIRST_JOINS ?? (QUICK ? 50 : 100));
+const LARGE = Number(process.env.LARGE ?? (QUICK ? 1000 : 5000));
+const JOINS = Number(process.env.JOINS ?? (QUICK ? 50 : 300));
+const FIRST_JOINS = Number(process.env.FIRST_JOINS ?? (QUICK ? 20 : 100));
 /** A room's members are tabs of at most this many users: no O(size²) user_joined set-up. */
 const USERS_PER_ROOM = 100;
 const GOAL = 0.8;

@@ -1,11 +1,11 @@
-// Scenario `manyrooms`: many rooms of few members (1,000 × 5; BENCH_QUICK: 200 × 5), on every server;
+// Scenario `manyrooms`: many rooms of few members (1,000 × 5; BENCH_QUICK: 100 × 5), on every server;
 // each event goes to every room. Knobs: MANY_ROOMS (count), ROOM_MEMBERS (5), MANY_ROOMS_BURST
 // (rounds back to back, 20), MANY_ROOMS_PACED (rounds one at a time, 10).
 import { KINDS, QUICK } from '../harness.mjs';
 import { NAMES } from '../report.mjs';
 import { broadcastTables, measureBroadcast } from './broadcast.mjs';
 
-const ROOMS = Number(process.env.MANY_ROOMS ?? (QUICK ? 200 : 1000));
+const ROOMS = Number(process.env.MANY_ROOMS ?? (QUICK ? 100 : 1000));
 const MEMBERS = Number(process.env.ROOM_MEMBERS ?? 5);
 const BURST = Number(process.env.MANY_ROOMS_BURST ?? (QUICK ? 10 : 20));
 const PACED = Number(process.env.MANY_ROOMS_PACED ?? 10);

@@ -2,13 +2,13 @@
 // project (a third of the connections on each), on every server: the app publishes with
 // SchedulerPublisher.taskProgress (routed to task + experiment + project, each connection once),
 // Socket.IO with io.to([task, experiment, project]), bare `ws` over the three Sets, deduplicated.
-// Knobs: SCHEDULER_SUBSCRIBERS (3,000; BENCH_QUICK: 900), BURST_EVENTS, PACED_EVENTS.
+// Knobs: SCHEDULER_SUBSCRIBERS (3,000; BENCH_QUICK: 300), BURST_EVENTS, PACED_EVENTS.
 import { KINDS, QUICK } from '../harness.mjs';
 import { NAMES } from '../report.mjs';
 import { broadcastTables, measureBroadcast } from './broadcast.mjs';
 import { BURST_EVENTS, PACED_EVENTS } from './fanout.mjs';
 
-const SUBSCRIBERS = Number(process.env.SCHEDULER_SUBSCRIBERS ?? (QUICK ? 900 : 3000));
+const SUBSCRIBERS = Number(process.env.SCHEDULER_SUBSCRIBERS ?? (QUICK ? 300 : 3000));
 const TASK = { taskId: 'task-7', experimentId: 'exp-3', projectId: 'proj-1' };
 
 /** Where a subscriber of each kind subscribes: the app's scheduler paths, the peers' rooms. */
