@@ -3,14 +3,14 @@
 // run, its keys deleted after), beside two Socket.IO instances with @socket.io/redis-adapter and two
 // bare `ws` servers passing each event through Redis pub/sub (the floor of the hop); the publisher on instance A, the subscribers (chat room members) on instance B. Events at a steady rate,
 // their send time in the payload; receivers compute the latency. Knobs: CROSS_RATES (events/s, comma
-// list: 1000,5000), CROSS_SECONDS (per rate: 5; BENCH_QUICK: 2), CROSS_SUBSCRIBERS (10).
+// list: 1000,5000), CROSS_SECONDS (per rate: 5; BENCH_QUICK: 1), CROSS_SUBSCRIBERS (10).
 import { Redis } from 'ioredis';
 import { cpuBetween, deadline, percentiles, QUICK, sleep, startClients, startServer } from '../harness.mjs';
 import { fixed, groupBy, NAMES, ratioRows, table, whole } from '../report.mjs';
 
 const REDIS_URL = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
 const RATES = (process.env.CROSS_RATES ?? '1000,5000').split(',').map(Number);
-const SECONDS = Number(process.env.CROSS_SECONDS ?? (QUICK ? 2 : 5));
+const SECONDS = Number(process.env.CROSS_SECONDS ?? (QUICK ? 1 : 5));
 const SUBSCRIBERS = Number(process.env.CROSS_SUBSCRIBERS ?? 10);
 const ROOM = 'channel:1';
 const KINDS = ['ws', 'socketio', 'app'];

@@ -4,14 +4,14 @@
 // 100 ms) times delivery: do heartbeat sweeps stall it? The peers likewise, with a heartbeat at the
 // same interval (bare `ws`: ws's README ping sweep; Socket.IO: pingInterval). Four client processes
 // (the open-files limit is per process). Knobs: IDLE_CONNECTIONS (19,000; BENCH_QUICK: 1,000),
-// IDLE_SECONDS (this app: 150; BENCH_QUICK: 8), IDLE_PEER_SECONDS (60; BENCH_QUICK: 4),
+// IDLE_SECONDS (this app: 150; BENCH_QUICK: 5), IDLE_PEER_SECONDS (60; BENCH_QUICK: 3),
 // IDLE_HEARTBEAT (seconds: 5; timeout 3×), IDLE_KINDS (comma list: ws,socketio,app).
 import { KINDS, percentiles, QUICK, sleep, startClients, startServer } from '../harness.mjs';
 import { fixed, groupBy, mib, NAMES, ratioRows, table, whole } from '../report.mjs';
 
 const CONNECTIONS = Number(process.env.IDLE_CONNECTIONS ?? (QUICK ? 1000 : 19000));
-const APP_SECONDS = Number(process.env.IDLE_SECONDS ?? (QUICK ? 8 : 150));
-const PEER_SECONDS = Number(process.env.IDLE_PEER_SECONDS ?? (QUICK ? 4 : 60));
+const APP_SECONDS = Number(process.env.IDLE_SECONDS ?? (QUICK ? 5 : 150));
+const PEER_SECONDS = Number(process.env.IDLE_PEER_SECONDS ?? (QUICK ? 3 : 60));
 const HEARTBEAT = Number(process.env.IDLE_HEARTBEAT ?? 5);
 const IDLE_KINDS = process.env.IDLE_KINDS?.split(',') ?? KINDS;
 const SAMPLE_MS = QUICK ? 2000 : 5000;
