@@ -132,7 +132,8 @@ const commands = {
   /**
    * `count` connections of `kind` into `group`, connection i (of the run: `first` + i) to
    * `targets[i % targets.length]`; timed from the first upgrade to the last welcome. The app's chat
-   * connections join their room with `joinOpened`, once every client process has connected.
+   * connections then join their room at `joinOpened` (once every client process has connected),
+   * unless `join` is false.
    */
   async open(spec) {
     const addresses = Array.from({ length: spec.count }, (_, i) => address(spec, spec.first + i));
@@ -141,11 +142,12 @@ const commands = {
       connect(spec, url, target, `127.0.0.${2 + ((spec.first + i) % SOURCE_ADDRESSES)}`),
     );
     const ms = Number(process.hrtime.bigint() - started) / 1e6;
-    lastOpened = records.map((record, i) => ({ record, room: addresses[i].target }));
+    const joining = spec.kind === 'app' && spec.gateway !== 'scheduler' && spec.join !== false;
+    lastOpened = joining ? records.map((record, i) => ({ record, room: addresses[i].target })) : [];
     groups.set(spec.group ?? 'default', [...(groups.get(spec.group ?? 'default') ?? []), ...records]);
     return { opened: records.length, ms };
   },
-  /** The connections of the last `open` join their chat room (untimed). */
+  /** The app chat connections of the last `open` join their room (untimed); nothing for the others. */
   async joinOpened() {
     await inBatches(lastOpened, ({ record, room }) => join(record, room));
     lastOpened = [];

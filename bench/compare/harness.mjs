@@ -148,11 +148,9 @@ export function startClients(processes = 2) {
           return client.ask({ cmd: 'open', ...spec, count, first: i * share }, 60_000 + count * 20);
         }),
       );
-      // Joins after every process's connects, so that they do not slow the connects being timed.
-      if (spec.kind === 'app' && spec.gateway !== 'scheduler' && spec.join !== false) {
-        // The app's first joins each announce user_joined to the room: O(n²) frames at 5,000 members.
-        await each({ cmd: 'joinOpened' }, 60_000 + share * 100);
-      }
+      // Joins after every process's connects, so that they do not slow the connects being timed. The
+      // app's first joins each announce user_joined to the room: O(n²) frames at 5,000 members.
+      await each({ cmd: 'joinOpened' }, 60_000 + share * 100);
       return { count: spec.count, connectSeconds: Math.max(...opened.map((reply) => reply.ms)) / 1000 };
     },
     /** Arms `groups` (all when omitted) to receive `events` each (`atLeast`: more are no error). */

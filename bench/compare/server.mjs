@@ -73,7 +73,7 @@ const kinds = {
     };
     // With BENCH_REDIS_URL, a room's events go through Redis pub/sub (one channel per room, as
     // ioredis users do it by hand): the floor of a cross-instance hop, with no adapter on it.
-    let toRoom = send;
+    let deliver = send;
     if (process.env.BENCH_REDIS_URL) {
       const { Redis } = await import('ioredis');
       const pub = new Redis(process.env.BENCH_REDIS_URL);
@@ -81,13 +81,13 @@ const kinds = {
       const prefix = `${process.env.BENCH_REDIS_KEY ?? 'bench'}:`;
       await sub.psubscribe(`${prefix}*`);
       sub.on('pmessage', (_pattern, channel, json) => send(channel.slice(prefix.length), json));
-      toRoom = (room, json) => void pub.publish(prefix + room, json);
+      deliver = (room, json) => void pub.publish(prefix + room, json);
     }
     return {
       port: await listening(http),
       connections: () => connections,
       toRoom(room, data) {
-        toRoom(room, JSON.stringify({ type: 'message', room, data, timestamp: new Date().toISOString() }));
+        deliver(room, JSON.stringify({ type: 'message', room, data, timestamp: new Date().toISOString() }));
       },
       toTask(task, data) {
         const json = JSON.stringify(taskFrame(task, data));

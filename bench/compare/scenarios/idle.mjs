@@ -38,7 +38,7 @@ async function measure(kind) {
     const { connectSeconds } = await clients.open(idle);
     const probe = { cmd: 'open', kind, port: server.port, group: 'probe', count: 1, first: CONNECTIONS };
     await clients.ask(0, { ...probe, targets: [PROBE_ROOM], latency: true });
-    if (kind === 'app') await clients.ask(0, { cmd: 'joinOpened' });
+    await clients.ask(0, { cmd: 'joinOpened' });
     await sleep(1000);
     const connected = await server.usage();
     if (connected.connections !== CONNECTIONS + 1) {

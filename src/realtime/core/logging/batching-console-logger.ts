@@ -31,7 +31,7 @@ export class BatchingConsoleLogger extends ConsoleLogger {
     errorStack?: unknown,
     params?: Record<string, unknown>,
   ): void {
-    if (!this.options.forceConsole) BatchingConsoleLogger.corkForTurn(writeStreamType ?? 'stdout');
+    if (!this.options.forceConsole) BatchingConsoleLogger.corkUntilFlush(writeStreamType ?? 'stdout');
     super.printMessages(messages, context, logLevel, writeStreamType, errorStack, params);
   }
 
@@ -44,7 +44,7 @@ export class BatchingConsoleLogger extends ConsoleLogger {
     return BatchingConsoleLogger.timestamp;
   }
 
-  private static corkForTurn(stream: Stream): void {
+  private static corkUntilFlush(stream: Stream): void {
     if (this.corked.has(stream)) return;
     // An unref'd timer: a process with nothing else to do exits, and its exit flushes.
     if (this.corked.size === 0) setTimeout(() => this.uncorkAll(), FLUSH_INTERVAL_MS).unref();

@@ -43,7 +43,11 @@ export class InboundPipeline {
   private readonly parser: InboundFrameParser;
   private readonly states = new WeakMap<Connection, InboundState>();
   /** Every socket's `message` listener: one function, not a closure per socket. */
-  private readonly messageListener: (this: RealtimeSocket, data: RawData, isBinary: boolean) => void;
+  private readonly messageListener = sharedListener((socket: RealtimeSocket, data: RawData, isBinary: boolean) => {
+    const connection = socket.connection;
+    const state = connection && this.states.get(connection);
+    if (state) this.receive(connection, state, data, isBinary);
+  });
 
   constructor(
     options: { maxJsonDepth: number; maxBacklog: number },
@@ -51,11 +55,6 @@ export class InboundPipeline {
   ) {
     this.parser = new InboundFrameParser(options.maxJsonDepth);
     this.maxBacklog = options.maxBacklog;
-    this.messageListener = sharedListener((socket: RealtimeSocket, data: RawData, isBinary: boolean) => {
-      const connection = socket.connection;
-      const state = connection && this.states.get(connection);
-      if (state) this.receive(connection, state, data, isBinary);
-    });
   }
 
   /** Frames held per connection behind a running handler: the inbound burst. */
@@ -127,7 +126,7 @@ export class InboundPipeline {
 
   private next(connection: Connection, state: InboundState): void {
     if (!state.backlog) return;
-    // A closed connection's frames are dropped: a join handled after its close would leak a membership.
+    // A closed connection's queued frames are dropped: nothing is handled for a client that is gone.
     if (connection.socket.readyState === WebSocket.CLOSED) state.backlog.length = 0;
     const queued = state.backlog.shift();
     if (state.backlog.length === 0) state.backlog = undefined;

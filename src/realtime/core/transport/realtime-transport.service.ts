@@ -86,8 +86,18 @@ export class RealtimeTransport implements BeforeApplicationShutdown, OnApplicati
     this.handleUpgrade(request, socket, head);
   private readonly connectionListener = (socket: Socket): void => this.pending.accepted(socket);
   private readonly requestListener = (request: IncomingMessage): void => this.pending.settled(request.socket);
-  /** Shared by every socket: each finds its connection on itself. */
-  private readonly socketListeners = socketListeners(this);
+  /** Shared by every admitted socket: each finds its connection on itself. */
+  private readonly socketListeners = {
+    error: sharedListener((socket: RealtimeSocket, error: Error & { code?: string }) =>
+      this.log.info('socket_error', { gateway: socket.connection?.gateway, reason: error.code ?? error.message }),
+    ),
+    pong: sharedListener((socket: RealtimeSocket) => socket.connection?.pongReceived(Date.now())),
+    close: sharedListener((socket: RealtimeSocket, code: number) => {
+      const connection = socket.connection;
+      const hooks = connection && this.hooks.get(connection);
+      if (connection && hooks) this.release(connection, hooks, code);
+    }),
+  };
   private readonly refusals: RefusalLog;
   private readonly pending: PendingConnections;
 
@@ -319,17 +329,6 @@ export class RealtimeTransport implements BeforeApplicationShutdown, OnApplicati
     hooks.expiresAt = undefined;
   }
 
-  /** @internal Its socket closed. */
-  released(connection: Connection, code: number): void {
-    const hooks = this.hooks.get(connection);
-    if (hooks) this.release(connection, hooks, code);
-  }
-
-  /** @internal */
-  socketError(connection: Connection | undefined, error: Error & { code?: string }): void {
-    this.log.info('socket_error', { gateway: connection?.gateway, reason: error.code ?? error.message });
-  }
-
   private release(connection: Connection, hooks: ConnectionHooks, code: number): void {
     this.hooks.delete(connection);
     this.cancelExpiry(connection, hooks);
@@ -399,17 +398,4 @@ function sleep(ms: number): Promise<void> {
 
 function destroyOnError(this: Duplex): void {
   this.destroy();
-}
-
-/** The listeners every admitted socket shares. */
-function socketListeners(transport: RealtimeTransport) {
-  return {
-    error: sharedListener((socket: RealtimeSocket, error: Error & { code?: string }) =>
-      transport.socketError(socket.connection, error),
-    ),
-    pong: sharedListener((socket: RealtimeSocket) => socket.connection?.pongReceived(Date.now())),
-    close: sharedListener((socket: RealtimeSocket, code: number) => {
-      if (socket.connection) transport.released(socket.connection, code);
-    }),
-  };
 }
