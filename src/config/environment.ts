@@ -14,6 +14,7 @@ import {
 } from 'class-validator';
 import { CHAT_DEFAULTS } from '../realtime/chat/chat.options.js';
 import { CHECKPOINT_DEFAULTS } from '../realtime/checkpoint/checkpoint.options.js';
+import { NOTIFY_DEFAULTS } from '../realtime/notify/notify.options.js';
 import { REALTIME_DEFAULTS as CORE } from '../realtime/realtime.defaults.js';
 import { SCHEDULER_DEFAULTS } from '../realtime/scheduler/scheduler.options.js';
 
@@ -56,6 +57,11 @@ export class EnvironmentVariables {
   @IsInt() @Min(1) WS_MAX_PENDING_UPGRADES: number = CORE.maxPendingUpgrades;
   @IsNumber() @Min(0.1) WS_RATE_LIMIT_PER_SEC: number = CORE.rateLimitPerSec;
   @IsInt() @Min(1024) WS_RATE_LIMIT_BYTES_PER_SEC: number = CORE.rateLimitBytesPerSec;
+  /** Default: twice WS_RATE_LIMIT_BYTES_PER_SEC. */
+  @IsInt() @Min(1024) @IsOptional() WS_RATE_LIMIT_BYTES_PER_SEC_PER_USER?: number;
+  /** Default: twice WS_RATE_LIMIT_BYTES_PER_SEC. */
+  @IsInt() @Min(1024) @IsOptional() WS_RATE_LIMIT_BYTES_PER_SEC_PER_IP?: number;
+  @IsInt() @Min(1) WS_MAX_JSON_ELEMENTS: number = CORE.maxJsonElements;
   @IsInt() @Min(1) WS_MAX_QUEUE_SIZE: number = CORE.maxQueueSize;
   @IsInt() @Min(1024) WS_MAX_QUEUE_BYTES: number = CORE.maxQueueBytes;
   @IsNumber() @Min(0.05) WS_HEARTBEAT_INTERVAL: number = CORE.heartbeatIntervalMs / 1000;
@@ -82,6 +88,14 @@ export class EnvironmentVariables {
   @IsInt() @Min(1) SCHEDULER_MAX_CONNECTIONS: number = SCHEDULER_DEFAULTS.maxConnections;
   @IsInt() @Min(1) CHECKPOINT_MAX_CONNECTIONS: number = CHECKPOINT_DEFAULTS.maxConnections;
   @IsString() @IsOptional() CHECKPOINT_AUTH_TOKEN?: string;
+  @IsInt() @Min(0) CHECKPOINT_MAX_STATE_BYTES: number = CHECKPOINT_DEFAULTS.maxStateBytes;
+  @IsInt() @Min(1) CHECKPOINT_MAX_PER_SESSION: number = CHECKPOINT_DEFAULTS.maxPerSession;
+  @IsInt() @Min(1) CHECKPOINT_MAX_SESSIONS_PER_USER: number = CHECKPOINT_DEFAULTS.maxSessionsPerUser;
+  @IsInt() @Min(0) CHECKPOINT_MAX_BYTES_PER_USER: number = CHECKPOINT_DEFAULTS.maxBytesPerUser;
+  @IsNumber() @Min(0) CHECKPOINT_SESSION_TTL: number = CHECKPOINT_DEFAULTS.sessionTtlSec;
+  @IsInt() @Min(1) NOTIFY_MAX_CONNECTIONS_PER_USER: number = NOTIFY_DEFAULTS.maxConnectionsPerUser;
+  @IsInt() @Min(1) NOTIFY_MAX_CONNECTIONS_PER_IP: number = NOTIFY_DEFAULTS.maxConnectionsPerIp;
+  @IsInt() @Min(1) NOTIFY_MAX_CONNECTIONS: number = NOTIFY_DEFAULTS.maxConnections;
 }
 
 /**

@@ -35,6 +35,9 @@ export function realtimeOptionsFromEnv(config: ConfigService<EnvironmentVariable
     maxPendingUpgrades: get('WS_MAX_PENDING_UPGRADES'),
     rateLimitPerSec: get('WS_RATE_LIMIT_PER_SEC'),
     rateLimitBytesPerSec: get('WS_RATE_LIMIT_BYTES_PER_SEC'),
+    rateLimitBytesPerSecPerUser: get('WS_RATE_LIMIT_BYTES_PER_SEC_PER_USER'),
+    rateLimitBytesPerSecPerIp: get('WS_RATE_LIMIT_BYTES_PER_SEC_PER_IP'),
+    maxJsonElements: get('WS_MAX_JSON_ELEMENTS'),
     maxQueueSize: get('WS_MAX_QUEUE_SIZE'),
     maxQueueBytes: get('WS_MAX_QUEUE_BYTES'),
     heartbeatIntervalMs: get('WS_HEARTBEAT_INTERVAL') * 1000,
@@ -56,6 +59,19 @@ export function realtimeOptionsFromEnv(config: ConfigService<EnvironmentVariable
       maxConnectionsPerIp: get('SCHEDULER_MAX_CONNECTIONS_PER_IP'),
       maxConnections: get('SCHEDULER_MAX_CONNECTIONS'),
     },
-    checkpoint: { maxConnections: get('CHECKPOINT_MAX_CONNECTIONS'), authToken: get('CHECKPOINT_AUTH_TOKEN') },
+    checkpoint: {
+      maxConnections: get('CHECKPOINT_MAX_CONNECTIONS'),
+      authToken: get('CHECKPOINT_AUTH_TOKEN'),
+      maxStateBytes: get('CHECKPOINT_MAX_STATE_BYTES'),
+      maxPerSession: get('CHECKPOINT_MAX_PER_SESSION'),
+      maxSessionsPerUser: get('CHECKPOINT_MAX_SESSIONS_PER_USER'),
+      maxBytesPerUser: get('CHECKPOINT_MAX_BYTES_PER_USER'),
+      sessionTtlSec: get('CHECKPOINT_SESSION_TTL'),
+    },
+    notify: {
+      maxConnectionsPerUser: get('NOTIFY_MAX_CONNECTIONS_PER_USER'),
+      maxConnectionsPerIp: get('NOTIFY_MAX_CONNECTIONS_PER_IP'),
+      maxConnections: get('NOTIFY_MAX_CONNECTIONS'),
+    },
   };
 }

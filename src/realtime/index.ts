@@ -44,4 +44,5 @@ export {
   type NotifyFrame,
   type NotifyInbound,
   type NotifyMessage,
+  type NotifyOptions,
 } from './notify/index.js';

@@ -16,6 +16,9 @@ export interface RealtimeConfig {
   maxPendingUpgrades: number;
   rateLimitPerSec: number;
   rateLimitBytesPerSec: number;
+  rateLimitBytesPerSecPerUser: number;
+  rateLimitBytesPerSecPerIp: number;
+  maxJsonElements: number;
   maxQueueSize: number;
   maxQueueBytes: number;
   heartbeatIntervalMs: number;
@@ -35,6 +38,7 @@ export const REALTIME_CONFIG = Symbol('REALTIME_CONFIG');
 
 export function resolveRealtimeConfig(options: RealtimeModuleOptions): RealtimeConfig {
   const defaults = REALTIME_DEFAULTS;
+  const rateLimitBytesPerSec = options.rateLimitBytesPerSec ?? defaults.rateLimitBytesPerSec;
   return {
     auth: { ...options.auth, clockToleranceSec: options.auth?.clockToleranceSec ?? defaults.clockToleranceSec },
     allowedOrigins: options.allowedOrigins ?? [],
@@ -45,7 +49,10 @@ export function resolveRealtimeConfig(options: RealtimeModuleOptions): RealtimeC
     maxPendingUpgradesPerIp: options.maxPendingUpgradesPerIp ?? defaults.maxPendingUpgradesPerIp,
     maxPendingUpgrades: options.maxPendingUpgrades ?? defaults.maxPendingUpgrades,
     rateLimitPerSec: options.rateLimitPerSec ?? defaults.rateLimitPerSec,
-    rateLimitBytesPerSec: options.rateLimitBytesPerSec ?? defaults.rateLimitBytesPerSec,
+    rateLimitBytesPerSec,
+    rateLimitBytesPerSecPerUser: options.rateLimitBytesPerSecPerUser ?? 2 * rateLimitBytesPerSec,
+    rateLimitBytesPerSecPerIp: options.rateLimitBytesPerSecPerIp ?? 2 * rateLimitBytesPerSec,
+    maxJsonElements: options.maxJsonElements ?? defaults.maxJsonElements,
     maxQueueSize: options.maxQueueSize ?? defaults.maxQueueSize,
     maxQueueBytes: options.maxQueueBytes ?? defaults.maxQueueBytes,
     heartbeatIntervalMs: options.heartbeatIntervalMs ?? defaults.heartbeatIntervalMs,

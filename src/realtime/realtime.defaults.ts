@@ -11,6 +11,7 @@ export const REALTIME_DEFAULTS = {
   maxPendingUpgrades: 4096,
   rateLimitPerSec: 20,
   rateLimitBytesPerSec: 1_048_576,
+  maxJsonElements: 10_000,
   maxQueueSize: 10_000,
   maxQueueBytes: 4_194_304,
   heartbeatIntervalMs: 30_000,

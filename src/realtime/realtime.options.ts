@@ -1,5 +1,6 @@
 import type { ChatOptions } from './chat/chat.options.js';
 import type { CheckpointOptions } from './checkpoint/checkpoint.options.js';
+import type { NotifyOptions } from './notify/notify.options.js';
 import type { AccessPolicy } from './core/auth/access-policy.js';
 import type { RedisOptions } from './redis/redis.options.js';
 import type { SchedulerOptions } from './scheduler/scheduler.options.js';
@@ -74,6 +75,24 @@ export interface RealtimeModuleOptions {
    */
   rateLimitBytesPerSec?: number;
   /**
+   * Inbound bytes per second per user, across all of the user's connections on this instance; the
+   * burst is one frame of `messageMaxSize`.
+   * @default 2 × rateLimitBytesPerSec
+   */
+  rateLimitBytesPerSecPerUser?: number;
+  /**
+   * Inbound bytes per second per client IP, across the connections that have no principal yet
+   * (never for authenticated ones); the burst is one frame of `messageMaxSize`.
+   * @default 2 × rateLimitBytesPerSec
+   */
+  rateLimitBytesPerSecPerIp?: number;
+  /**
+   * Object keys plus array elements accepted in one inbound frame (and REST body), counted by the
+   * same linear scan as the depth.
+   * @default 10000
+   */
+  maxJsonElements?: number;
+  /**
    * Unsent messages held for one socket before it is closed with 1013.
    * @default 10000
    */
@@ -132,4 +151,6 @@ export interface RealtimeModuleOptions {
   scheduler?: SchedulerOptions;
   /** The checkpoint gateway (SPEC.md §5). */
   checkpoint?: CheckpointOptions;
+  /** The notify gateway (SPEC.md §6). */
+  notify?: NotifyOptions;
 }

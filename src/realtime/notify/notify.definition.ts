@@ -6,6 +6,7 @@ import {
   type RealtimeError,
 } from '../core/gateway/index.js';
 import { notifyFrame } from './notify-events.js';
+import { resolveNotifyConfig, type NotifyOptions } from './notify.options.js';
 
 /** Client frames answered by the gateway itself; any other type goes to the host app. */
 const OWN_TYPES = new Set(['ping', 'pong']);
@@ -23,7 +24,10 @@ export const NOTIFY_GATEWAY: GatewayDefinition = {
   paramPatterns: { clientId: '[A-Za-z0-9_.-]{1,64}' },
   connectionIdParam: 'clientId',
   livenessByFrames: true,
-  limits: () => ({}),
+  limits: (options: { notify?: NotifyOptions }) => {
+    const config = resolveNotifyConfig(options);
+    return { perUser: config.maxConnectionsPerUser, perIp: config.maxConnectionsPerIp, total: config.maxConnections };
+  },
   messageKey: (frame: InboundFrame) => {
     if (typeof frame.type !== 'string') return undefined;
     return OWN_TYPES.has(frame.type) ? frame.type : 'message';

@@ -11,6 +11,8 @@ export interface ResourceRef {
 
 /**
  * Decides every join and subscription. Replace it through `RealtimeModuleOptions.accessPolicy`.
+ * For owned resources (`session`, `client`) it is asked only about principals other than the
+ * owner: returning true shares the resource with them.
  * @publicApi
  */
 export interface AccessPolicy {
@@ -20,6 +22,11 @@ export interface AccessPolicy {
 export const ACCESS_POLICY = Symbol('ACCESS_POLICY');
 
 const ADMIN_ONLY_TYPES = new Set(['system', 'worker']);
+/**
+ * Resources that belong to one principal (checkpoint sessions, notify client ids): their owner is
+ * let in by the service that knows the owner; the policy is asked only for anyone else.
+ */
+const OWNED_TYPES = new Set(['session', 'client']);
 
 /**
  * The default policy of SPEC.md §7.
@@ -31,6 +38,8 @@ export class DefaultAccessPolicy implements AccessPolicy {
   canAccess(principal: Principal, resource: ResourceRef): boolean {
     if (isAdmin(principal)) return true;
     if (resource.type === 'user') return resource.id === principal.sub;
+    // Someone else's session or client id: admins only, whatever the token's `acl` says.
+    if (OWNED_TYPES.has(resource.type)) return false;
     if (principal.acl) return principal.acl.some((pattern) => matchesPattern(pattern, resource));
     if (this.options.requireAcl) return false;
     return !ADMIN_ONLY_TYPES.has(resource.type);
