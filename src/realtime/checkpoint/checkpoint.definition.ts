@@ -58,6 +58,8 @@ export const CHECKPOINT_GATEWAY: GatewayDefinition = {
   gateway: 'checkpoint',
   paths: ['/ws/checkpoints'],
   allowsAnonymous: true,
+  unauthenticatedFrameLimit: 8 * 1024,
+  answersEveryRequest: true,
   limits: (options: { checkpoint?: CheckpointOptions }) => ({
     total: resolveCheckpointConfig(options).maxConnections,
   }),

@@ -53,6 +53,11 @@ export class RedisKeys {
     return `${this.prefix}{ws:topic:${gateway}:${topic}}:presence:${sub}`;
   }
 
+  /** The principal that owns a notify client id (SPEC.md §6), while a connection or its history holds it. */
+  clientOwner(clientId: string): string {
+    return `${this.prefix}{ws:client:${clientId}}:owner`;
+  }
+
   /**
    * One checkpoint session's keys: its hash (name, created_at, the sequence counter), the order of
    * its checkpoints (sorted set by sequence), their metadata and their states (hashes by id). One

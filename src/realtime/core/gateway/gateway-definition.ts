@@ -25,6 +25,16 @@ export interface GatewayProtocol {
   readonly gateway: GatewayName;
   /** Whether a connection without a token is let in (to authenticate later). */
   readonly allowsAnonymous?: boolean;
+  /**
+   * Before a connection has a principal, frames larger than this are refused unparsed, with the
+   * `Authentication required` error (SPEC.md §5): only a small `authenticate` frame is worth reading.
+   */
+  readonly unauthenticatedFrameLimit?: number;
+  /**
+   * Every request is answered (RPC): a frame dropped by a rate limit gets its own rate-limit error,
+   * with its id, instead of one notice a second (SPEC.md §5, §10).
+   */
+  readonly answersEveryRequest?: boolean;
   /** The handler key of a parsed frame (`type`, `method`, …), or undefined when absent. */
   messageKey(frame: InboundFrame): string | undefined;
   /** The error frame for `error`, answering `frame` when there is one. */

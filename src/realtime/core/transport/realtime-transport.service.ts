@@ -308,11 +308,16 @@ export class RealtimeTransport implements BeforeApplicationShutdown, OnApplicati
     this.log.info('connect', { ...this.describe(connection), url: redactUrl(request.url) });
   }
 
-  /** A connection that authenticated after the upgrade (checkpoint `authenticate`): same expiry rule. */
-  authenticated(connection: Connection, principal: Principal): void {
+  /**
+   * A connection that authenticated after the upgrade (checkpoint `authenticate`): it now counts
+   * under its gateway's limits, and the same expiry rule applies. Returns the refusal when the
+   * gateway is full (the connection is then refused and closed in the gateway's words).
+   */
+  authenticated(connection: Connection, principal: Principal): RealtimeError | undefined {
     connection.principal = principal;
     const hooks = this.hooks.get(connection);
     if (hooks) this.closeAtExpiry(connection, hooks);
+    return undefined;
   }
 
   /** SPEC.md §2: closed with 4401 `Token expired` once `exp` (plus the clock tolerance) passes. */
