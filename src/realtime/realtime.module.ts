@@ -1,5 +1,8 @@
 import { Module, type Provider } from '@nestjs/common';
+import { DiscoveryModule } from '@nestjs/core';
 import { AdminAuthGuard } from './admin/admin-auth.guard.js';
+import { AdminBodyGate } from './admin/admin-body-gate.js';
+import { AdminCredentials } from './admin/admin-credentials.service.js';
 import { AdminValidationPipe } from './admin/admin-validation.pipe.js';
 import { AdminDashboardController } from './admin/admin-dashboard.controller.js';
 import { ClientsController } from './admin/clients.controller.js';
@@ -79,6 +82,7 @@ const CORE_PROVIDERS: Provider[] = [
  * @publicApi
  */
 @Module({
+  imports: [DiscoveryModule],
   controllers: [
     HealthController,
     ClientsController,
@@ -92,7 +96,9 @@ const CORE_PROVIDERS: Provider[] = [
     ...CORE_PROVIDERS,
     RealtimeStats,
     RealtimeMetrics,
+    AdminCredentials,
     AdminAuthGuard,
+    AdminBodyGate,
     AdminValidationPipe,
     publishTargetsProvider,
     ...FEATURES.flatMap((feature) => feature.providers),

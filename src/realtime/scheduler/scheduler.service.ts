@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { ResourceAccess } from '../core/auth/index.js';
-import { CloseCode, RealtimeError } from '../core/gateway/index.js';
+import { RealtimeError } from '../core/gateway/index.js';
 import { BROADCAST, type StreamPosition } from '../bus/index.js';
 import {
   ConnectionRegistry,
@@ -49,8 +49,7 @@ export class SchedulerService {
     const principal = connection.requirePrincipal();
     const wanted = pathSubscription(connection.params, principal);
     if (!(await this.access.allows(connection, wanted.resource))) {
-      connection.sendError(FORBIDDEN);
-      connection.close(CloseCode.FORBIDDEN, FORBIDDEN.message);
+      connection.refuse(FORBIDDEN);
       return undefined;
     }
     this.accepted++;

@@ -3,6 +3,7 @@ import { JwtService } from '@nestjs/jwt';
 import { createPublicKey, createSecretKey, type KeyObject } from 'node:crypto';
 import { REALTIME_CONFIG, type RealtimeConfig } from '../../realtime.config.js';
 import type { Principal } from './principal.js';
+import { clipClientString } from '../text/clip.js';
 
 type Claims = Record<string, unknown>;
 
@@ -72,7 +73,7 @@ function toPrincipal(claims: Claims): Principal | undefined {
   return {
     sub: String(sub),
     userId: sub,
-    username: (username as string | undefined) ?? String(sub),
+    username: clipClientString((username as string | undefined) ?? String(sub)),
     roles,
     acl,
     exp: typeof claims.exp === 'number' ? claims.exp : undefined,

@@ -5,25 +5,33 @@ type Fields = Record<string, string | number | boolean | undefined>;
 const WINDOW_MS = 1000;
 
 /**
- * Security refusals, summarized (SPEC.md §10.1): at most one line per client address per second;
- * refusals within the second are counted and reported with the next line (or when the second ends).
+ * Security refusals and rate limits, summarized (SPEC.md §10.1): at most one line per client
+ * address (or user) per second; events within the second are counted and reported with the next
+ * line (or when the second ends).
  */
 export class RefusalLog {
-  private readonly windows = new Map<string, { since: number; suppressed: number; event: string }>();
+  private readonly windows = new Map<string, { since: number; suppressed: number; event: string; identity: Fields }>();
   private readonly sweeper = setInterval(() => this.flush(Date.now()), WINDOW_MS).unref();
 
   constructor(private readonly log: LifecycleLog) {}
 
   refused(event: string, ip: string | undefined, fields: Fields): void {
-    const key = ip ?? 'unknown';
+    this.summarized(event, ip ?? 'unknown', { ...fields, ip }, { ip });
+  }
+
+  /**
+   * One line per `key` per second for `event`; the rest of the second is counted, and reported
+   * under `identity` (who it was) when the second ends.
+   */
+  summarized(event: string, key: string, fields: Fields, identity: Fields): void {
     const now = Date.now();
     const window = this.windows.get(key);
     if (window && now - window.since < WINDOW_MS) {
       window.suppressed++;
       return;
     }
-    this.windows.set(key, { since: now, suppressed: 0, event });
-    this.log.security(event, { ...fields, ip, also_refused: window?.suppressed || undefined });
+    this.windows.set(key, { since: now, suppressed: 0, event, identity });
+    this.log.security(event, { ...fields, also_refused: window?.suppressed || undefined });
   }
 
   close(): void {
@@ -33,10 +41,12 @@ export class RefusalLog {
 
   /** Reports what the ended windows held back, and forgets them: memory stays bounded. */
   private flush(now: number): void {
-    for (const [ip, window] of this.windows) {
+    for (const [key, window] of this.windows) {
       if (now - window.since < WINDOW_MS) continue;
-      this.windows.delete(ip);
-      if (window.suppressed > 0) this.log.security(`${window.event}_summary`, { ip, also_refused: window.suppressed });
+      this.windows.delete(key);
+      if (window.suppressed > 0) {
+        this.log.security(`${window.event}_summary`, { ...window.identity, also_refused: window.suppressed });
+      }
     }
   }
 }

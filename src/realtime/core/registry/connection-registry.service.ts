@@ -65,6 +65,12 @@ export class ConnectionRegistry {
   private readonly closedListeners: TopicListener[] = [];
   /** The IP counter a connection was admitted under. */
   private readonly countedAs = new Map<Connection, string>();
+  /**
+   * Connections admitted without a principal (a checkpoint client that will `authenticate`), per
+   * gateway: they do not take the places of the gateway's total until they authenticate (SPEC.md §5).
+   */
+  private readonly unauthenticated = new Set<Connection>();
+  private readonly unauthenticatedCounts = new Map<string, number>();
   /** A connection admitted under an id that was taken → the one it displaced (notify client ids). */
   private readonly displaced = new WeakMap<Connection, Connection>();
 
@@ -80,14 +86,32 @@ export class ConnectionRegistry {
     const previous = this.byId.get(connection.id);
     // Only a connection of the same gateway can be displaced (a notify client id taken again).
     if (previous && previous.gateway !== connection.gateway) return ID_IN_USE;
-    const refusal = this.checkLimits(connection, limits);
+    const refusal = this.checkLimits(connection, connection.principal ? limits : { perIp: limits.perIp });
     if (refusal) return refusal;
+    if (!connection.principal) {
+      this.unauthenticated.add(connection);
+      increment(this.unauthenticatedCounts, connection.gateway);
+    }
     if (previous) this.displaced.set(connection, previous);
     this.byId.set(connection.id, connection);
     this.gatewaySet(connection.gateway).add(connection);
     const ip = this.ipKey(connection);
     this.countedAs.set(connection, ip);
     increment(this.ipCounts, ip);
+    this.changed();
+    return undefined;
+  }
+
+  /**
+   * A connection admitted without a principal has one now: from here it takes a place under the
+   * gateway's total; the refusal when there is none left.
+   */
+  authenticated(connection: Connection, limits: ConnectionLimits): RealtimeError | undefined {
+    if (!this.unauthenticated.has(connection)) return undefined;
+    if (limits.total !== undefined && this.authenticatedCount(connection.gateway) >= limits.total) {
+      return TOO_MANY_CONNECTIONS;
+    }
+    this.forgetUnauthenticated(connection);
     this.changed();
     return undefined;
   }
@@ -108,6 +132,7 @@ export class ConnectionRegistry {
     for (const topic of [...connection.topics]) this.leave(connection, topic);
     if (this.byId.get(connection.id) === connection) this.byId.delete(connection.id);
     this.byGateway.get(connection.gateway)?.delete(connection);
+    this.forgetUnauthenticated(connection);
     const ip = this.countedAs.get(connection)!;
     this.countedAs.delete(connection);
     decrement(this.ipCounts, ip);
@@ -203,12 +228,21 @@ export class ConnectionRegistry {
   }
 
   private checkLimits(connection: Connection, limits: ConnectionLimits): RealtimeError | undefined {
-    const gatewayCount = this.countByGateway(connection.gateway);
-    if (limits.total !== undefined && gatewayCount >= limits.total) return TOO_MANY_CONNECTIONS;
+    if (limits.total !== undefined && this.authenticatedCount(connection.gateway) >= limits.total) {
+      return TOO_MANY_CONNECTIONS;
+    }
     if (limits.perIp !== undefined && (this.ipCounts.get(this.ipKey(connection)) ?? 0) >= limits.perIp) {
       return TOO_MANY_CONNECTIONS;
     }
     return undefined;
+  }
+
+  private authenticatedCount(gateway: GatewayName): number {
+    return this.countByGateway(gateway) - (this.unauthenticatedCounts.get(gateway) ?? 0);
+  }
+
+  private forgetUnauthenticated(connection: Connection): void {
+    if (this.unauthenticated.delete(connection)) decrement(this.unauthenticatedCounts, connection.gateway);
   }
 
   private ipKey(connection: Connection): string {

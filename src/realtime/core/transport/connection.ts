@@ -11,8 +11,8 @@ import type { PreparedFrame } from './prepared-frame.js';
 import type { TokenBucket } from './token-bucket.js';
 import { openingBatch, writeBatch, type TurnWriter } from './write-batch.js';
 
-/** How long a socket closed for overflow gets to finish the close handshake. */
-const OVERFLOW_CLOSE_GRACE_MS = 2_000;
+/** How long a socket the server closes gets to finish the close handshake before it is cut off (SPEC.md §10.1). */
+const CLOSE_GRACE_MS = 2_000;
 /** A turn's writes to one socket leave at its end, or once this many bytes are held (a burst to a slow reader). */
 const TURN_FLUSH_BYTES = 16 * 1024;
 
@@ -75,6 +75,8 @@ export class Connection implements TurnWriter {
   readonly ip: string;
   readonly userAgent: string;
   closeCode?: number;
+  /** Turned away at the door or while opening (`refuse`). */
+  refused = false;
   /** Round trip of the last answered protocol ping, in milliseconds. */
   latencyMs?: number;
   /** Set while a join recovers a stream's history: broadcasts wait here, to follow the missed events. */
@@ -251,10 +253,24 @@ export class Connection implements TurnWriter {
     return this.turnBacklog ?? this.socket.bufferedAmount;
   }
 
+  /** Closes with `code`; a client that does not finish the close handshake within 2 s is cut off. */
   close(code: number, reason: string): void {
     if (this.socket.readyState >= WebSocket.CLOSING) return;
     this.closeCode ??= code;
     this.socket.close(code, reason);
+    const cutOff = setTimeout(() => this.terminate(), CLOSE_GRACE_MS).unref();
+    this.socket.once('close', () => clearTimeout(cutOff));
+  }
+
+  /**
+   * Turned away in the gateway's own words (its refusal frame, then SPEC.md's close code): a
+   * refused connection is logged as a refusal only, not as a connect and a disconnect.
+   */
+  refuse(error: RealtimeError): void {
+    const { frame, code, reason } = this.protocol.refusal(error);
+    this.refused = true;
+    this.send(frame);
+    this.close(code, reason);
   }
 
   terminate(): void {
@@ -272,6 +288,5 @@ export class Connection implements TurnWriter {
     this.overflowed = true;
     this.traffic.slowConsumerCloses++;
     this.close(CloseCode.TRY_AGAIN_LATER, 'Message queue overflow');
-    setTimeout(() => this.terminate(), OVERFLOW_CLOSE_GRACE_MS).unref();
   }
 }

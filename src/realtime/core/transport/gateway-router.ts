@@ -95,3 +95,18 @@ function bySpecificity(a: Route, b: Route): number {
 function escapeRegex(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
+
+/**
+ * Whether a request path has a `.` or `..` segment (percent-encoded ones too): such a path is not
+ * normalized into another route but answered 404 (SPEC.md §10.1).
+ */
+export function hasDotSegment(rawUrl: string): boolean {
+  const query = rawUrl.indexOf('?');
+  const path = query < 0 ? rawUrl : rawUrl.slice(0, query);
+  for (const segment of path.split('/')) {
+    if (segment === '' || segment.length > 6) continue;
+    const decoded = segment.includes('%') ? segment.replace(/%2e/gi, '.') : segment;
+    if (decoded === '.' || decoded === '..') return true;
+  }
+  return false;
+}

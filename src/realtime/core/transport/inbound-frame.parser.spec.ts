@@ -4,7 +4,7 @@ import { RealtimeError } from '../gateway/realtime-error.js';
 const nest = (depth: number): string => '{"a":'.repeat(depth - 1) + '{}' + '}'.repeat(depth - 1);
 
 describe('InboundFrameParser', () => {
-  const parser = new InboundFrameParser(32);
+  const parser = new InboundFrameParser({ maxDepth: 32, maxElements: 10_000 });
 
   it('returns plain objects', () => {
     expect(parser.parse('{"type":"ping","data":{"x":[1,{"y":2}]}}')).toEqual({
@@ -41,5 +41,30 @@ describe('InboundFrameParser', () => {
     expect(parser.parse(`{"${key}":{}}`)).toBeInstanceOf(RealtimeError);
     expect(parser.parse(`{"a":[{"b":{"${key}":1}}]}`)).toBeInstanceOf(RealtimeError);
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+});
+
+describe('InboundFrameParser: keys and elements', () => {
+  const parser = new InboundFrameParser({ maxDepth: 32, maxElements: 10 });
+  const keys = (n: number): string => `{${Array.from({ length: n }, (_, i) => `"k${i}":${i}`).join(',')}}`;
+
+  it('counts object keys and array elements, at every level, exactly at the edge', () => {
+    // 1 key (a) + 9 elements = 10.
+    expect(parser.parse(`{"a":[1,2,3,4,5,6,7,8,9]}`)).toEqual({ a: [1, 2, 3, 4, 5, 6, 7, 8, 9] });
+    expect(parser.parse(`{"a":[1,2,3,4,5,6,7,8,9,10]}`)).toBeInstanceOf(RealtimeError);
+    expect(parser.parse(keys(10))).not.toBeInstanceOf(RealtimeError);
+    expect(parser.parse(keys(11))).toBeInstanceOf(RealtimeError);
+    // Nested: a, b, c keys + [ {}, [], {"d":1} ] 3 elements + d = 7; empty containers count nothing.
+    expect(parser.parse(`{"a":{"b":1},"c":[{},[],{"d":1}]}`)).not.toBeInstanceOf(RealtimeError);
+    expect(parser.parse(`{"a":[ ],"b":[[],[],[],[],[],[],[],[]]}`)).not.toBeInstanceOf(RealtimeError);
+    expect(parser.parse(`{"a":[ ],"b":[[],[],[],[],[],[],[],[],[]]}`)).toBeInstanceOf(RealtimeError);
+  });
+
+  it('does not count commas and colons inside strings', () => {
+    expect(parser.parse(`{"a":"${',:'.repeat(100)}","b\\":,":[1,2]}`)).not.toBeInstanceOf(RealtimeError);
+  });
+
+  it('words the refusal', () => {
+    expect((parser.parse(keys(11)) as RealtimeError).message).toBe('JSON with more than 10 keys and elements');
   });
 });

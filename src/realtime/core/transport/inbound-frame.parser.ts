@@ -1,18 +1,29 @@
 import type { InboundFrame } from '../gateway/gateway-definition.js';
 import { RealtimeError } from '../gateway/realtime-error.js';
+import { jsonShapeExcess, type JsonShapeLimits } from './json-shape.js';
 
 const HOSTILE_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 
 /**
  * Turns a client's text frame into a plain JSON object, or a typed error: not JSON, not an
- * object, nested deeper than `maxDepth`, or carrying keys that could reach a prototype.
+ * object, nested deeper than `maxDepth`, wider than `maxElements`, or carrying keys that could
+ * reach a prototype.
  */
 export class InboundFrameParser {
-  constructor(private readonly maxDepth: number) {}
+  private readonly maxDepth: number;
+  private readonly tooDeep: RealtimeError;
+  private readonly tooWide: RealtimeError;
+
+  constructor(private readonly limits: JsonShapeLimits) {
+    this.maxDepth = limits.maxDepth;
+    this.tooDeep = RealtimeError.badFrame(`JSON nested deeper than ${limits.maxDepth}`);
+    this.tooWide = RealtimeError.badFrame(`JSON with more than ${limits.maxElements} keys and elements`);
+  }
 
   parse(text: string): InboundFrame | RealtimeError {
-    // Refused before JSON.parse builds anything: a deep frame costs one scan, not a tree (SPEC.md §10.1).
-    if (nestingExceeds(text, this.maxDepth)) return RealtimeError.badFrame(`JSON nested deeper than ${this.maxDepth}`);
+    // Refused before JSON.parse builds anything: a deep or wide frame costs one scan, not a tree (SPEC.md §10.1).
+    const excess = jsonShapeExcess(text, this.limits);
+    if (excess) return excess === 'depth' ? this.tooDeep : this.tooWide;
     let value: unknown;
     try {
       value = JSON.parse(text);
@@ -26,7 +37,7 @@ export class InboundFrameParser {
   }
 
   private inspect(value: object, depth: number): RealtimeError | undefined {
-    if (depth > this.maxDepth) return RealtimeError.badFrame(`JSON nested deeper than ${this.maxDepth}`);
+    if (depth > this.maxDepth) return this.tooDeep;
     if (Array.isArray(value)) {
       for (const item of value) {
         const error = typeof item === 'object' && item !== null ? this.inspect(item, depth + 1) : undefined;
@@ -42,31 +53,4 @@ export class InboundFrameParser {
     }
     return undefined;
   }
-}
-
-const OPEN_OBJECT = 0x7b;
-const OPEN_ARRAY = 0x5b;
-const CLOSE_OBJECT = 0x7d;
-const CLOSE_ARRAY = 0x5d;
-const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
-
-/** Whether `text` opens more than `maxDepth` nested objects or arrays, strings aside: one linear scan. */
-export function nestingExceeds(text: string, maxDepth: number): boolean {
-  let depth = 0;
-  let inString = false;
-  for (let i = 0; i < text.length; i++) {
-    const code = text.charCodeAt(i);
-    if (inString) {
-      if (code === BACKSLASH) i++;
-      else if (code === QUOTE) inString = false;
-    } else if (code === QUOTE) {
-      inString = true;
-    } else if (code === OPEN_OBJECT || code === OPEN_ARRAY) {
-      if (++depth > maxDepth) return true;
-    } else if (code === CLOSE_OBJECT || code === CLOSE_ARRAY) {
-      depth--;
-    }
-  }
-  return false;
 }

@@ -1,10 +1,12 @@
 import WebSocket, { type RawData } from 'ws';
 import { FALLBACK_HANDLER, type InboundFrame } from '../gateway/gateway-definition.js';
-import { RATE_LIMITED, RealtimeError } from '../gateway/realtime-error.js';
+import { AUTH_REQUIRED, RATE_LIMITED, RealtimeError } from '../gateway/realtime-error.js';
 import type { LifecycleLog } from '../logging/lifecycle-log.js';
+import type { RefusalLog } from '../logging/refusal-log.js';
 import type { Connection } from './connection.js';
 import { InboundFrameParser } from './inbound-frame.parser.js';
 import type { RealtimeSocket } from './realtime-socket.js';
+import type { SharedByteBudgets } from './shared-byte-budgets.js';
 import { sharedListener } from './shared-listener.js';
 
 /** A gateway's message handler as Nest hands it over: called with the frame, returns the reply. */
@@ -21,16 +23,29 @@ export interface BoundHandlers {
 }
 
 const BINARY_REFUSED = RealtimeError.badFrame('Binary frames are not supported');
-const RATE_LIMIT_NOTICE = Symbol('rate limit notice');
 const MAX_READ_PAUSE_MS = 1_000;
+/** Past this many times the frame backlog, an RPC connection's answers-to-be stop its reading. */
+const REPLY_BACKLOG_FACTOR = 4;
+
+/** A frame waiting its turn, or an answer to a refused frame waiting its place in the order. */
+type Queued = { data: RawData; isBinary: boolean } | { error: RealtimeError; inReplyTo?: InboundFrame };
 
 /** Per connection: frames waiting behind a running handler, and when the last rate-limit notice went out. */
 interface InboundState {
   handlers: BoundHandlers;
-  /** Frames, and rate-limit notices, waiting their turn: replies go out in the order frames came. */
-  backlog?: Array<{ data: RawData; isBinary: boolean } | typeof RATE_LIMIT_NOTICE>;
+  /** Frames, and answers to dropped ones, waiting their turn: replies go out in the order frames came. */
+  backlog?: Queued[];
   busy: boolean;
   lastRateLimitNoticeAt: number;
+  /** Reading stopped until the backlog drains (an RPC client far ahead of its answers). */
+  readingHeld?: boolean;
+}
+
+export interface InboundLimits {
+  maxJsonDepth: number;
+  maxJsonElements: number;
+  /** Frames held per connection behind a running handler: the inbound burst. */
+  maxBacklog: number;
 }
 
 /**
@@ -49,16 +64,18 @@ export class InboundPipeline {
     if (state) this.receive(connection, state, data, isBinary);
   });
 
-  constructor(
-    options: { maxJsonDepth: number; maxBacklog: number },
-    private readonly log: LifecycleLog,
-  ) {
-    this.parser = new InboundFrameParser(options.maxJsonDepth);
-    this.maxBacklog = options.maxBacklog;
-  }
-
-  /** Frames held per connection behind a running handler: the inbound burst. */
   private readonly maxBacklog: number;
+
+  constructor(
+    limits: InboundLimits,
+    /** Per user, and per IP before authentication, across connections (SPEC.md §10.1). */
+    private readonly sharedBudgets: SharedByteBudgets,
+    private readonly log: LifecycleLog,
+    private readonly summaries: RefusalLog,
+  ) {
+    this.parser = new InboundFrameParser({ maxDepth: limits.maxJsonDepth, maxElements: limits.maxJsonElements });
+    this.maxBacklog = limits.maxBacklog;
+  }
 
   bind(connection: Connection, handlers: BoundHandlers): void {
     const state: InboundState = { handlers, busy: false, lastRateLimitNoticeAt: 0 };
@@ -73,20 +90,39 @@ export class InboundPipeline {
   private receive(connection: Connection, state: InboundState, data: RawData, isBinary: boolean): void {
     const now = Date.now();
     connection.recordInbound(now);
-    // Both budgets are checked before anything is parsed: frames per second, then bytes per second.
-    if (!connection.rateLimiter.take(now) || (state.backlog?.length ?? 0) >= this.maxBacklog) {
-      return this.rateLimited(connection, state);
-    }
     const bytes = byteLength(data);
-    if (!connection.byteBudget.take(now, bytes)) {
-      this.stopReading(connection, connection.byteBudget.msUntil(bytes, now));
-      return this.rateLimited(connection, state);
+    // The budgets are checked before anything is parsed: frames per second, then bytes per second.
+    if (!connection.rateLimiter.take(now) || (state.backlog?.length ?? 0) >= this.maxBacklog) {
+      return this.rateLimited(connection, state, data, bytes, now);
+    }
+    if (!this.takeBytes(connection, bytes, now)) return this.rateLimited(connection, state, undefined, bytes, now);
+    // Before authentication only a small `authenticate` frame is worth reading (SPEC.md §5).
+    const preAuthLimit = connection.protocol.unauthenticatedFrameLimit;
+    if (preAuthLimit !== undefined && !connection.principal && bytes > preAuthLimit) {
+      return this.answer(connection, state, { error: AUTH_REQUIRED });
     }
     if (state.busy) {
       (state.backlog ??= []).push({ data, isBinary });
       return;
     }
     this.process(connection, state, data, isBinary);
+  }
+
+  /**
+   * The connection's, then its user's (or, without a principal, its IP's) byte budget. Over either,
+   * the connection is not read from until the budget is back (at most a second): what it sends
+   * meanwhile waits in its TCP window, so a flood costs the server no more than the budget, not
+   * even the unmasking of frames it would drop.
+   */
+  private takeBytes(connection: Connection, bytes: number, now: number): boolean {
+    const user = connection.principal?.sub;
+    let waitMs = 0;
+    if (!connection.byteBudget.take(now, bytes)) waitMs = connection.byteBudget.msUntil(bytes, now);
+    else if (!this.sharedBudgets.take(user, connection.ip, bytes, now)) {
+      waitMs = this.sharedBudgets.msUntil(user, connection.ip, bytes, now);
+    } else return true;
+    this.stopReading(connection, waitMs);
+    return false;
   }
 
   private process(connection: Connection, state: InboundState, data: RawData, isBinary: boolean): void {
@@ -130,36 +166,71 @@ export class InboundPipeline {
     if (connection.socket.readyState === WebSocket.CLOSED) state.backlog.length = 0;
     const queued = state.backlog.shift();
     if (state.backlog.length === 0) state.backlog = undefined;
-    if (queued === RATE_LIMIT_NOTICE) {
-      connection.sendError(RATE_LIMITED);
+    if (state.readingHeld && (state.backlog?.length ?? 0) < this.maxBacklog) {
+      state.readingHeld = false;
+      connection.socket.resume();
+    }
+    if (queued && 'error' in queued) {
+      connection.sendError(queued.error, queued.inReplyTo);
       return this.next(connection, state);
     }
     if (queued) this.process(connection, state, queued.data, queued.isBinary);
   }
 
-  /**
-   * Over its byte budget, a connection is not read from until the budget is back (at most a second):
-   * what it sends meanwhile waits in its TCP window, so a flood costs the server no more than the
-   * budget, not even the unmasking of frames it would drop.
-   */
+  /** An answer to a frame that will not be handled, in its place among the replies. */
+  private answer(connection: Connection, state: InboundState, queued: Extract<Queued, { error: RealtimeError }>): void {
+    if (!state.busy) {
+      connection.sendError(queued.error, queued.inReplyTo);
+      return;
+    }
+    const backlog = (state.backlog ??= []);
+    backlog.push(queued);
+    if (backlog.length >= this.maxBacklog * REPLY_BACKLOG_FACTOR && !state.readingHeld) {
+      state.readingHeld = true;
+      connection.socket.pause();
+    }
+  }
+
+  /** Stops reading the connection for `ms` (at least 1, at most a second). */
   private stopReading(connection: Connection, ms: number): void {
     if (connection.socket.isPaused) return;
     connection.socket.pause();
     setTimeout(() => connection.socket.resume(), Math.min(Math.max(ms, 1), MAX_READ_PAUSE_MS)).unref();
   }
 
-  /** The excess frame is dropped; the client hears about it at most once a second. */
-  private rateLimited(connection: Connection, state: InboundState): void {
+  /**
+   * The excess frame is dropped. An RPC protocol answers each one under its id (read within the
+   * byte budgets, or else `unknown`); any other hears about it at most once a second.
+   */
+  private rateLimited(
+    connection: Connection,
+    state: InboundState,
+    data: RawData | undefined,
+    bytes: number,
+    now: number,
+  ): void {
     connection.traffic.rateLimited++;
+    const user = connection.principal?.sub;
+    this.summaries.summarized(
+      'rate_limited',
+      user === undefined ? `ip:${connection.ip}` : `user:${user}`,
+      { gateway: connection.gateway, user, ip: connection.ip },
+      { user, ip: connection.ip },
+    );
+    if (connection.protocol.answersEveryRequest) {
+      const frame = data !== undefined && this.takeBytes(connection, bytes, now) ? this.readable(data) : undefined;
+      return this.answer(connection, state, { error: RATE_LIMITED, inReplyTo: frame });
+    }
     if (connection.lastSeenAt - state.lastRateLimitNoticeAt < 1000) return;
     state.lastRateLimitNoticeAt = connection.lastSeenAt;
-    this.log.security('rate_limited', {
-      gateway: connection.gateway,
-      user: connection.principal?.sub,
-      ip: connection.ip,
-    });
-    if (state.busy) (state.backlog ??= []).push(RATE_LIMIT_NOTICE);
-    else connection.sendError(RATE_LIMITED);
+    this.answer(connection, state, { error: RATE_LIMITED });
+  }
+
+  /** The frame as far as an error answer needs it (its id), when it parses within the limits. */
+  private readable(data: RawData): InboundFrame | undefined {
+    if (Array.isArray(data) || data instanceof ArrayBuffer) return undefined;
+    const frame = this.parser.parse(data.toString());
+    return frame instanceof RealtimeError ? undefined : frame;
   }
 }
 

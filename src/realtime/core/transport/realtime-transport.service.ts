@@ -1,5 +1,5 @@
 import { Inject, Injectable, type BeforeApplicationShutdown, type OnApplicationShutdown } from '@nestjs/common';
-import type { IncomingMessage, Server } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { Server as TlsServer } from 'node:tls';
 import type { Duplex } from 'node:stream';
@@ -8,9 +8,9 @@ import { REALTIME_CONFIG, type RealtimeConfig } from '../../realtime.config.js';
 import { REALTIME_MODULE_OPTIONS } from '../../realtime.module-definition.js';
 import type { Principal } from '../auth/principal.js';
 import { UpgradeAuthenticator, type UpgradeAuthResult } from '../auth/upgrade-authenticator.js';
-import type { ConnectionLimits, GatewayDefinition, Refusal } from '../gateway/gateway-definition.js';
+import type { ConnectionLimits, GatewayDefinition } from '../gateway/gateway-definition.js';
 import type { GatewayName } from '../gateway/gateway-name.js';
-import { CloseCode, RealtimeError } from '../gateway/realtime-error.js';
+import { AUTH_REQUIRED, CloseCode, RealtimeError } from '../gateway/realtime-error.js';
 import { LifecycleLog } from '../logging/lifecycle-log.js';
 import { redactUrl } from '../logging/redact.js';
 import { RefusalLog } from '../logging/refusal-log.js';
@@ -20,22 +20,25 @@ import { resumeFromQuery, type ResumeFrom } from '../../bus/stream-position.js';
 import { ConnectionRegistry } from '../registry/connection-registry.service.js';
 import { ClientAddress } from './client-address.service.js';
 import { Connection } from './connection.js';
-import { GatewayRouter, type RouteMatch } from './gateway-router.js';
+import { GatewayRouter, hasDotSegment, type RouteMatch } from './gateway-router.js';
 import { ExpirySchedule } from './expiry-schedule.js';
 import { GatewayServer } from './gateway-server.js';
 import { InboundPipeline, type BoundHandlers } from './inbound-pipeline.js';
+import { OpenRequests } from './open-requests.js';
 import { PendingConnections } from './pending-connections.js';
 import { RealtimeSocket } from './realtime-socket.js';
+import { SharedByteBudgets } from './shared-byte-budgets.js';
 import { sharedListener } from './shared-listener.js';
+import { clipClientString } from '../text/clip.js';
 import { TokenBucket } from './token-bucket.js';
 import { TrafficStats } from './traffic-stats.service.js';
 
 const SHUTDOWN_CLOSE_TIMEOUT_MS = 5_000;
 const TERMINATE_SETTLE_MS = 500;
-/** SPEC.md §10.1: an upgrade's headers must be complete within this. */
+/** SPEC.md §10.1: an upgrade's headers, and a REST request with its body, must be complete within this. */
 const HEADER_TIMEOUT_MS = 10_000;
-/** SPEC.md §10.1: a refused connection that has not finished the close handshake by then is cut off. */
-const REFUSED_CLOSE_GRACE_MS = 2_000;
+/** SPEC.md §2: a connection let in without a token has this long to authenticate. */
+const AUTHENTICATION_DEADLINE_MS = 10_000;
 
 interface Upgrade {
   ws: WebSocket;
@@ -60,6 +63,11 @@ interface ConnectionHooks {
   /** When its token expires (epoch ms), while scheduled. */
   expiresAt?: number;
   slot?: UserSlot;
+  /** Whether its connect line was written (its disconnect is logged only then). */
+  announced?: boolean;
+  /** Let in without a principal: its TCP socket, still counted as pending, and its deadline to authenticate. */
+  anonymous?: { socket: Socket; deadline: NodeJS.Timeout };
+  gateway: RegisteredGateway;
 }
 
 /**
@@ -85,7 +93,10 @@ export class RealtimeTransport implements BeforeApplicationShutdown, OnApplicati
   private readonly upgradeListener = (request: IncomingMessage, socket: Duplex, head: Buffer): void =>
     this.handleUpgrade(request, socket, head);
   private readonly connectionListener = (socket: Socket): void => this.pending.accepted(socket);
-  private readonly requestListener = (request: IncomingMessage): void => this.pending.settled(request.socket);
+  private readonly requestListener = (request: IncomingMessage, response: ServerResponse): void => {
+    this.pending.settled(request.socket);
+    this.openRequests.opened(request, response);
+  };
   /** Shared by every admitted socket: each finds its connection on itself. */
   private readonly socketListeners = {
     error: sharedListener((socket: RealtimeSocket, error: Error & { code?: string }) =>
@@ -100,6 +111,8 @@ export class RealtimeTransport implements BeforeApplicationShutdown, OnApplicati
   };
   private readonly refusals: RefusalLog;
   private readonly pending: PendingConnections;
+  private readonly openRequests: OpenRequests;
+  private readonly sharedBudgets: SharedByteBudgets;
 
   constructor(
     @Inject(REALTIME_CONFIG) private readonly config: RealtimeConfig,
@@ -118,9 +131,25 @@ export class RealtimeTransport implements BeforeApplicationShutdown, OnApplicati
       (peer) => address.isProxy(peer),
       (reason, ip) => this.refusals.refused(reason, ip, {}),
     );
+    this.openRequests = new OpenRequests(
+      { perIp: config.maxPendingUpgradesPerIp, total: config.maxPendingUpgrades, bodyTimeoutMs: HEADER_TIMEOUT_MS },
+      (peer) => address.isProxy(peer),
+      (reason, ip) => this.refusals.refused(reason, ip, {}),
+    );
+    this.sharedBudgets = new SharedByteBudgets({
+      perUser: config.rateLimitBytesPerSecPerUser,
+      perIp: config.rateLimitBytesPerSecPerIp,
+      burst: config.messageMaxSize,
+    });
     this.inbound = new InboundPipeline(
-      { maxJsonDepth: config.maxJsonDepth, maxBacklog: Math.ceil(config.rateLimitPerSec * 2) },
+      {
+        maxJsonDepth: config.maxJsonDepth,
+        maxJsonElements: config.maxJsonElements,
+        maxBacklog: Math.ceil(config.rateLimitPerSec * 2),
+      },
+      this.sharedBudgets,
       this.log,
+      this.refusals,
     );
     this.wss = new WebSocketServer({
       noServer: true,
@@ -145,7 +174,8 @@ export class RealtimeTransport implements BeforeApplicationShutdown, OnApplicati
     if (this.attached.has(server)) return;
     this.attached.add(server);
     server.on(connectionEvent(server), this.connectionListener);
-    server.on('request', this.requestListener);
+    // Before the app's own listener: a request over the bounds is dropped before anything reads it.
+    server.prependListener('request', this.requestListener);
     server.on('upgrade', this.upgradeListener);
     this.heartbeat ??= setInterval(() => this.beat(), this.config.heartbeatIntervalMs).unref();
   }
@@ -158,6 +188,7 @@ export class RealtimeTransport implements BeforeApplicationShutdown, OnApplicati
     }
     this.attached.clear();
     this.refusals.close();
+    this.sharedBudgets.close();
     clearInterval(this.heartbeat);
     this.heartbeat = undefined;
     this.expiries.clear();
@@ -208,7 +239,8 @@ export class RealtimeTransport implements BeforeApplicationShutdown, OnApplicati
     socket.on('error', destroyOnError);
     this.pending.headersReceived(socket as Socket);
     const url = new URL(request.url ?? '/', 'ws://localhost');
-    const route = this.router.match(url.pathname);
+    // `new URL` resolves `..`: such a path is refused, never routed to another gateway.
+    const route = hasDotSegment(request.url ?? '/') ? undefined : this.router.match(url.pathname);
     const gateway = route && this.gateways.get(route.gateway);
     if (this.shuttingDown) return rejectUpgrade(socket, 503, 'Server shutting down');
     if (!route || !gateway) return rejectUpgrade(socket, 404, 'Not Found');
@@ -259,7 +291,7 @@ export class RealtimeTransport implements BeforeApplicationShutdown, OnApplicati
     const connection = Connection.corkedAtUpgrade({
       socket: ws,
       ip: this.address.of(request),
-      userAgent: String(request.headers['user-agent'] ?? ''),
+      userAgent: clipClientString(String(request.headers['user-agent'] ?? '')),
       protocol,
       id: protocol.connectionIdParam === undefined ? undefined : route.params[protocol.connectionIdParam],
       params: route.params,
@@ -278,45 +310,72 @@ export class RealtimeTransport implements BeforeApplicationShutdown, OnApplicati
         reason: authResult.error.message,
       });
       releaseSlot(slot);
-      return this.refuse(connection, protocol.refusal(authResult.error));
+      return connection.refuse(authResult.error);
     }
     const overLimit = slot instanceof RealtimeError ? slot : this.registry.admit(connection, gateway.limits);
     if (overLimit) {
       releaseSlot(slot);
       this.refusals.refused('limit_hit', connection.ip, { gateway: protocol.gateway, user: connection.principal?.sub });
-      return this.refuse(connection, protocol.refusal(overLimit));
+      return connection.refuse(overLimit);
     }
-    this.pending.settled(request.socket);
-    this.track(connection, request, slot instanceof UserSlot ? slot : undefined);
+    const hooks = this.track(connection, gateway, slot instanceof UserSlot ? slot : undefined);
+    // Until it authenticates, a connection without a principal stays a pending socket of its IP (SPEC.md §5).
+    if (connection.principal) this.pending.settled(request.socket);
+    else hooks.anonymous = { socket: request.socket, deadline: this.authenticationDeadline(connection) };
     gateway.server.emit('connection', connection, request);
+    this.announce(connection, hooks, redactUrl(request.url));
   }
 
-  /** Told why and closed; a client that does not finish the close handshake is cut off (SPEC.md §10.1). */
-  private refuse(connection: Connection, { frame, code, reason }: Refusal): void {
-    connection.send(frame);
-    connection.close(code, reason);
-    const cutOff = setTimeout(() => connection.terminate(), REFUSED_CLOSE_GRACE_MS).unref();
-    connection.socket.once('close', () => clearTimeout(cutOff));
-  }
-
-  private track(connection: Connection, request: IncomingMessage, slot: UserSlot | undefined): void {
-    const hooks: ConnectionHooks = { onClose: [], slot };
+  private track(connection: Connection, gateway: RegisteredGateway, slot: UserSlot | undefined): ConnectionHooks {
+    const hooks: ConnectionHooks = { onClose: [], slot, gateway };
     this.hooks.set(connection, hooks);
     this.closeAtExpiry(connection, hooks);
     connection.socket.on('pong', this.socketListeners.pong);
     connection.socket.on('close', this.socketListeners.close);
-    this.log.info('connect', { ...this.describe(connection), url: redactUrl(request.url) });
+    return hooks;
+  }
+
+  /** The connect line, once the gateway has opened the connection: one it refused was never connected. */
+  private announce(connection: Connection, hooks: ConnectionHooks, url: string): void {
+    const write = (): void => {
+      if (connection.refused || !this.hooks.has(connection)) return;
+      hooks.announced = true;
+      this.log.info('connect', { ...this.describe(connection), url });
+    };
+    if (connection.opening) void connection.opening.then(write);
+    else write();
+  }
+
+  private authenticationDeadline(connection: Connection): NodeJS.Timeout {
+    return setTimeout(() => {
+      this.refusals.refused('auth_failed', connection.ip, { gateway: connection.gateway, reason: 'deadline' });
+      connection.refuse(AUTH_REQUIRED);
+    }, AUTHENTICATION_DEADLINE_MS).unref();
   }
 
   /**
-   * A connection that authenticated after the upgrade (checkpoint `authenticate`): it now counts
-   * under its gateway's limits, and the same expiry rule applies. Returns the refusal when the
-   * gateway is full (the connection is then refused and closed in the gateway's words).
+   * A connection that authenticated after the upgrade (checkpoint `authenticate`): it now takes a
+   * place under its gateway's total, no longer counts as a pending socket of its IP, and the same
+   * expiry rule applies. When the gateway is full, returns the refusal: the caller answers with it,
+   * and the connection is closed with the gateway's refusal code right after.
    */
   authenticated(connection: Connection, principal: Principal): RealtimeError | undefined {
-    connection.principal = principal;
     const hooks = this.hooks.get(connection);
-    if (hooks) this.closeAtExpiry(connection, hooks);
+    if (!hooks) return AUTH_REQUIRED;
+    const full = this.registry.authenticated(connection, hooks.gateway.limits);
+    if (full) {
+      const { code, reason } = connection.protocol.refusal(full);
+      connection.refused = true;
+      setImmediate(() => connection.close(code, reason));
+      return full;
+    }
+    connection.principal = principal;
+    if (hooks.anonymous) {
+      clearTimeout(hooks.anonymous.deadline);
+      this.pending.settled(hooks.anonymous.socket);
+      hooks.anonymous = undefined;
+    }
+    this.closeAtExpiry(connection, hooks);
     return undefined;
   }
 
@@ -337,6 +396,7 @@ export class RealtimeTransport implements BeforeApplicationShutdown, OnApplicati
   private release(connection: Connection, hooks: ConnectionHooks, code: number): void {
     this.hooks.delete(connection);
     this.cancelExpiry(connection, hooks);
+    if (hooks.anonymous) clearTimeout(hooks.anonymous.deadline);
     for (const callback of hooks.onClose) {
       try {
         callback();
@@ -347,6 +407,7 @@ export class RealtimeTransport implements BeforeApplicationShutdown, OnApplicati
     this.registry.remove(connection);
     hooks.slot?.release();
     connection.traffic.closed(connection.closeCode ?? code);
+    if (!hooks.announced) return;
     this.log.info('disconnect', {
       ...this.describe(connection),
       code: connection.closeCode ?? code,

@@ -18,6 +18,11 @@ export class TokenBucket {
     return available >= amount ? 0 : Math.ceil(((amount - available) * 1000) / this.ratePerSec);
   }
 
+  /** Whether it has refilled to its burst: forgetting it would change nothing. */
+  isFull(now: number = Date.now()): boolean {
+    return this.msUntil(this.burst, now) === 0;
+  }
+
   /** Takes `amount` tokens if there are that many. */
   take(now: number = Date.now(), amount = 1): boolean {
     const elapsed = now - this.updatedAt;

@@ -1,0 +1,68 @@
+import { Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { GUARDS_METADATA, METHOD_METADATA, PATH_METADATA } from '@nestjs/common/constants.js';
+import { DiscoveryService, HttpAdapterHost, MetadataScanner } from '@nestjs/core';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { AdminAuthGuard } from './admin-auth.guard.js';
+import { AdminCredentials } from './admin-credentials.service.js';
+
+/** Nest's RequestMethod values of the verbs that carry a body: POST, PUT, PATCH. */
+const BODY_METHODS: Readonly<Record<number, string>> = { 1: 'POST', 2: 'PUT', 4: 'PATCH' };
+
+/**
+ * SPEC.md §10.1: admin credentials are checked before the body is read. For a request to an
+ * admin route that takes a body, without valid credentials, the body is never read: its framing
+ * headers are dropped (the body parser then skips it), the guard answers 401/403 as usual, and the
+ * connection closes after that answer. Routes are found from the `AdminAuthGuard` on controllers.
+ */
+@Injectable()
+export class AdminBodyGate implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly routes = new Set<string>();
+  private server?: Server;
+  private readonly listener = (request: IncomingMessage, response: ServerResponse): void =>
+    this.inspect(request, response);
+
+  constructor(
+    private readonly credentials: AdminCredentials,
+    private readonly discovery: DiscoveryService,
+    private readonly scanner: MetadataScanner,
+    private readonly adapterHost: HttpAdapterHost,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    for (const wrapper of this.discovery.getControllers()) {
+      const type = wrapper.metatype as (new (...args: never[]) => object) | null;
+      const guards: unknown[] = (type && Reflect.getMetadata(GUARDS_METADATA, type)) ?? [];
+      if (!type || !guards.includes(AdminAuthGuard)) continue;
+      const base = normalize(Reflect.getMetadata(PATH_METADATA, type) as string | undefined);
+      for (const name of this.scanner.getAllMethodNames(type.prototype)) {
+        const handler = (type.prototype as Record<string, unknown>)[name];
+        const method = typeof handler === 'function' ? Reflect.getMetadata(METHOD_METADATA, handler) : undefined;
+        if (typeof method !== 'number' || !(method in BODY_METHODS)) continue;
+        const path = normalize(Reflect.getMetadata(PATH_METADATA, handler as object) as string | undefined);
+        this.routes.add(`${BODY_METHODS[method]} ${base}${path}`);
+      }
+    }
+    this.server = this.adapterHost.httpAdapter?.getHttpServer() as Server | undefined;
+    this.server?.prependListener('request', this.listener);
+  }
+
+  onApplicationShutdown(): void {
+    this.server?.off('request', this.listener);
+  }
+
+  private inspect(request: IncomingMessage, response: ServerResponse): void {
+    const url = request.url ?? '/';
+    const query = url.indexOf('?');
+    const path = query < 0 ? url : url.slice(0, query);
+    if (!this.routes.has(`${request.method} ${path}`) || !this.credentials.refusal(request)) return;
+    delete request.headers['content-length'];
+    delete request.headers['transfer-encoding'];
+    response.setHeader('Connection', 'close');
+  }
+}
+
+/** A controller or route path as `/a/b` (or empty). */
+function normalize(path: string | undefined): string {
+  const trimmed = (path ?? '').replace(/^\/+|\/+$/g, '');
+  return trimmed === '' ? '' : `/${trimmed}`;
+}
