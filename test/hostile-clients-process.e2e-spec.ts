@@ -78,6 +78,59 @@ describe('hostile clients, the standalone process (SPEC §10.1)', () => {
     expect(app.output()).not.toContain(badToken.split('.')[2]);
   }, 30_000);
 
+  it('one user flooding from 8 connections: rate-limit lines summarized per user, one a second at most, with a count', async () => {
+    const from = app.output().length;
+    const token = hsToken({ sub: 'flooder' }, SECRET);
+    const clients = await Promise.all(
+      Array.from({ length: 8 }, () => TestClient.open(url(`/ws/experiments/exp-1?token=${token}`))),
+    );
+    const started = Date.now();
+    for (let round = 0; round < 30; round++) {
+      for (const client of clients) for (let i = 0; i < 20; i++) client.send({ type: 'ping', id: `ping-${i}` });
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    const elapsedMs = Date.now() - started;
+    await new Promise((resolve) => setTimeout(resolve, 2500));
+    for (const client of clients) client.close();
+    await Promise.all(clients.map((client) => client.waitClose(5000)));
+    const lines = app
+      .output()
+      .slice(from)
+      .split('\n')
+      .filter((line) => /security\.rate_limited/.test(line));
+    console.log(
+      `8 connections, 4,800 frames in ${elapsedMs} ms: ${lines.length} rate-limit lines\n${lines.join('\n')}`,
+    );
+    expect(lines.length).toBeGreaterThanOrEqual(2);
+    expect(lines.length).toBeLessThanOrEqual(2 * Math.ceil((elapsedMs + 2500) / 1000));
+    for (const line of lines) expect(line).toMatch(/user=flooder/);
+    expect(lines.some((line) => /rate_limited_summary .*also_refused=\d+/.test(line))).toBe(true);
+  }, 30_000);
+
+  it('a scheduler connection refused 4403 at connect is logged as one refusal, not as a connect and a disconnect', async () => {
+    const from = app.output().length;
+    const token = hsToken({ sub: 'outsider', acl: ['project:1'] }, SECRET);
+    const client = new TestClient(url(`/ws/projects/2?token=${token}`));
+    expect((await client.waitClose(5000)).code).toBe(4403);
+    const ping = await TestClient.open(url(`/ws/projects/1?token=${token}`));
+    ping.close();
+    await ping.waitClose(5000);
+    await eventually(
+      () => /disconnect gateway=scheduler/.test(app.output().slice(from)),
+      5000,
+      'the allowed one logged',
+    );
+    const lines = app
+      .output()
+      .slice(from)
+      .split('\n')
+      .filter((line) => /user=outsider/.test(line));
+    expect(lines.filter((line) => /security\.access_refused/.test(line))).toHaveLength(1);
+    // Only the admitted connection has connect and disconnect lines.
+    expect(lines.filter((line) => /\sconnect gateway=scheduler/.test(line))).toHaveLength(1);
+    expect(lines.filter((line) => /\sdisconnect gateway=scheduler/.test(line))).toHaveLength(1);
+  }, 15_000);
+
   it('a token is never written, whatever the spelling of its parameter; control characters in logged values are escaped', async () => {
     const from = app.output().length;
     const sub = 'evil\u001b[31m\u0085\u2028end';

@@ -87,7 +87,7 @@ export interface RealtimeModuleOptions {
    */
   rateLimitBytesPerSecPerIp?: number;
   /**
-   * Object keys plus array elements accepted in one inbound frame (and REST body), counted by the
+   * Object keys plus array elements accepted in one inbound frame, counted by the
    * same linear scan as the depth.
    * @default 10000
    */

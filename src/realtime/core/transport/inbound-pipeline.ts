@@ -23,7 +23,8 @@ export interface BoundHandlers {
 }
 
 const BINARY_REFUSED = RealtimeError.badFrame('Binary frames are not supported');
-const MAX_READ_PAUSE_MS = 1_000;
+/** The longest a connection is not read from for a spent budget: the shared budgets' debt of a few maximal frames. */
+const MAX_READ_PAUSE_MS = 5_000;
 /** Past this many times the frame backlog, an RPC connection's answers-to-be stop its reading. */
 const REPLY_BACKLOG_FACTOR = 4;
 
@@ -91,11 +92,12 @@ export class InboundPipeline {
     const now = Date.now();
     connection.recordInbound(now);
     const bytes = byteLength(data);
-    // The budgets are checked before anything is parsed: frames per second, then bytes per second.
+    // The budgets are checked before anything is parsed: bytes per second (every frame read is
+    // paid for), then frames per second.
+    if (!this.takeBytes(connection, bytes, now)) return this.rateLimited(connection, state, undefined);
     if (!connection.rateLimiter.take(now) || (state.backlog?.length ?? 0) >= this.maxBacklog) {
-      return this.rateLimited(connection, state, data, bytes, now);
+      return this.rateLimited(connection, state, data);
     }
-    if (!this.takeBytes(connection, bytes, now)) return this.rateLimited(connection, state, undefined, bytes, now);
     // Before authentication only a small `authenticate` frame is worth reading (SPEC.md §5).
     const preAuthLimit = connection.protocol.unauthenticatedFrameLimit;
     if (preAuthLimit !== undefined && !connection.principal && bytes > preAuthLimit) {
@@ -119,7 +121,7 @@ export class InboundPipeline {
     let waitMs = 0;
     if (!connection.byteBudget.take(now, bytes)) waitMs = connection.byteBudget.msUntil(bytes, now);
     else if (!this.sharedBudgets.take(user, connection.ip, bytes, now)) {
-      waitMs = this.sharedBudgets.msUntil(user, connection.ip, bytes, now);
+      waitMs = this.sharedBudgets.msUntilSolvent(user, connection.ip, now);
     } else return true;
     this.stopReading(connection, waitMs);
     return false;
@@ -191,7 +193,7 @@ export class InboundPipeline {
     }
   }
 
-  /** Stops reading the connection for `ms` (at least 1, at most a second). */
+  /** Stops reading the connection for `ms` (at least 1, at most `MAX_READ_PAUSE_MS`). */
   private stopReading(connection: Connection, ms: number): void {
     if (connection.socket.isPaused) return;
     connection.socket.pause();
@@ -199,16 +201,11 @@ export class InboundPipeline {
   }
 
   /**
-   * The excess frame is dropped. An RPC protocol answers each one under its id (read within the
-   * byte budgets, or else `unknown`); any other hears about it at most once a second.
+   * The excess frame is dropped. An RPC protocol answers each one under its id (when it was within
+   * the byte budgets: else it is not read, and answered `unknown`); any other hears about it at
+   * most once a second.
    */
-  private rateLimited(
-    connection: Connection,
-    state: InboundState,
-    data: RawData | undefined,
-    bytes: number,
-    now: number,
-  ): void {
+  private rateLimited(connection: Connection, state: InboundState, data: RawData | undefined): void {
     connection.traffic.rateLimited++;
     const user = connection.principal?.sub;
     this.summaries.summarized(
@@ -218,7 +215,7 @@ export class InboundPipeline {
       { user, ip: connection.ip },
     );
     if (connection.protocol.answersEveryRequest) {
-      const frame = data !== undefined && this.takeBytes(connection, bytes, now) ? this.readable(data) : undefined;
+      const frame = data === undefined ? undefined : this.readable(data);
       return this.answer(connection, state, { error: RATE_LIMITED, inReplyTo: frame });
     }
     if (connection.lastSeenAt - state.lastRateLimitNoticeAt < 1000) return;

@@ -30,3 +30,18 @@ describe('TokenBucket amounts (the byte budget)', () => {
     expect(bucket.take(10_000, 4096)).toBe(true);
   });
 });
+
+describe('TokenBucket debt (the shared byte budgets)', () => {
+  it('charges a refused amount too, down to the floor, and says how long until it is out of debt', () => {
+    const bucket = new TokenBucket(1000, 4096, 0);
+    expect(bucket.spend(0, 4096, 8192)).toBe(true);
+    expect(bucket.msUntilSolvent(0)).toBe(0);
+    expect(bucket.spend(0, 3000, 8192)).toBe(false);
+    expect(bucket.msUntilSolvent(0)).toBe(3000);
+    expect(bucket.spend(0, 100_000, 8192)).toBe(false);
+    expect(bucket.msUntilSolvent(0)).toBe(8192);
+    expect(bucket.msUntilSolvent(8192)).toBe(0);
+    expect(bucket.spend(8192, 1, 8192)).toBe(false);
+    expect(bucket.spend(8194, 1, 8192)).toBe(true);
+  });
+});
