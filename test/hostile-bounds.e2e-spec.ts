@@ -374,7 +374,7 @@ describe('checkpoint connections before authentication (SPEC §5)', () => {
       15_000,
       () => `1,000 answers (have ${client.frames.length})`,
     );
-    await client.send({ id: 'last', method: 'metrics' });
+    client.send({ id: 'last', method: 'metrics' });
     await eventually(() => client.frames.some((f) => f.id === 'last' || f.id === 'unknown'), 5000, 'the last answer');
     const answers = client.frames.filter((f) => f.id !== 'last');
     expect(answers.map((f) => f.id)).toEqual(ids);
