@@ -106,8 +106,9 @@ describe('the admin dashboard in chromium', () => {
   const row = (page: Page, id: string) => page.locator(`#clients-body tr[data-client-id="${id}"]`);
 
   it('signs in, lists, disconnects, broadcasts, charts, pages through 1,000 clients and notices the server gone', async () => {
-    // 1,000 upgrades at once from one address: more than WS_MAX_PENDING_UPGRADES_PER_IP allows by default.
-    t = await startTestApp({ maxPendingUpgradesPerIp: 2000 });
+    // 1,000 upgrades at once from one address: more than WS_MAX_PENDING_UPGRADES_PER_IP and
+    // NOTIFY_MAX_CONNECTIONS_PER_IP allow by default.
+    t = await startTestApp({ maxPendingUpgradesPerIp: 2000, notify: { maxConnectionsPerIp: 2000 } });
     const target = await notifyClient('dash-client-1', { sub: 'u1' });
     const receiver = await notifyClient('dash-client-2', { sub: 'u2', username: 'bob' });
     await notifyClient('dash-hostile', { sub: 'u6', username: HOSTILE_NAME }, HOSTILE_AGENT);

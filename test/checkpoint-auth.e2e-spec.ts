@@ -29,6 +29,8 @@ import {
  */
 
 const STATIC = 'static-token-9f3c1e7a5b';
+/** The owner of the session these tests read to tell an authenticated connection (sessions have owners, SPEC §5). */
+const OWNER = 'setup';
 const INIT_INVALID = { id: 'init', success: false, error: 'Invalid or expired token' };
 const CAPACITY = { id: 'init', success: false, error: 'Server at capacity' };
 const now = (): number => Math.floor(Date.now() / 1000);
@@ -84,7 +86,7 @@ describe('checkpoint gateway: authentication (SPEC §2, §5)', () => {
 
   beforeAll(async () => {
     t = await startTestApp({ checkpoint: { authToken: STATIC } });
-    const setup = await openCheckpoint(t, { sub: 'setup' });
+    const setup = await openCheckpoint(t, { sub: OWNER });
     session = await createSession(setup, 'auth');
     existing = await checkpoint(setup, session, 'existing', { secret: 1 });
     await closeAll([setup]);
@@ -96,7 +98,7 @@ describe('checkpoint gateway: authentication (SPEC §2, §5)', () => {
 
   describe('at the upgrade', () => {
     it('authenticates from the start with a valid token in the query string, and sends nothing unasked', async () => {
-      const c = track(await openCheckpoint(t, { sub: 'q' }));
+      const c = track(await openCheckpoint(t, { sub: OWNER, username: 'q' }));
       await sleep(200);
       expect(c.frames).toEqual([]);
       expect(await createSession(c)).toMatch(UUID);
@@ -105,7 +107,7 @@ describe('checkpoint gateway: authentication (SPEC §2, §5)', () => {
     });
 
     it('authenticates from the start with Authorization: Bearer', async () => {
-      const c = track(await openCheckpoint(t, { sub: 'h' }, { viaHeader: true }));
+      const c = track(await openCheckpoint(t, { sub: OWNER, username: 'h' }, { viaHeader: true }));
       expect(await createSession(c)).toMatch(UUID);
       expect((await call(c, 'restore', { session_id: session, checkpoint_id: existing })).state).toEqual({
         secret: 1,
@@ -138,7 +140,7 @@ describe('checkpoint gateway: authentication (SPEC §2, §5)', () => {
 
   describe('without a token', () => {
     it('accepts the connection unauthenticated: every method but authenticate answers Authentication required', async () => {
-      const probe = track(await openCheckpoint(t, { sub: 'probe' }));
+      const probe = track(await openCheckpoint(t, { sub: OWNER, username: 'probe' }));
       const before = await metrics(probe);
       const c = track(await openAnonymous(t));
       await sleep(100);
@@ -166,7 +168,7 @@ describe('checkpoint gateway: authentication (SPEC §2, §5)', () => {
 
     it('authenticates with a valid JWT', async () => {
       const c = track(await openAnonymous(t));
-      const response = await rpc(c, 'authenticate', { token: hsToken({ sub: 'late' }) });
+      const response = await rpc(c, 'authenticate', { token: hsToken({ sub: OWNER, username: 'late' }) });
       expect(response).toEqual({ id: response.id, success: true, result: { authenticated: true } });
       expect(await createSession(c)).toMatch(UUID);
       expect((await list(c, session)).map((e) => e.id)).toEqual([existing]);
@@ -221,8 +223,8 @@ describe('checkpoint gateway: authentication (SPEC §2, §5)', () => {
         const response = await rpc(c, 'authenticate', params);
         expect(response).toEqual(failure(response.id, INVALID_AUTH));
       }
-      expect(await createSession(c)).toMatch(UUID);
-      expect((await list(c, session)).map((e) => e.id)).toEqual([existing]);
+      const own = await createSession(c);
+      expect(await list(c, own)).toEqual([]);
     });
 
     it('answers a valid authenticate on an authenticated connection with authenticated:true', async () => {
@@ -345,22 +347,26 @@ describe('checkpoint gateway: capacity (SPEC §5, maxConnections 3)', () => {
   });
   afterAll(() => t.close());
 
-  it('refuses the 4th connection with Server at capacity then 1013, and takes one again after a close', async () => {
+  it('refuses the 4th signed-in connection with Server at capacity then 1013, and takes one again after a close; tokenless sockets take no place', async () => {
     const url = t.wsUrl(CHECKPOINTS, hsToken({ sub: 'cap' }));
-    const first = await tryOpen(url);
-    const second = await tryOpen(url);
-    expect(first).toBeDefined();
-    expect(second).toBeDefined();
     const anonymous = await openAnonymous(t);
     const denied = await rpc(anonymous, 'metrics');
     expect(denied).toEqual(failure(denied.id, AUTH_REQUIRED));
+    const first = await tryOpen(url);
+    const second = await tryOpen(url);
+    const third = await tryOpen(url);
+    expect([first, second, third].every((c) => c !== undefined)).toBe(true);
 
-    for (const target of [url, t.wsUrl(CHECKPOINTS)]) {
-      const result = await refused(target);
-      expect(result.frames).toEqual([CAPACITY]);
-      expect(result.code).toBe(1013);
-    }
-    expect(await metrics(first!)).toMatchObject({ connections: 3 });
+    const result = await refused(url);
+    expect(result.frames).toEqual([CAPACITY]);
+    expect(result.code).toBe(1013);
+    // A tokenless socket is still let in (it is bounded as a pending socket of its address), but
+    // cannot take a place by authenticating while the gateway is full.
+    const late = await openAnonymous(t);
+    const login = await rpc(late, 'authenticate', { token: STATIC });
+    expect(login).toEqual(failure(login.id, 'Server at capacity'));
+    expect((await late.waitClose()).code).toBe(1013);
+    expect(await metrics(first!)).toMatchObject({ connections: 4 });
 
     first!.close();
     await first!.waitClose();
@@ -370,13 +376,13 @@ describe('checkpoint gateway: capacity (SPEC §5, maxConnections 3)', () => {
       if (!replacement) await sleep(50);
     }
     expect(replacement).toBeDefined();
-    // full again: refused connections did not take a slot
+    // full again: refused connections did not take a place
     const again = await refused(url);
     expect(again.frames).toEqual([CAPACITY]);
     expect(again.code).toBe(1013);
-    for (const c of [second!, anonymous, replacement!]) expect(c.socket.readyState).toBe(c.socket.OPEN);
-    expect(await metrics(second!)).toMatchObject({ connections: 3 });
-    await closeAll([second!, anonymous, replacement!]);
+    for (const c of [second!, third!, anonymous, replacement!]) expect(c.socket.readyState).toBe(c.socket.OPEN);
+    expect(await metrics(second!)).toMatchObject({ connections: 4 });
+    await closeAll([second!, third!, anonymous, replacement!]);
   });
 });
 

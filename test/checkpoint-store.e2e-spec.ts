@@ -1,5 +1,5 @@
 import type { Subscription } from 'rxjs';
-import { CheckpointService } from '../src/realtime/index.js';
+import { CheckpointService, type Principal } from '../src/realtime/index.js';
 import { TestClient, eventually, sleep, type Frame } from './support/test-client.js';
 import type { TestApp } from './support/test-app.js';
 import { clusterPrefix, startOnRedis, stopAll } from './support/cluster-pair.js';
@@ -31,6 +31,11 @@ import {
  * sequences and events; a restarted instance loses nothing; another prefix sees nothing.
  */
 
+/** The connections are tabs of one principal (sessions have owners: test/checkpoint-owners.e2e-spec.ts). */
+const OWNER = 'cp-store-user';
+const OWNER_PRINCIPAL: Principal = { sub: OWNER, userId: OWNER, username: OWNER, roles: [] };
+const tab = (t: TestApp, label: string): Promise<TestClient> => openCheckpoint(t, { sub: OWNER, username: label });
+
 const startInstance = (prefix: string, id: string): Promise<TestApp> =>
   startOnRedis(prefix, id, { rateLimitPerSec: 10_000 });
 
@@ -41,8 +46,8 @@ describe('checkpoint store on Redis, two instances (SPEC §5, §9)', () => {
   const open: TestClient[] = [];
   const subscriptions: Subscription[] = [];
 
-  const client = async (t: TestApp, sub: string): Promise<TestClient> => {
-    const c = await openCheckpoint(t, { sub });
+  const client = async (t: TestApp, label: string): Promise<TestClient> => {
+    const c = await tab(t, label);
     open.push(c);
     return c;
   };
@@ -139,7 +144,7 @@ describe('checkpoint store on Redis, two instances (SPEC §5, §9)', () => {
     const serviceB = b.app.get(CheckpointService);
     const watcherB = await client(b, 'watcher');
     const actorB = await client(b, 'actor');
-    const session = await serviceA.createSession('host on A');
+    const session = await serviceA.createSession('host on A', OWNER_PRINCIPAL);
     const received: Frame[] = [];
     subscriptions.push(serviceA.events(session).subscribe((e) => received.push(e)));
     await subscribe(watcherB, session);
@@ -233,7 +238,7 @@ describe('checkpoint store on Redis across restarts (SPEC §5)', () => {
     let c: TestApp | undefined;
     let other: TestApp | undefined;
     try {
-      const onA = await openCheckpoint(a, { sub: 'before' });
+      const onA = await tab(a, 'before');
       const session = await createSession(onA, 'durable');
       const states = [{ n: 1 }, ['two'], 'three', null];
       const ids: string[] = [];
@@ -247,7 +252,7 @@ describe('checkpoint store on Redis across restarts (SPEC §5)', () => {
       b = undefined;
 
       c = await startInstance(prefix, 'C');
-      const onC = await openCheckpoint(c, { sub: 'after' });
+      const onC = await tab(c, 'after');
       expect(await list(onC, session)).toEqual(before);
       for (const i of [0, 2, 3]) {
         expect(await call(onC, 'restore', { session_id: session, checkpoint_id: ids[i] })).toEqual({
@@ -268,14 +273,14 @@ describe('checkpoint store on Redis across restarts (SPEC §5)', () => {
 
       // another prefix is another store
       other = await startInstance(`${prefix}other:`, 'D');
-      const onOther = await openCheckpoint(other, { sub: 'other' });
+      const onOther = await tab(other, 'other');
       const missing = await rpc(onOther, 'list_checkpoints', { session_id: session });
       expect(missing).toEqual(failure(missing.id, NO_SESSION));
       await closeAll([onC, onOther]);
 
       // and a fresh A on the first prefix sees C's checkpoint too
       a = await startInstance(prefix, 'A2');
-      const onA2 = await openCheckpoint(a, { sub: 'again' });
+      const onA2 = await tab(a, 'again');
       expect((await list(onA2, session)).map((e) => e.id)).toEqual([ids[0], ids[2], ids[3], next]);
       await closeAll([onA2]);
     } finally {

@@ -1,5 +1,5 @@
 import type { Subscription } from 'rxjs';
-import { CheckpointService } from '../src/realtime/index.js';
+import { CheckpointService, type Principal } from '../src/realtime/index.js';
 import { TestClient, eventually, sleep, type Frame } from './support/test-client.js';
 import { startTestApp, type TestApp } from './support/test-app.js';
 import {
@@ -37,11 +37,24 @@ import {
 
 /** SPEC §5 (seed 003): the checkpoint RPC methods, their errors, events, metrics and the host API (memory store). */
 
+/**
+ * Sessions have owners (SPEC §5, test/checkpoint-owners.e2e-spec.ts): the connections of these tests
+ * are tabs of one principal, each with its own label as username, unless a test says otherwise.
+ */
+const OWNER = 'cp-user';
+const OWNER_PRINCIPAL: Principal = { sub: OWNER, userId: OWNER, username: OWNER, roles: [] };
+
 describe('checkpoint gateway: methods (SPEC §5)', () => {
   let t: TestApp;
   const open: TestClient[] = [];
 
-  const client = async (sub = 'cp-user'): Promise<TestClient> => {
+  const client = async (label = OWNER): Promise<TestClient> => {
+    const c = await openCheckpoint(t, { sub: OWNER, username: label });
+    open.push(c);
+    return c;
+  };
+  /** A connection of another principal. */
+  const stranger = async (sub: string): Promise<TestClient> => {
     const c = await openCheckpoint(t, { sub });
     open.push(c);
     return c;
@@ -170,13 +183,16 @@ describe('checkpoint gateway: methods (SPEC §5)', () => {
       expect(await list(c, b)).toEqual([listed(b1, b, 'b1', 1), listed(b2, b, 'b2', 2), listed(b3, b, 'b3', 3)]);
     });
 
-    it('shares sessions between connections', async () => {
-      const alice = await client('alice');
-      const bob = await client('bob');
-      const session = await createSession(alice);
-      const id = await checkpoint(bob, session, 'by bob', { by: 'bob' });
-      expect(await list(alice, session)).toEqual([listed(id, session, 'by bob', 1)]);
-      expect((await call(alice, 'restore', { session_id: session, checkpoint_id: id })).state).toEqual({ by: 'bob' });
+    it('shares a session between the connections of its owner, and with no other principal', async () => {
+      const tab1 = await client('tab1');
+      const tab2 = await client('tab2');
+      const session = await createSession(tab1);
+      const id = await checkpoint(tab2, session, 'by tab2', { by: 'tab2' });
+      expect(await list(tab1, session)).toEqual([listed(id, session, 'by tab2', 1)]);
+      expect((await call(tab1, 'restore', { session_id: session, checkpoint_id: id })).state).toEqual({ by: 'tab2' });
+      const bob = await stranger('bob');
+      const refused = await rpc(bob, 'list_checkpoints', { session_id: session });
+      expect(refused).toEqual(failure(refused.id, NO_SESSION));
     });
 
     it.each([
@@ -697,7 +713,8 @@ describe('checkpoint gateway: methods (SPEC §5)', () => {
 
     it('shares sessions with socket clients, both ways', async () => {
       const c = await client();
-      const hostSession = await service.createSession('from the host');
+      // the host creates a session for the user (the user's principal), and uses any session itself
+      const hostSession = await service.createSession('from the host', OWNER_PRINCIPAL);
       expect(hostSession).toMatch(UUID);
       const byHost = await service.checkpoint(hostSession, 'host checkpoint', { from: 'host' });
       expect(byHost).toMatch(UUID);
@@ -721,9 +738,23 @@ describe('checkpoint gateway: methods (SPEC §5)', () => {
       expect((await call(c, 'restore', { session_id: socketSession, checkpoint_id: hostDefault })).state).toBeNull();
     });
 
+    it('keeps the sessions the host creates for itself from socket clients (admins excepted)', async () => {
+      const c = await client();
+      const own = await service.createSession('the host’s own');
+      const id = await service.checkpoint(own, 'host only', { secret: true });
+      expect(await service.hasSession(own)).toBe(true);
+      expect(await service.hasSession(own, OWNER_PRINCIPAL)).toBe(false);
+      const refused = await rpc(c, 'list_checkpoints', { session_id: own });
+      expect(refused).toEqual(failure(refused.id, NO_SESSION));
+      const root = await openCheckpoint(t, { sub: 'root', roles: ['admin'] });
+      open.push(root);
+      expect(await list(root, own)).toEqual([listed(id, own, 'host only', 1)]);
+      await expect(service.listCheckpoints(own, OWNER_PRINCIPAL)).rejects.toThrow(NO_SESSION);
+    });
+
     it('deletes and compacts from the host; socket clients see the result', async () => {
       const c = await client();
-      const session = await service.createSession();
+      const session = await service.createSession(undefined, OWNER_PRINCIPAL);
       const ids: string[] = [];
       for (let i = 1; i <= 4; i++) ids.push(await service.checkpoint(session, `h${i}`));
       await service.deleteCheckpoint(session, ids[0]);
@@ -734,7 +765,7 @@ describe('checkpoint gateway: methods (SPEC §5)', () => {
 
     it('pushes events of host operations to socket subscribers', async () => {
       const watcher = await client('watcher');
-      const session = await service.createSession('host events');
+      const session = await service.createSession('host events', OWNER_PRINCIPAL);
       await subscribe(watcher, session);
       const a = await service.checkpoint(session, 'a', { n: 1 });
       const b = await service.checkpoint(session, 'b');

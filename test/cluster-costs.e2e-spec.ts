@@ -118,7 +118,7 @@ describe('Redis commands on the upgrade and join paths (issue 12)', () => {
     expect(made['bus-subscriber']).toEqual({ ssubscribe: 20 });
   });
 
-  it('makes no Redis call for a connection of a gateway without a per-user limit, nor for one refused here', async () => {
+  it("takes two scripts per notify connection (its user's slot, its client id's owner), and none for one refused here", async () => {
     const made = await commandsDuring(async () => {
       for (let i = 0; i < 20; i++) open.push(await openNotify(t, `free-${i}`, { sub: `free-${i}` }));
       for (let i = 0; i < 5; i++) await chat('full');
@@ -126,7 +126,7 @@ describe('Redis commands on the upgrade and join paths (issue 12)', () => {
       expect((await sixth.waitClose()).code).toBe(4429);
     });
     const { set = 0, ...onThePath } = made.cluster;
-    expect(onThePath).toEqual({ eval: 5 });
+    expect(onThePath).toEqual({ eval: 20 * 2 + 5 });
     expect(set).toBeLessThan(26);
     // A notify id is claimed for the whole cluster on the bus (issue 10), one control publish per connect,
     // not awaited; each connection reads its two streams' positions (its client id's, the broadcast), as

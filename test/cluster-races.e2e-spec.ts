@@ -320,7 +320,8 @@ describe.each([
       const sessionId = await createSession(writer, 'races');
       const readers = [];
       for (const t of [b, c]) {
-        const reader = track(await TestClient.open(t.wsUrl(CHECKPOINTS, hsToken({ sub: 'cp-reader' }))));
+        // Readers of a session are its owner's other tabs (SPEC §5: sessions have owners).
+        const reader = track(await TestClient.open(t.wsUrl(CHECKPOINTS, hsToken({ sub: 'cp-writer' }))));
         await subscribeSession(reader, sessionId);
         readers.push(reader);
       }

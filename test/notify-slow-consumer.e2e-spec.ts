@@ -65,7 +65,12 @@ describe('slow consumers on the notify gateway (SPEC §9, maxQueueBytes 256 KiB)
 
   beforeAll(async () => {
     gc = exposeGc();
-    t = await startTestApp({ maxQueueBytes: MAX_QUEUE_BYTES, rateLimitPerSec: 100_000 });
+    // 51 clients from one address: above the notify gateway's default per-IP limit (50).
+    t = await startTestApp({
+      maxQueueBytes: MAX_QUEUE_BYTES,
+      rateLimitPerSec: 100_000,
+      notify: { maxConnectionsPerIp: 100 },
+    });
     registry = t.app.get(ConnectionRegistry);
     publisher = t.app.get(NotifyPublisher);
   });

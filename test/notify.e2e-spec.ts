@@ -262,18 +262,18 @@ describe('notify gateway: one connection per client id, admin disconnect (SPEC �
     expect(shown.body).toMatchObject({ id: 'tab', gateway: 'notify', messages_in: 1 }); // the quiet ping
   });
 
-  it('keeps only the newest of three connections of one id, whoever opened them', async () => {
-    const clients: TestClient[] = [];
-    for (const sub of ['u1', 'u2', 'u1']) clients.push(track(await openNotify(t, 'shared', { sub })));
-    expect(await clients[0].waitClose()).toEqual(REPLACED);
-    expect(await clients[1].waitClose()).toEqual(REPLACED);
+  it('keeps only the newest of its owner’s connections of one id; another user is refused 4403 meanwhile (§6 owners)', async () => {
+    const first = track(await openNotify(t, 'shared', { sub: 'u1' }));
+    const intruder = await refused(t.wsUrl('/ws/shared', hsToken({ sub: 'u2' })));
+    expect(intruder).toEqual({ frames: [errorFrame('Client id in use')], code: 4403, reason: 'Client id in use' });
+    const newest = track(await openNotify(t, 'shared', { sub: 'u1' }));
+    expect(await first.waitClose()).toEqual(REPLACED);
     publisher.notify({ type: 'only-newest' }, 'shared');
     publisher.notify({ type: 'broadcast' });
-    await waitMessages(clients[2], (f) => f.type === 'broadcast');
-    await quiet([clients[2]]);
-    expect(messages(clients[2])).toEqual([frame('only-newest', null), frame('broadcast', null)]);
-    expect(clients[0].frames).toEqual([connectedFrame('shared')]);
-    expect(clients[1].frames).toEqual([connectedFrame('shared')]);
+    await waitMessages(newest, (f) => f.type === 'broadcast');
+    await quiet([newest]);
+    expect(messages(newest)).toEqual([frame('only-newest', null), frame('broadcast', null)]);
+    expect(first.frames).toEqual([connectedFrame('shared')]);
     expect(await listedNotifyIds(t, ADMIN_TOKEN)).toEqual(['shared']);
   });
 

@@ -1,6 +1,10 @@
 import { anyPosition, inStream } from './positions.js';
 import { randomUUID } from 'node:crypto';
+import { Cluster, Redis } from 'ioredis';
 import type WebSocket from 'ws';
+import type { RealtimeModuleOptions } from '../../src/realtime/index.js';
+import { clusterPrefix, startOnRedis } from './cluster-pair.js';
+import { testRedisCluster, testRedisUrl } from './redis.js';
 import {
   TestClient,
   eventually,
@@ -12,7 +16,7 @@ import {
   waitFrame,
   type Frame,
 } from './test-client.js';
-import { openWithToken, type TestApp, type TokenOptions, type Endpoints } from './test-app.js';
+import { openWithToken, startTestApp, type TestApp, type TokenOptions, type Endpoints } from './test-app.js';
 import { hsToken, noneToken, type Claims } from './tokens.js';
 import {
   MAX_DEPTH,
@@ -55,6 +59,12 @@ export const BAD_SESSION = 'Invalid session_id format';
 export const NO_SESSION = 'Session not found';
 export const NO_CHECKPOINT = 'Checkpoint not found';
 export const RATE_LIMITED = 'Rate limit exceeded';
+/** SPEC §5's storage bounds and unreachable store. */
+export const STATE_TOO_LARGE = 'State too large';
+export const TOO_MANY_CHECKPOINTS = 'Too many checkpoints';
+export const TOO_MANY_SESSIONS = 'Too many sessions';
+export const QUOTA_EXCEEDED = 'Storage quota exceeded';
+export const UNAVAILABLE = 'Service unavailable';
 
 export const EVENT_TYPES = [
   'checkpoint_created',
@@ -311,6 +321,80 @@ export async function tryOpen(url: string, options: WebSocket.ClientOptions = {}
   ).catch(() => client.frames[0] ?? { id: 'closed' });
   if (first.id === frame.id && first.success === true) return client;
   return undefined;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Owners, storage bounds and TTL (SPEC §5), on each store
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * A state (a JSON string) whose JSON text is exactly `bytes` bytes of UTF-8, made of `char` (which may
+ * take several bytes) and ASCII filler; `bytes` is at least 2 (the quotes).
+ */
+export function stateOfBytes(bytes: number, char = 'x'): string {
+  const width = Buffer.byteLength(char);
+  const count = Math.floor((bytes - 2) / width);
+  const state = char.repeat(count) + 'x'.repeat(bytes - 2 - count * width);
+  if (Buffer.byteLength(JSON.stringify(state)) !== bytes) throw new Error(`no state of ${bytes} bytes from ${char}`);
+  return state;
+}
+
+/** Where the checkpoint store of an instance lives: memory, the run's Redis, or the run's 3-node Redis Cluster. */
+export type StoreKind = 'memory' | 'redis' | 'cluster';
+export const STORE_KINDS: StoreKind[] = ['memory', 'redis', 'cluster'];
+
+/** An instance on a store, and the Redis keys under its prefix (none in memory). */
+export interface StoreApp {
+  t: TestApp;
+  kind: StoreKind;
+  prefix: string;
+  /** Every key under the instance's prefix, on every node. */
+  keys(): Promise<string[]>;
+  /** Milliseconds to live of `key` (-1: no TTL, -2: no key). */
+  pttl(key: string): Promise<number>;
+  close(): Promise<void>;
+}
+
+/** An instance of the module on `kind` (its own key prefix), once its Redis is up. */
+export async function startOnStore(
+  kind: StoreKind,
+  name: string,
+  options: RealtimeModuleOptions = {},
+  prefix = clusterPrefix(name),
+): Promise<StoreApp> {
+  let t: TestApp;
+  let redis: Redis | Cluster | undefined;
+  if (kind === 'memory') t = await startTestApp(options);
+  else if (kind === 'redis') t = await startOnRedis(prefix, name, options);
+  else {
+    const cluster = await testRedisCluster();
+    t = await startTestApp({
+      ...options,
+      redis: { clusterNodes: cluster.nodes, prefix },
+      instanceId: `${prefix}${name}`,
+    });
+    await eventually(async () => (await t.http('GET', '/ws/health')).body.redis === 'up', 10_000, 'cluster up');
+    redis = new Cluster(cluster.startupNodes);
+  }
+  if (kind === 'redis') redis = new Redis(testRedisUrl());
+  return {
+    t,
+    kind,
+    prefix,
+    async keys() {
+      if (!redis) return [];
+      const nodes = redis instanceof Cluster ? redis.nodes('master') : [redis];
+      const found = await Promise.all(nodes.map((node) => node.keys(`${prefix}*`)));
+      return found.flat().sort();
+    },
+    async pttl(key) {
+      return redis ? redis.pttl(key) : -2;
+    },
+    async close() {
+      await t.close();
+      redis?.disconnect();
+    },
+  };
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -47,6 +47,8 @@ export const RATE_LIMITED = 'Rate limit exceeded';
 export const BAD_META = 'meta must be an object';
 export const BAD_TYPE_LENGTH = 'type must be 1 to 64 characters';
 export const REPLACED = { code: 4409, reason: 'Replaced by a new connection' };
+export const ID_IN_USE = { code: 4403, reason: 'Client id in use' };
+export const TOO_MANY = { code: 4429, reason: 'Too many connections' };
 export const ADMIN_CLOSED = { code: 4000, reason: 'Disconnected by administrator' };
 
 /** The URL path of a notify client: `/ws` (generated id) or `/ws/<clientId>`. */
@@ -72,6 +74,39 @@ export async function openNotify(
   } catch (error) {
     client.terminate();
     throw error;
+  }
+  return client;
+}
+
+/** A position in a notify client's stream (SPEC §11). */
+export interface StreamAt {
+  offset: number;
+  epoch: string;
+}
+
+/** `/ws/<clientId>`, resuming the client's stream after `since` when given (SPEC §11). */
+export const resumePath = (clientId: string, since?: StreamAt): string =>
+  since ? `/ws/${clientId}?offset=${since.offset}&epoch=${since.epoch}` : `/ws/${clientId}`;
+
+/** Where the client's own stream was when `client` was welcomed (its `streams["client:<id>"]`). */
+export function welcomeAt(client: TestClient): StreamAt & { recovered?: boolean } {
+  const welcome = client.frames.find((f) => f.type !== 'ping');
+  if (welcome?.type !== 'connected') throw new Error(`no welcome: ${JSON.stringify(welcome)}`);
+  return welcome.content.streams[`client:${welcome.content.client_id as string}`];
+}
+
+/** Opens `/ws/<clientId>` for `claims` resuming after `since`; resolves once welcomed (else rejects with what came instead). */
+export async function resumeNotify(
+  t: Endpoints,
+  clientId: string,
+  claims: Claims,
+  since?: StreamAt,
+): Promise<TestClient> {
+  const client = await openWithToken(t, resumePath(clientId, since), claims);
+  const first = await client.next((f) => f.type !== 'ping', 5000);
+  if (first.type !== 'connected') {
+    client.terminate();
+    throw new Error(`not welcomed: ${JSON.stringify(first)}`);
   }
   return client;
 }

@@ -1,27 +1,25 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { timingSafeEqual } from 'node:crypto';
-import { TokenVerifier } from '../core/auth/index.js';
-import { CloseCode, RealtimeError } from '../core/gateway/index.js';
+import { TokenVerifier, type Principal } from '../core/auth/index.js';
+import { RealtimeError } from '../core/gateway/index.js';
 import { REALTIME_MODULE_OPTIONS } from '../realtime.module-definition.js';
 import type { StreamPosition } from '../bus/index.js';
 import { ConnectionRegistry, Fanout, positionFields, TopicLimit, type ReplyThen } from '../core/registry/index.js';
 import { RealtimeTransport, type Connection } from '../core/transport/index.js';
 import { sessionTopic } from './checkpoint-events.js';
-import { AUTHENTICATION_DEADLINE_MS, resolveCheckpointConfig, type CheckpointOptions } from './checkpoint.options.js';
+import { STATIC_TOKEN_PRINCIPAL } from './checkpoint-owner.js';
+import { resolveCheckpointConfig, type CheckpointOptions } from './checkpoint.options.js';
 import { CheckpointService } from './checkpoint.service.js';
 
 const INVALID_TOKEN = new RealtimeError('unauthenticated', 'Invalid authentication token');
-const SESSION_NOT_FOUND = new RealtimeError('not_found', 'Session not found');
 
 /**
  * The connection side of the checkpoint RPC: who is authenticated (a JWT at the upgrade or through
- * `authenticate`, or the static token), the 10 s deadline for those who are not, session
- * subscriptions and the request counters of `metrics`.
+ * `authenticate`, or the static token: every authenticated connection has a principal; the
+ * transport gives the others 10 s), session subscriptions and the request counters of `metrics`.
  */
 @Injectable()
 export class CheckpointRpc {
-  private readonly authenticatedConnections = new WeakSet<Connection>();
-  private readonly deadlines = new WeakMap<Connection, NodeJS.Timeout>();
   private readonly staticToken?: Buffer;
   private served = 0;
 
@@ -38,25 +36,8 @@ export class CheckpointRpc {
     this.staticToken = authToken === undefined ? undefined : Buffer.from(authToken);
   }
 
-  /** A connection with a token is in; one without has 10 s to `authenticate`. */
-  connect(connection: Connection): void {
-    if (connection.principal) {
-      this.authenticatedConnections.add(connection);
-      return;
-    }
-    const deadline = setTimeout(
-      () => connection.close(CloseCode.UNAUTHENTICATED, 'Authentication required'),
-      AUTHENTICATION_DEADLINE_MS,
-    );
-    this.deadlines.set(connection, deadline.unref());
-  }
-
-  disconnect(connection: Connection): void {
-    clearTimeout(this.deadlines.get(connection));
-  }
-
   isAuthenticated(connection: Connection): boolean {
-    return this.authenticatedConnections.has(connection);
+    return connection.principal !== undefined;
   }
 
   /** Counts one request answered by a method (for `metrics`). */
@@ -64,26 +45,34 @@ export class CheckpointRpc {
     this.served++;
   }
 
-  /** A JWT or the static token; a failure leaves the connection as it was (SPEC.md §10). */
+  /**
+   * A JWT, or the static token (its own principal, SPEC.md §5). A failure leaves the connection as it
+   * was (SPEC.md §10); so does a full gateway, which the transport refuses in its own words.
+   */
   authenticate(connection: Connection, token: unknown): { authenticated: true } {
     if (typeof token !== 'string' || token === '') throw INVALID_TOKEN;
-    if (!this.isStaticToken(token)) {
-      const principal = this.verifier.verify(token);
-      if (!principal) throw INVALID_TOKEN;
-      this.transport.authenticated(connection, principal);
-    }
-    this.authenticatedConnections.add(connection);
-    clearTimeout(this.deadlines.get(connection));
+    const principal = this.isStaticToken(token) ? STATIC_TOKEN_PRINCIPAL : this.verifier.verify(token);
+    if (!principal) throw INVALID_TOKEN;
+    const refused = this.transport.authenticated(connection, principal);
+    if (refused) throw refused;
     return { authenticated: true };
   }
 
-  /** Subscribes to a session's events, resuming after `since` when given; `release()` sends the missed ones. */
+  /** Who the requests of an authenticated connection act for. */
+  principal(connection: Connection): Principal {
+    return connection.requirePrincipal();
+  }
+
+  /**
+   * Subscribes to the events of a session the connection's principal may use (else `Session not
+   * found`), resuming after `since` when given; `release()` sends the missed ones.
+   */
   async subscribe(
     connection: Connection,
     sessionId: string,
     since?: StreamPosition,
   ): Promise<ReplyThen<Record<string, unknown>>> {
-    if (!(await this.checkpoints.hasSession(sessionId))) throw SESSION_NOT_FOUND;
+    await this.checkpoints.access(sessionId, this.principal(connection));
     const topic = sessionTopic(sessionId);
     this.topicLimit.check(connection, topic, 'Too many subscriptions');
     const joined = await this.fanout.join(connection, topic, since);

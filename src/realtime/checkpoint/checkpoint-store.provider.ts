@@ -1,17 +1,20 @@
 import type { Provider } from '@nestjs/common';
 import { RedisConnector } from '../redis/index.js';
+import { REALTIME_MODULE_OPTIONS } from '../realtime.module-definition.js';
 import { CHECKPOINT_STORE, type CheckpointStore } from './checkpoint-store.js';
+import { resolveCheckpointConfig, type CheckpointOptions } from './checkpoint.options.js';
 import { MemoryCheckpointStore } from './memory-checkpoint.store.js';
 import { RedisCheckpointStore } from './redis-checkpoint.store.js';
 
 /** Redis when it is configured (shared, durable), else memory. */
 export const checkpointStoreProvider: Provider<CheckpointStore> = {
   provide: CHECKPOINT_STORE,
-  inject: [RedisConnector],
-  useFactory: (redis: RedisConnector): CheckpointStore => {
-    if (!redis.enabled) return new MemoryCheckpointStore();
+  inject: [RedisConnector, REALTIME_MODULE_OPTIONS],
+  useFactory: (redis: RedisConnector, options: { checkpoint?: CheckpointOptions }): CheckpointStore => {
+    const settings = { sessionTtlSec: resolveCheckpointConfig(options).sessionTtlSec };
+    if (!redis.enabled) return new MemoryCheckpointStore(settings);
     const client = redis.create('store');
     client.connect().catch(() => undefined);
-    return new RedisCheckpointStore(client, redis.keys);
+    return new RedisCheckpointStore(client, redis.keys, settings);
   },
 };

@@ -1,11 +1,5 @@
 import { UseGuards } from '@nestjs/common';
-import {
-  ConnectedSocket,
-  MessageBody,
-  SubscribeMessage,
-  type OnGatewayConnection,
-  type OnGatewayDisconnect,
-} from '@nestjs/websockets';
+import { ConnectedSocket, MessageBody, SubscribeMessage } from '@nestjs/websockets';
 import {
   FALLBACK_HANDLER,
   frameValidationPipe,
@@ -35,22 +29,17 @@ const emptyParams = { transform: (params: unknown): unknown => params ?? {} };
 /** The request's `params`, validated by its method's DTO. */
 const Params = (): ParameterDecorator => MessageBody('params', emptyParams, frameValidationPipe);
 
-/** `/ws/checkpoints`: seed 003's JSON-RPC over WebSocket (SPEC.md §5), every method of its service. */
+/**
+ * `/ws/checkpoints`: seed 003's JSON-RPC over WebSocket (SPEC.md §5), every method of its service,
+ * each for the connection's principal (the service decides what that principal may see).
+ */
 @RealtimeGateway(CHECKPOINT_GATEWAY)
 @UseGuards(CheckpointRequestGuard)
-export class CheckpointGateway implements OnGatewayConnection<Connection>, OnGatewayDisconnect<Connection> {
+export class CheckpointGateway {
   constructor(
     private readonly rpc: CheckpointRpc,
     private readonly checkpoints: CheckpointService,
   ) {}
-
-  handleConnection(connection: Connection): void {
-    this.rpc.connect(connection);
-  }
-
-  handleDisconnect(connection: Connection): void {
-    this.rpc.disconnect(connection);
-  }
 
   @OpenMethod()
   @SubscribeMessage('authenticate')
@@ -63,34 +52,61 @@ export class CheckpointGateway implements OnGatewayConnection<Connection>, OnGat
   }
 
   @SubscribeMessage('create_session')
-  async createSession(@MessageBody() frame: InboundFrame, @Params() params: CreateSessionParams): Promise<RpcResponse> {
-    return ok(frame, await this.checkpoints.createSession(params.name));
+  async createSession(
+    @ConnectedSocket() connection: Connection,
+    @MessageBody() frame: InboundFrame,
+    @Params() params: CreateSessionParams,
+  ): Promise<RpcResponse> {
+    return ok(frame, await this.checkpoints.createSession(params.name, this.rpc.principal(connection)));
   }
 
   @SubscribeMessage('list_checkpoints')
-  async list(@MessageBody() frame: InboundFrame, @Params() params: SessionParams): Promise<RpcResponse> {
-    return ok(frame, await this.checkpoints.listCheckpoints(params.session_id));
+  async list(
+    @ConnectedSocket() connection: Connection,
+    @MessageBody() frame: InboundFrame,
+    @Params() params: SessionParams,
+  ): Promise<RpcResponse> {
+    return ok(frame, await this.checkpoints.listCheckpoints(params.session_id, this.rpc.principal(connection)));
   }
 
   @SubscribeMessage('checkpoint')
-  async checkpoint(@MessageBody() frame: InboundFrame, @Params() params: CheckpointParams): Promise<RpcResponse> {
-    return ok(frame, await this.checkpoints.checkpoint(params.session_id, params.message, params.state));
+  async checkpoint(
+    @ConnectedSocket() connection: Connection,
+    @MessageBody() frame: InboundFrame,
+    @Params() params: CheckpointParams,
+  ): Promise<RpcResponse> {
+    const { session_id, message, state } = params;
+    return ok(frame, await this.checkpoints.checkpoint(session_id, message, state, this.rpc.principal(connection)));
   }
 
   @SubscribeMessage('restore')
-  async restore(@MessageBody() frame: InboundFrame, @Params() params: CheckpointRefParams): Promise<RpcResponse> {
-    return ok(frame, await this.checkpoints.restore(params.session_id, params.checkpoint_id));
+  async restore(
+    @ConnectedSocket() connection: Connection,
+    @MessageBody() frame: InboundFrame,
+    @Params() params: CheckpointRefParams,
+  ): Promise<RpcResponse> {
+    const { session_id, checkpoint_id } = params;
+    return ok(frame, await this.checkpoints.restore(session_id, checkpoint_id, this.rpc.principal(connection)));
   }
 
   @SubscribeMessage('delete_checkpoint')
-  async delete(@MessageBody() frame: InboundFrame, @Params() params: CheckpointRefParams): Promise<RpcResponse> {
-    await this.checkpoints.deleteCheckpoint(params.session_id, params.checkpoint_id);
+  async delete(
+    @ConnectedSocket() connection: Connection,
+    @MessageBody() frame: InboundFrame,
+    @Params() params: CheckpointRefParams,
+  ): Promise<RpcResponse> {
+    await this.checkpoints.deleteCheckpoint(params.session_id, params.checkpoint_id, this.rpc.principal(connection));
     return ok(frame, { deleted: true });
   }
 
   @SubscribeMessage('compact')
-  async compact(@MessageBody() frame: InboundFrame, @Params() params: CompactParams): Promise<RpcResponse> {
-    return ok(frame, { remaining: await this.checkpoints.compact(params.session_id, params.keep) });
+  async compact(
+    @ConnectedSocket() connection: Connection,
+    @MessageBody() frame: InboundFrame,
+    @Params() params: CompactParams,
+  ): Promise<RpcResponse> {
+    const remaining = await this.checkpoints.compact(params.session_id, params.keep, this.rpc.principal(connection));
+    return ok(frame, { remaining });
   }
 
   /** The response, then the events missed since `params.since` (SPEC.md §11). */

@@ -57,6 +57,3 @@ export function resolveCheckpointConfig(options: { checkpoint?: CheckpointOption
     sessionTtlSec: given.sessionTtlSec ?? CHECKPOINT_DEFAULTS.sessionTtlSec,
   };
 }
-
-/** How long a connection without a token has to call `authenticate` (SPEC.md §2). */
-export const AUTHENTICATION_DEADLINE_MS = 10_000;

@@ -1,3 +1,4 @@
+import { OwnedIds } from '../core/cluster/owned-ids.service.js';
 import type { RealtimeFeature } from '../core/gateway/index.js';
 import { NotifyGateway } from './notify.gateway.js';
 import { NotifyPublisher } from './notify.publisher.js';
@@ -6,7 +7,7 @@ import { SendMessageController } from './send-message.controller.js';
 
 /** The notify gateway as `RealtimeModule` registers it. */
 export const NOTIFY_FEATURE: RealtimeFeature = {
-  providers: [NotifyService, NotifyPublisher, NotifyGateway],
+  providers: [OwnedIds, NotifyService, NotifyPublisher, NotifyGateway],
   controllers: [SendMessageController],
   exports: [NotifyPublisher],
 };

@@ -1,4 +1,10 @@
-import { ConnectedSocket, MessageBody, SubscribeMessage, type OnGatewayConnection } from '@nestjs/websockets';
+import {
+  ConnectedSocket,
+  MessageBody,
+  SubscribeMessage,
+  type OnGatewayConnection,
+  type OnGatewayDisconnect,
+} from '@nestjs/websockets';
 import { frameValidationPipe, RealtimeGateway, type InboundFrame } from '../core/gateway/index.js';
 import { openWith } from '../core/registry/index.js';
 import type { Connection } from '../core/transport/index.js';
@@ -9,12 +15,16 @@ import { NotifyService } from './notify.service.js';
 
 /** `/ws` and `/ws/:clientId` (seed 002, SPEC.md §6). */
 @RealtimeGateway(NOTIFY_GATEWAY)
-export class NotifyGateway implements OnGatewayConnection<Connection> {
+export class NotifyGateway implements OnGatewayConnection<Connection>, OnGatewayDisconnect<Connection> {
   constructor(private readonly notify: NotifyService) {}
 
-  /** The welcome, then the messages missed since the query's positions (SPEC.md §11). */
+  /** The welcome, then the messages missed since the query's positions (SPEC.md §11); or `Client id in use`. */
   handleConnection(connection: Connection): void {
     openWith(connection, this.notify.connect(connection));
+  }
+
+  handleDisconnect(connection: Connection): void {
+    this.notify.disconnect(connection);
   }
 
   /** A client's own ping is answered with its `ping_id`. */

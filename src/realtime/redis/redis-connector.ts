@@ -6,9 +6,9 @@ import type { RedisClient } from './redis.options.js';
 
 /**
  * What each of the module's connections is for. Every connection is lazy and reconnects with the
- * same backoff. Only the store queues commands while (re)connecting, and each for one retry at
- * most: otherwise, while Redis is away, a caller buffers (the bus) or answers locally (the cluster
- * view) instead of piling commands up in the client.
+ * same backoff. None queues commands while Redis is away: a caller buffers (the bus), answers
+ * locally (the cluster view) or fails at once (the checkpoint store: `Service unavailable`) instead
+ * of piling commands up in the client.
  */
 const ROLES = {
   /** Publishes to the bus and reads stream histories; a command in flight when the link drops is retried after reconnect. */
@@ -21,11 +21,17 @@ const ROLES = {
    * written after the resync would be wrong); what one event-loop turn issues goes out as one pipeline.
    */
   cluster: { maxRetriesPerRequest: 0, enableAutoPipelining: true },
-  /** The checkpoint store: a request waits for one reconnect at most, then fails. */
-  store: { maxRetriesPerRequest: 1, enableOfflineQueue: true },
+  /**
+   * The checkpoint store: while Redis is away a request fails at once, never queued with its state;
+   * a script in flight when the link drops is not re-sent (it may have run: no duplicate checkpoint).
+   */
+  store: { maxRetriesPerRequest: 0, enableOfflineQueue: false, autoResendUnfulfilledCommands: false },
 } as const satisfies Record<
   string,
-  Pick<ClientOptions, 'maxRetriesPerRequest' | 'enableOfflineQueue' | 'enableAutoPipelining'>
+  Pick<
+    ClientOptions,
+    'maxRetriesPerRequest' | 'enableOfflineQueue' | 'enableAutoPipelining' | 'autoResendUnfulfilledCommands'
+  >
 >;
 
 export type RedisRole = keyof typeof ROLES;

@@ -59,17 +59,44 @@ export class RedisKeys {
   }
 
   /**
-   * One checkpoint session's keys: its hash (name, created_at, the sequence counter), the order of
-   * its checkpoints (sorted set by sequence), their metadata and their states (hashes by id). One
-   * hash tag per session, so each Lua script runs in one slot.
+   * What one owner of checkpoint sessions holds (SPEC.md §5), under one hash tag per owner with the
+   * sessions themselves, so that a quota check and the write it guards are one script in one slot:
+   * the owner's sessions (sorted set: id → expiry in ms, `+inf` without TTL), their usage (hash:
+   * `total` bytes; per session id its bytes, and `n:<id>` its checkpoint count), and the prefix of
+   * its sessions' keys (`<prefix><sessionId>:info|order|meta|state`, see `checkpointSession`).
+   * The owner is URI-encoded, so no `{` or `}` of a `sub` can move the tag.
    */
-  checkpointSession(sessionId: string): { session: string; order: string; meta: string; state: string } {
-    const base = `${this.prefix}{ws:checkpoint:${sessionId}}`;
-    return { session: `${base}:session`, order: `${base}:order`, meta: `${base}:meta`, state: `${base}:state` };
+  checkpointOwner(owner: string): { sessions: string; usage: string; sessionPrefix: string } {
+    const base = `${this.prefix}{ws:checkpoint:owner:${encodeURIComponent(owner)}}`;
+    return { sessions: `${base}:sessions`, usage: `${base}:usage`, sessionPrefix: `${base}:session:` };
+  }
+
+  /**
+   * One checkpoint session's keys, in its owner's slot: its hash (name, created_at, the sequence
+   * counter), the order of its checkpoints (sorted set by sequence), their metadata and their
+   * states (hashes by id). The store's scripts build the same names from `sessionPrefix`.
+   */
+  checkpointSession(owner: string, sessionId: string): { info: string; order: string; meta: string; state: string } {
+    const base = `${this.checkpointOwner(owner).sessionPrefix}${sessionId}`;
+    return { info: `${base}:info`, order: `${base}:order`, meta: `${base}:meta`, state: `${base}:state` };
+  }
+
+  /** Which owner a checkpoint session belongs to (string), tagged by session: the one key a session id alone finds. */
+  checkpointSessionOwner(sessionId: string): string {
+    return `${this.prefix}{ws:checkpoint:session:${sessionId}}:owner`;
   }
 
   /** Totals of sessions and checkpoints, for `metrics`. */
   checkpointTotals(): string {
     return `${this.prefix}{ws:checkpoint}:totals`;
+  }
+
+  /**
+   * Sessions by the earliest time they may have expired (sorted set: `<sessionId><owner>` → ms), in the
+   * slot of the totals: written when a session is made and when a sweep finds it still alive, so
+   * that the sessions of owners who never come back are reclaimed (and leave the totals) too.
+   */
+  checkpointExpiries(): string {
+    return `${this.prefix}{ws:checkpoint}:expiries`;
   }
 }

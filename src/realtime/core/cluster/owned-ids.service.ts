@@ -51,16 +51,16 @@ const SWEEP_MS = 5_000;
  * previous owner's messages in its history.
  *
  * With Redis the cluster decides atomically (one script per key, so two principals racing on two
- * instances leave exactly one owner); holds are leases renewed by the cluster tick, so a dead
- * instance's ids become free `WS_HISTORY_TTL` after its last renewal. Without Redis, or while it is
- * away, this instance's view decides.
+ * instances leave exactly one owner); holds are leases renewed by the cluster tick, so the ids of an
+ * instance that died become free one lease plus `WS_HISTORY_TTL` after its last renewal, as if its
+ * connections had ended then. Without Redis, or while it is away, this instance's view decides.
  */
 @Injectable()
 export class OwnedIds implements OnModuleDestroy {
   private readonly known = new Map<string, Known>();
   /** Ids whose last hold here was given back while Redis was away: released there on reconnect. */
   private readonly releasedWhileAway = new Set<string>();
-  /** Ids a send extended in this window and the previous one. */
+  /** Ids a send extended in this window, and in the one just before it. */
   private touched = new Set<string>();
   private touchedBefore = new Set<string>();
   private touchWindowStart = 0;
@@ -120,15 +120,16 @@ export class OwnedIds implements OnModuleDestroy {
     if (known?.freeAt !== undefined) known.freeAt = Math.max(known.freeAt, now + this.keepMs);
     // Held here: its lease outlasts the send's history already.
     if (known?.holds || !this.cluster.client) return;
-    if (now - this.touchWindowStart >= TOUCH_WINDOW_MS) {
-      this.touchedBefore = this.touched;
+    const elapsed = now - this.touchWindowStart;
+    if (elapsed >= TOUCH_WINDOW_MS) {
+      this.touchedBefore = elapsed < 2 * TOUCH_WINDOW_MS ? this.touched : new Set();
       this.touched = new Set();
       this.touchWindowStart = now;
     }
     if (this.touched.has(key) || this.touchedBefore.has(key)) return;
     this.touched.add(key);
-    // Skipped sends of the next two windows are covered by the margin.
-    const ms = this.keepMs + 2 * TOUCH_WINDOW_MS;
+    // A send skipped here comes less than three windows after the extension: the margin covers it.
+    const ms = this.keepMs + 3 * TOUCH_WINDOW_MS;
     void this.cluster.query('owned id', (redis) => EXTEND_ID.run(redis, [key], [ms]));
   }
 

@@ -130,7 +130,12 @@ export class ConnectionRegistry {
   remove(connection: Connection): void {
     if (!this.countedAs.has(connection)) return;
     for (const topic of [...connection.topics]) this.leave(connection, topic);
-    if (this.byId.get(connection.id) === connection) this.byId.delete(connection.id);
+    if (this.byId.get(connection.id) === connection) {
+      // A connection refused after it took the id (a notify client id in use) gives it back.
+      const previous = this.displacedBy(connection);
+      if (previous) this.byId.set(connection.id, previous);
+      else this.byId.delete(connection.id);
+    }
     this.byGateway.get(connection.gateway)?.delete(connection);
     this.forgetUnauthenticated(connection);
     const ip = this.countedAs.get(connection)!;

@@ -253,7 +253,7 @@ export class RealtimeTransport implements BeforeApplicationShutdown, OnApplicati
     }
     const authResult = this.auth.authenticate(request, url);
     // Claimed before the upgrade, so no frame can arrive while the cluster is asked.
-    void this.claimSlot(gateway, authResult.principal).then((slot) => {
+    void this.claimSlot(gateway, authResult.principal, route).then((slot) => {
       if (this.shuttingDown) {
         releaseSlot(slot);
         return rejectUpgrade(socket, 503, 'Server shutting down');
@@ -273,14 +273,33 @@ export class RealtimeTransport implements BeforeApplicationShutdown, OnApplicati
     });
   }
 
-  /** SPEC.md §9: the per-user limit counts the user's connections on every instance (one round trip). */
+  /**
+   * SPEC.md §9: the per-user limit counts the user's connections on every instance (one round trip).
+   * A user at the limit who reconnects under a connection id they already hold (a notify client id)
+   * is let in: the connection it replaces leaves.
+   */
   private async claimSlot(
     gateway: RegisteredGateway,
     principal: Principal | undefined,
+    route: RouteMatch,
   ): Promise<UserSlot | RealtimeError | undefined> {
     const limit = gateway.limits.perUser;
     if (principal === undefined || limit === undefined) return undefined;
-    return this.userSlots.claim(gateway.definition.gateway, principal.sub, limit);
+    const name = gateway.definition.gateway;
+    const slot = await this.userSlots.claim(name, principal.sub, limit);
+    if (!(slot instanceof RealtimeError)) return slot;
+    const idParam = gateway.definition.connectionIdParam;
+    const id = idParam === undefined ? undefined : route.params[idParam];
+    if (id === undefined || !(await this.heldBy(name, id, principal.sub))) return slot;
+    return this.userSlots.claim(name, principal.sub, limit + 1);
+  }
+
+  /** Whether user `sub` has a connection of `gateway` with this id, here or on another instance. */
+  private async heldBy(gateway: GatewayName, id: string, sub: string): Promise<boolean> {
+    const local = this.registry.get(id);
+    if (local) return local.gateway === gateway && local.principal?.sub === sub;
+    const elsewhere = await this.cluster.clientsElsewhere();
+    return elsewhere.some((client) => client.gateway === gateway && client.id === id && String(client.user_id) === sub);
   }
 
   private accept({ ws, request, route, gateway, authResult, slot, resumeFrom }: Upgrade): void {
@@ -364,10 +383,11 @@ export class RealtimeTransport implements BeforeApplicationShutdown, OnApplicati
     if (!hooks) return AUTH_REQUIRED;
     const full = this.registry.authenticated(connection, hooks.gateway.limits);
     if (full) {
+      // In the gateway's words (the checkpoint's `Server at capacity`), answered by the caller first.
       const { code, reason } = connection.protocol.refusal(full);
       connection.refused = true;
       setImmediate(() => connection.close(code, reason));
-      return full;
+      return new RealtimeError(full.kind, reason);
     }
     connection.principal = principal;
     if (hooks.anonymous) {
@@ -421,7 +441,8 @@ export class RealtimeTransport implements BeforeApplicationShutdown, OnApplicati
       if (connection.lastSeenAt < silentSince) {
         this.log.info('heartbeat_timeout', { gateway: connection.gateway, id: connection.id });
         connection.terminate();
-      } else if (connection.socket.readyState === WebSocket.OPEN) {
+      } else if (connection.socket.readyState === WebSocket.OPEN && !connection.opening) {
+        // A connection still opening has not had its welcome: no ping goes before it.
         connection.pingSent(Date.now());
         connection.socket.ping();
         const appPing = connection.protocol.heartbeat?.();
