@@ -87,6 +87,16 @@ describe('cluster state across instances (SPEC §9)', () => {
     await settle(1);
     expect((await a.http('DELETE', `/ws/clients/${onB.id}`, { token: ADMIN_TOKEN })).status).toBe(404);
   });
+
+  it('disconnects a client of another instance right after it connected, before any refresh of the cluster view', async () => {
+    for (let round = 0; round < 5; round++) {
+      const remote = await TestClient.open(b.wsUrl(`/ws/fresh-${round}`, hsToken({ sub: `fresh-${round}` })));
+      await remote.next((frame) => frame.type === 'connected');
+      const deleted = await a.http('DELETE', `/ws/clients/fresh-${round}`, { token: ADMIN_TOKEN });
+      expect(deleted).toEqual({ status: 200, body: { disconnected: true, id: `fresh-${round}` } });
+      expect(await remote.waitClose()).toEqual({ code: 4000, reason: 'Disconnected by administrator' });
+    }
+  });
 });
 
 describe('Redis down at start (SPEC §9)', () => {

@@ -32,6 +32,7 @@ export {
 } from './scheduler/index.js';
 export {
   CheckpointService,
+  isStaticTokenPrincipal,
   type Checkpoint,
   type CheckpointEvent,
   type CheckpointOptions,

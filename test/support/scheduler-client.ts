@@ -83,7 +83,7 @@ export async function openScheduler(
 export function isServerPush(frame: Frame): boolean {
   return (
     EVENT_TYPE.test(String(frame.type)) ||
-    (frame.type === 'system_status' && /^system_\d+$/.test(String(frame.id))) ||
+    (frame.type === 'system_status' && /^system_\d+_[0-9a-z]+$/.test(String(frame.id))) ||
     frame.type === 'ping'
   );
 }
@@ -156,7 +156,7 @@ export function events(client: TestClient, type?: string): Frame[] {
       (frame) =>
         (type === undefined || frame.type === type) &&
         (EVENT_TYPE.test(String(frame.type)) ||
-          (frame.type === 'system_status' && /^system_\d+$/.test(String(frame.id)))),
+          (frame.type === 'system_status' && /^system_\d+_[0-9a-z]+$/.test(String(frame.id)))),
     )
     .map(seedFields);
 }
@@ -164,19 +164,19 @@ export function events(client: TestClient, type?: string): Frame[] {
 /** Waits until `client` has at least `count` events matching `match`; returns them all. */
 export const waitEvents = frameWaiter(events, 'event(s)');
 
-/** `prefix_<unixSeconds>` with the seconds between `from` and `to` (ms timestamps). */
+/** `prefix_<unixSeconds>_<suffix>` with the seconds between `from` and `to` (ms timestamps). */
 export function expectEventId(id: unknown, prefix: string, from: number, to: number): void {
   expect(typeof id).toBe('string');
   const escaped = prefix.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-  const match = new RegExp(`^${escaped}_(\\d+)$`).exec(id as string);
-  if (!match) throw new Error(`event id ${String(id)} is not ${prefix}_<unixSeconds>`);
+  const match = new RegExp(`^${escaped}_(\\d+)_[0-9a-z]+$`).exec(id as string);
+  if (!match) throw new Error(`event id ${String(id)} is not ${prefix}_<unixSeconds>_<suffix>`);
   const seconds = Number(match[1]);
   expect(seconds).toBeGreaterThanOrEqual(Math.floor(from / 1000));
   expect(seconds).toBeLessThanOrEqual(Math.floor(to / 1000));
 }
 
 export const idPattern = (prefix: string): unknown =>
-  expect.stringMatching(new RegExp(`^${prefix.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}_\\d+$`));
+  expect.stringMatching(new RegExp(`^${prefix.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}_\\d+_[0-9a-z]+$`));
 
 // ---------------------------------------------------------------------------------------------
 // Sample resources, seed 001 shapes

@@ -1,4 +1,5 @@
 import { Delete, Get, NotFoundException, Param, Query, UseGuards, UsePipes } from '@nestjs/common';
+import { ClusterView } from '../core/cluster/index.js';
 import { CloseCode } from '../core/gateway/index.js';
 import { ConnectionRegistry, Fanout, type ClientDescriptor } from '../core/registry/index.js';
 import { AdminAuthGuard } from './admin-auth.guard.js';
@@ -16,6 +17,7 @@ export class ClientsController {
     private readonly registry: ConnectionRegistry,
     private readonly stats: RealtimeStats,
     private readonly fanout: Fanout,
+    private readonly cluster: ClusterView,
   ) {}
 
   @Get('stats')
@@ -60,11 +62,22 @@ export class ClientsController {
     return { disconnected: true, id: clientId };
   }
 
+  /**
+   * The client on another instance. One that connected a moment ago may not be in the cluster view
+   * yet (its instance publishes its list 50 ms after a change): 404 only once the view has had
+   * time to show it.
+   */
   private async findElsewhere(clientId: string): Promise<ClientDescriptor> {
-    const client = (await this.stats.clusterClients()).find((candidate) => candidate.id === clientId);
-    if (!client) throw new NotFoundException(`No client ${clientId}`);
-    return client;
+    const deadline = Date.now() + this.cluster.settleMs;
+    for (;;) {
+      const client = (await this.stats.clusterClients()).find((candidate) => candidate.id === clientId);
+      if (client) return client;
+      if (Date.now() >= deadline) throw new NotFoundException(`No client ${clientId}`);
+      await new Promise((resolve) => setTimeout(resolve, VIEW_POLL_MS));
+    }
   }
 }
+
+const VIEW_POLL_MS = 50;
 
 const orderKey = (client: ClientDescriptor): string => `${client.connected_at}|${client.id}`;

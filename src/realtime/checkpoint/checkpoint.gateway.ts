@@ -2,7 +2,7 @@ import { UseGuards } from '@nestjs/common';
 import { ConnectedSocket, MessageBody, SubscribeMessage } from '@nestjs/websockets';
 import {
   FALLBACK_HANDLER,
-  frameValidationPipe,
+  framePipe,
   RealtimeError,
   RealtimeGateway,
   type InboundFrame,
@@ -27,7 +27,10 @@ import { CheckpointService } from './checkpoint.service.js';
 const emptyParams = { transform: (params: unknown): unknown => params ?? {} };
 
 /** The request's `params`, validated by its method's DTO. */
-const Params = (): ParameterDecorator => MessageBody('params', emptyParams, frameValidationPipe);
+/** Seed 003 checks `session_id` before any other parameter. */
+const paramsPipe = framePipe(['session_id']);
+
+const Params = (): ParameterDecorator => MessageBody('params', emptyParams, paramsPipe);
 
 /**
  * `/ws/checkpoints`: seed 003's JSON-RPC over WebSocket (SPEC.md §5), every method of its service,

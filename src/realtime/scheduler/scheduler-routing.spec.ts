@@ -37,11 +37,13 @@ describe('scheduler routing (seed 001 "Event Routing")', () => {
     expect(() => routeEvent(type, partial)).toThrow(RealtimeError);
   });
 
-  it('builds seed 001 ids from the resource and the unix second', () => {
+  it('builds seed 001 ids from the resource and the unix second, then a suffix unique per event', () => {
     const at = Date.UTC(2024, 0, 15, 10, 30, 0, 999);
-    expect(eventId('experiment_created', scope, at)).toBe('exp_e1_1705314600');
-    expect(eventId('task_progress', scope, at)).toBe('task_t1_1705314600');
-    expect(eventId('worker_updated', scope, at)).toBe('worker_w1_1705314600');
-    expect(eventId('system_status', {}, at)).toBe('system_1705314600');
+    expect(eventId('experiment_created', scope, at)).toMatch(/^exp_e1_1705314600_[0-9a-z]{8,}$/);
+    expect(eventId('task_progress', scope, at)).toMatch(/^task_t1_1705314600_[0-9a-z]{8,}$/);
+    expect(eventId('worker_updated', scope, at)).toMatch(/^worker_w1_1705314600_[0-9a-z]{8,}$/);
+    expect(eventId('system_status', {}, at)).toMatch(/^system_1705314600_[0-9a-z]{8,}$/);
+    const ids = Array.from({ length: 1000 }, () => eventId('experiment_progress', scope, at));
+    expect(new Set(ids).size).toBe(1000);
   });
 });

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { ResourceRef } from '../core/auth/index.js';
 import { RealtimeError } from '../core/gateway/index.js';
 import type { EventScope, SchedulerEventType } from './scheduler-events.js';
@@ -51,11 +52,20 @@ export function routeEvent(type: SchedulerEventType, scope: EventScope): EventRo
   }
 }
 
-/** Seed 001's id formats: `exp_{experimentId}_{unixSeconds}`, `task_…`, `worker_…`, `system_{unixSeconds}`. */
+/** This process's part of every event id it makes: 7 base-36 characters, random at start-up. */
+const PROCESS_TAG = randomBytes(4).readUInt32BE().toString(36).padStart(7, '0');
+let eventsMade = 0;
+
+/**
+ * Seed 001's id formats, `exp_{experimentId}_{unixSeconds}`, `task_…`, `worker_…`,
+ * `system_{unixSeconds}`, then `_` and a suffix that makes each event's id unique (SPEC.md §4),
+ * however many events of one resource fall in one second: this process's tag and a base-36 count.
+ */
 export function eventId(type: SchedulerEventType, scope: EventScope, nowMs: number): string {
   const { required, prefix } = ID_PREFIX[familyOf(type)];
   const seconds = Math.floor(nowMs / 1000);
-  return required ? `${prefix}_${scope[required]}_${seconds}` : `${prefix}_${seconds}`;
+  const suffix = `${PROCESS_TAG}${(++eventsMade).toString(36)}`;
+  return required ? `${prefix}_${scope[required]}_${seconds}_${suffix}` : `${prefix}_${seconds}_${suffix}`;
 }
 
 function requireScope(family: Family, scope: EventScope): void {

@@ -17,10 +17,11 @@ const FIXED_WORDING: Partial<Record<RealtimeErrorKind, string>> = {
 
 export const frameId = (prefix: string): string => `${prefix}-${randomUUID()}`;
 
-function errorFrame(error: RealtimeError): SchedulerFrame {
+/** An error answers a request under the request's own id when it has one (SPEC.md §4), else a fresh one. */
+function errorFrame(error: RealtimeError, frame?: InboundFrame): SchedulerFrame {
   return {
     type: 'error',
-    id: frameId('error'),
+    id: typeof frame?.id === 'string' && frame.id !== '' ? frame.id : frameId('error'),
     timestamp: timestamp(),
     error: FIXED_WORDING[error.kind] ?? error.message,
   };

@@ -21,6 +21,8 @@ export type TickListener = (redis: RedisClient, resync: boolean) => Promise<void
 export type GoneListener = (redis: RedisClient, instanceId: string) => Promise<void>;
 
 const PUBLISH_DEBOUNCE_MS = 50;
+/** A bound on the list's publish after a change, with room for the Redis round trips of a busy instance. */
+const VIEW_SETTLE_MS = 1_000;
 const QUERY_TIMEOUT_MS = 500;
 
 function clusterTiming(heartbeatTimeoutMs: number): ClusterTiming {
@@ -124,6 +126,14 @@ export class ClusterView implements OnModuleInit, OnApplicationShutdown {
     // What was written before (the slots closing sockets gave back) goes out before QUIT.
     if (this.redis.status === 'ready') await withTimeout(this.redis.quit(), QUERY_TIMEOUT_MS).catch(() => undefined);
     this.redis.disconnect();
+  }
+
+  /**
+   * How long a client that just connected elsewhere may take to appear in `clientsElsewhere()`:
+   * its instance publishes its list 50 ms after a change; 0 without Redis (no other instance).
+   */
+  get settleMs(): number {
+    return this.redis ? VIEW_SETTLE_MS : 0;
   }
 
   /** Clients held by the other live instances. */

@@ -1,4 +1,4 @@
-export { frameValidationPipe } from './frame-validation.pipe.js';
+export { framePipe, frameValidationPipe } from './frame-validation.pipe.js';
 export {
   FALLBACK_HANDLER,
   refusalCode,

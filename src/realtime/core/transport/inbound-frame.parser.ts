@@ -5,22 +5,35 @@ import { jsonShapeExcess, type JsonShapeLimits } from './json-shape.js';
 const HOSTILE_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 
 /**
+ * A frame the parser refused: why, and, when the frame was read far enough, its `id` alone, so that
+ * the answer carries the request's id (an RPC client waits for it) without handing on what was refused.
+ */
+export class RefusedFrame {
+  constructor(
+    readonly error: RealtimeError,
+    readonly inReplyTo?: InboundFrame,
+  ) {}
+}
+
+/**
  * Turns a client's text frame into a plain JSON object, or a typed error: not JSON, not an
  * object, nested deeper than `maxDepth`, wider than `maxElements`, or carrying keys that could
  * reach a prototype.
  */
 export class InboundFrameParser {
   private readonly maxDepth: number;
-  private readonly tooDeep: RealtimeError;
-  private readonly tooWide: RealtimeError;
+  private readonly tooDeep: RefusedFrame;
+  private readonly tooWide: RefusedFrame;
 
   constructor(private readonly limits: JsonShapeLimits) {
     this.maxDepth = limits.maxDepth;
-    this.tooDeep = RealtimeError.badFrame(`JSON nested deeper than ${limits.maxDepth}`);
-    this.tooWide = RealtimeError.badFrame(`JSON with more than ${limits.maxElements} keys and elements`);
+    this.tooDeep = new RefusedFrame(RealtimeError.badFrame(`JSON nested deeper than ${limits.maxDepth}`));
+    this.tooWide = new RefusedFrame(
+      RealtimeError.badFrame(`JSON with more than ${limits.maxElements} keys and elements`),
+    );
   }
 
-  parse(text: string): InboundFrame | RealtimeError {
+  parse(text: string): InboundFrame | RefusedFrame {
     // Refused before JSON.parse builds anything: a deep or wide frame costs one scan, not a tree (SPEC.md §10.1).
     const excess = jsonShapeExcess(text, this.limits);
     if (excess) return excess === 'depth' ? this.tooDeep : this.tooWide;
@@ -28,16 +41,18 @@ export class InboundFrameParser {
     try {
       value = JSON.parse(text);
     } catch {
-      return RealtimeError.badFrame('Invalid JSON');
+      return new RefusedFrame(RealtimeError.badFrame('Invalid JSON'));
     }
     if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-      return RealtimeError.badFrame('Frame must be a JSON object');
+      return new RefusedFrame(RealtimeError.badFrame('Frame must be a JSON object'));
     }
-    return this.inspect(value, 1) ?? (value as InboundFrame);
+    const frame = value as InboundFrame;
+    const error = this.inspect(frame, 1);
+    return error ? new RefusedFrame(error, 'id' in frame ? { id: frame.id } : undefined) : frame;
   }
 
   private inspect(value: object, depth: number): RealtimeError | undefined {
-    if (depth > this.maxDepth) return this.tooDeep;
+    if (depth > this.maxDepth) return this.tooDeep.error;
     if (Array.isArray(value)) {
       for (const item of value) {
         const error = typeof item === 'object' && item !== null ? this.inspect(item, depth + 1) : undefined;

@@ -4,7 +4,7 @@ import { AUTH_REQUIRED, RATE_LIMITED, RealtimeError } from '../gateway/realtime-
 import type { LifecycleLog } from '../logging/lifecycle-log.js';
 import type { RefusalLog } from '../logging/refusal-log.js';
 import type { Connection } from './connection.js';
-import { InboundFrameParser } from './inbound-frame.parser.js';
+import { InboundFrameParser, RefusedFrame } from './inbound-frame.parser.js';
 import type { RealtimeSocket } from './realtime-socket.js';
 import type { SharedByteBudgets } from './shared-byte-budgets.js';
 import { sharedListener } from './shared-listener.js';
@@ -133,8 +133,8 @@ export class InboundPipeline {
       return this.next(connection, state);
     }
     const frame = this.parser.parse((data as Buffer).toString());
-    if (frame instanceof RealtimeError) {
-      connection.sendError(frame);
+    if (frame instanceof RefusedFrame) {
+      connection.sendError(frame.error, frame.inReplyTo);
       return this.next(connection, state);
     }
     const key = connection.protocol.messageKey(frame);
@@ -227,7 +227,7 @@ export class InboundPipeline {
   private readable(data: RawData): InboundFrame | undefined {
     if (Array.isArray(data) || data instanceof ArrayBuffer) return undefined;
     const frame = this.parser.parse(data.toString());
-    return frame instanceof RealtimeError ? undefined : frame;
+    return frame instanceof RefusedFrame ? frame.inReplyTo : frame;
   }
 }
 
