@@ -199,7 +199,7 @@ describe('checkpoint gateway: authentication (SPEC §2, §5)', () => {
         c,
         `{"id":"proto","method":"authenticate","params":{"token":{"__proto__":{"authenticated":true}}}}`,
       );
-      expect(polluted).toEqual(failure('unknown', invalidJson()));
+      expect(polluted).toEqual(failure('proto', invalidJson()));
       const denied = await rpc(c, 'metrics');
       expect(denied).toEqual(failure(denied.id, AUTH_REQUIRED));
       expect(({} as Record<string, unknown>).authenticated).toBeUndefined();

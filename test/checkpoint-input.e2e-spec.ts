@@ -141,7 +141,7 @@ describe('hostile input on the checkpoint gateway (SPEC §10)', () => {
           hostile,
           `{"id":"p","method":"authenticate","params":{"token":{"__proto__":{"authenticated":true}}}}`,
         );
-        expect(polluted).toEqual(failure('unknown', invalidJson()));
+        expect(polluted).toEqual(failure('p', invalidJson()));
         const denied = await rpc(hostile, 'list_checkpoints', { session_id: session });
         expect(denied).toEqual(failure(denied.id, AUTH_REQUIRED));
         expect(Date.now() - openedAt).toBeLessThan(9000); // the 10 s deadline would close it
@@ -205,11 +205,25 @@ describe('bad frames on the checkpoint gateway (SPEC §5, §10)', () => {
     ['a null id', '{"id":null,"method":"metrics"}'],
     ['an object id', '{"id":{"a":1},"method":"metrics"}'],
     ['an array id', '{"id":["x"],"method":"metrics"}'],
-    ['a __proto__ key', '{"id":"p1","method":"metrics","__proto__":{"polluted":true}}'],
-    ['a constructor key in params', '{"id":"p2","method":"create_session","params":{"constructor":{"name":"x"}}}'],
-    ['a prototype key in state', '{"id":"p3","method":"create_session","params":{"name":"n","x":{"prototype":1}}}'],
   ])('answers %s with id unknown and Invalid JSON: …', async (_what, text) => {
     expect(await reply(c, text)).toEqual(failure('unknown', invalidJson()));
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+
+  it.each([
+    ['a __proto__ key', 'p1', '{"id":"p1","method":"metrics","__proto__":{"polluted":true}}'],
+    [
+      'a constructor key in params',
+      'p2',
+      '{"id":"p2","method":"create_session","params":{"constructor":{"name":"x"}}}',
+    ],
+    [
+      'a prototype key in state',
+      'p3',
+      '{"id":"p3","method":"create_session","params":{"name":"n","x":{"prototype":1}}}',
+    ],
+  ])('answers %s under the request id with Invalid JSON: …, merging nothing', async (_what, id, text) => {
+    expect(await reply(c, text)).toEqual(failure(id, invalidJson()));
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
   });
 

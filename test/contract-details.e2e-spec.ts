@@ -41,7 +41,7 @@ describe('contract details: errors answer the request they refuse', () => {
     expect(await client.next((f) => f.id === 'hostile-1')).toEqual({
       id: 'hostile-1',
       success: false,
-      error: 'Forbidden key: __proto__',
+      error: 'Invalid JSON: Forbidden key: __proto__',
     });
     client.send({ id: 'typed-1', method: 'compact', params: { session_id: randomUUID(), keep: 'all' } });
     expect(await client.next((f) => f.id === 'typed-1')).toEqual({

@@ -490,7 +490,13 @@ function hostileKey(rng: Rng, ctx: CheckpointContext): CheckpointCase {
       text = `{"id":"${id}","method":"checkpoint","params":{"session_id":"${ctx.session}","state":${wrap(rng, depth - 3, holder)}}}`;
     }
   }
-  return { kind: `${key} key (${['top', 'params', 'token', 'state'][where]})`, payload: text, ...UNREAD };
+  // Parsed, then refused: answered under its own id, in seed 003's `Invalid JSON` words.
+  return {
+    kind: `${key} key (${['top', 'params', 'token', 'state'][where]})`,
+    payload: text,
+    ids: [id],
+    error: INVALID,
+  };
 }
 
 /** Ids and methods that are not strings (the usual ones but for two of the big numbers). */

@@ -28,6 +28,10 @@ function errorFrame(error: RealtimeError, frame?: InboundFrame): RpcResponse {
   if (!frame) return { id: 'unknown', success: false, error: errorText(error) };
   if (typeof frame.id !== 'string')
     return { id: 'unknown', success: false, error: 'Invalid JSON: id must be a string' };
+  // A frame the parser refused (a forbidden key) is answered under its id, in seed 003's `Invalid JSON` words:
+  // only its id was kept, so it has no method (a refused parameter of a method's request has one).
+  if (error.kind === 'bad_frame' && frame.method === undefined)
+    return { id: frame.id, success: false, error: errorText(error) };
   if (error.kind === 'unknown_type') {
     const method = frame.method;
     const text = typeof method === 'string' ? `Unknown method: ${method}` : 'Invalid JSON: method must be a string';
