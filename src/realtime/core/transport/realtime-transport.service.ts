@@ -8,9 +8,9 @@ import { REALTIME_CONFIG, type RealtimeConfig } from '../../realtime.config.js';
 import { REALTIME_MODULE_OPTIONS } from '../../realtime.module-definition.js';
 import type { Principal } from '../auth/principal.js';
 import { UpgradeAuthenticator, type UpgradeAuthResult } from '../auth/upgrade-authenticator.js';
-import type { ConnectionLimits, GatewayDefinition } from '../gateway/gateway-definition.js';
+import type { GatewayDefinition } from '../gateway/gateway-definition.js';
 import type { GatewayName } from '../gateway/gateway-name.js';
-import { AUTH_REQUIRED, CloseCode, RealtimeError } from '../gateway/realtime-error.js';
+import { CloseCode, RealtimeError } from '../gateway/realtime-error.js';
 import { LifecycleLog } from '../logging/lifecycle-log.js';
 import { redactUrl } from '../logging/redact.js';
 import { RefusalLog } from '../logging/refusal-log.js';
@@ -18,27 +18,29 @@ import { ClusterView } from '../cluster/cluster-view.service.js';
 import { UserSlot, UserSlots } from '../cluster/user-slots.service.js';
 import { resumeFromQuery, type ResumeFrom } from '../../bus/stream-position.js';
 import { ConnectionRegistry } from '../registry/connection-registry.service.js';
+import { clipClientString } from '../text/clip.js';
 import { ClientAddress } from './client-address.service.js';
 import { Connection } from './connection.js';
-import { GatewayRouter, hasDotSegment, type RouteMatch } from './gateway-router.js';
-import { ExpirySchedule } from './expiry-schedule.js';
+import { ConnectionLifecycle } from './connection-lifecycle.js';
+import { GatewayRouter, type RouteMatch } from './gateway-router.js';
 import { GatewayServer } from './gateway-server.js';
+import { Heartbeat } from './heartbeat.js';
 import { InboundPipeline, type BoundHandlers } from './inbound-pipeline.js';
 import { OpenRequests } from './open-requests.js';
 import { PendingConnections } from './pending-connections.js';
 import { RealtimeSocket } from './realtime-socket.js';
+import type { RegisteredGateway } from './registered-gateway.js';
 import { SharedByteBudgets } from './shared-byte-budgets.js';
 import { sharedListener } from './shared-listener.js';
-import { clipClientString } from '../text/clip.js';
 import { TokenBucket } from './token-bucket.js';
 import { TrafficStats } from './traffic-stats.service.js';
+import { rejectUpgrade, UpgradeGate } from './upgrade-gate.js';
+import { releaseSlot, UserSlotClaim, type SlotClaim } from './user-slot-claim.js';
 
 const SHUTDOWN_CLOSE_TIMEOUT_MS = 5_000;
 const TERMINATE_SETTLE_MS = 500;
 /** SPEC.md §10.1: an upgrade's headers, and a REST request with its body, must be complete within this. */
 const HEADER_TIMEOUT_MS = 10_000;
-/** SPEC.md §2: a connection let in without a token has this long to authenticate. */
-const AUTHENTICATION_DEADLINE_MS = 10_000;
 
 interface Upgrade {
   ws: WebSocket;
@@ -47,48 +49,35 @@ interface Upgrade {
   gateway: RegisteredGateway;
   authResult: UpgradeAuthResult;
   /** The user's place under the gateway's per-user limit, or why there was none. */
-  slot?: UserSlot | RealtimeError;
+  slot: SlotClaim;
   /** Positions the client resumes its connect-time streams from (query string, SPEC.md §11). */
   resumeFrom?: ResumeFrom;
 }
 
-interface RegisteredGateway {
-  server: GatewayServer;
-  definition: GatewayDefinition;
-  limits: ConnectionLimits;
-}
-
-interface ConnectionHooks {
-  onClose: Array<() => void>;
-  /** When its token expires (epoch ms), while scheduled. */
-  expiresAt?: number;
-  slot?: UserSlot;
-  /** Whether its connect line was written (its disconnect is logged only then). */
-  announced?: boolean;
-  /** Let in without a principal: its TCP socket, still counted as pending, and its deadline to authenticate. */
-  anonymous?: { socket: Socket; deadline: NodeJS.Timeout };
-  gateway: RegisteredGateway;
-}
-
 /**
- * The shared transport of every gateway: it routes upgrades by path, refuses bad origins and
- * unknown paths before upgrading, authenticates, admits within the gateway's limits, hands
- * frames to the inbound pipeline, runs the heartbeats, and shuts down gracefully. Gateways only
- * see admitted `Connection`s and parsed frames.
+ * The shared transport of every gateway, coordinating its parts: on the host's HTTP server it
+ * bounds sockets and requests before they are complete, passes each upgrade through the gate
+ * (`UpgradeGate`), authenticates it, claims the user's place (`UserSlotClaim`), admits it within
+ * the gateway's limits or refuses it in the gateway's words, then hands the connection to its
+ * lifecycle (`ConnectionLifecycle`), its frames to the inbound pipeline and it to the heartbeat;
+ * and it shuts down gracefully. Gateways only see admitted `Connection`s and parsed frames.
  */
 @Injectable()
 export class RealtimeTransport implements BeforeApplicationShutdown, OnApplicationShutdown {
   private readonly log = new LifecycleLog();
   private readonly router = new GatewayRouter();
-  private readonly inbound: InboundPipeline;
-  private readonly wss: WebSocketServer;
   private readonly gateways = new Map<GatewayName, RegisteredGateway>();
-  private readonly hooks = new WeakMap<Connection, ConnectionHooks>();
-  private readonly expiries = new ExpirySchedule<Connection>((connection) =>
-    connection.close(CloseCode.UNAUTHENTICATED, 'Token expired'),
-  );
+  private readonly refusals = new RefusalLog(this.log);
+  private readonly gate: UpgradeGate;
+  private readonly slots: UserSlotClaim;
+  private readonly lifecycle: ConnectionLifecycle;
+  private readonly heartbeat: Heartbeat;
+  private readonly inbound: InboundPipeline;
+  private readonly pending: PendingConnections;
+  private readonly openRequests: OpenRequests;
+  private readonly sharedBudgets: SharedByteBudgets;
+  private readonly wss: WebSocketServer;
   private readonly attached = new Set<Server>();
-  private heartbeat?: NodeJS.Timeout;
   private shuttingDown = false;
   private readonly upgradeListener = (request: IncomingMessage, socket: Duplex, head: Buffer): void =>
     this.handleUpgrade(request, socket, head);
@@ -98,21 +87,9 @@ export class RealtimeTransport implements BeforeApplicationShutdown, OnApplicati
     this.openRequests.opened(request, response);
   };
   /** Shared by every admitted socket: each finds its connection on itself. */
-  private readonly socketListeners = {
-    error: sharedListener((socket: RealtimeSocket, error: Error & { code?: string }) =>
-      this.log.info('socket_error', { gateway: socket.connection?.gateway, reason: error.code ?? error.message }),
-    ),
-    pong: sharedListener((socket: RealtimeSocket) => socket.connection?.pongReceived(Date.now())),
-    close: sharedListener((socket: RealtimeSocket, code: number) => {
-      const connection = socket.connection;
-      const hooks = connection && this.hooks.get(connection);
-      if (connection && hooks) this.release(connection, hooks, code);
-    }),
-  };
-  private readonly refusals: RefusalLog;
-  private readonly pending: PendingConnections;
-  private readonly openRequests: OpenRequests;
-  private readonly sharedBudgets: SharedByteBudgets;
+  private readonly socketErrorListener = sharedListener((socket: RealtimeSocket, error: Error & { code?: string }) =>
+    this.log.info('socket_error', { gateway: socket.connection?.gateway, reason: error.code ?? error.message }),
+  );
 
   constructor(
     @Inject(REALTIME_CONFIG) private readonly config: RealtimeConfig,
@@ -121,21 +98,25 @@ export class RealtimeTransport implements BeforeApplicationShutdown, OnApplicati
     private readonly auth: UpgradeAuthenticator,
     private readonly registry: ConnectionRegistry,
     private readonly traffic: TrafficStats,
-    private readonly userSlots: UserSlots,
+    userSlots: UserSlots,
     private readonly cluster: ClusterView,
     private readonly address: ClientAddress,
   ) {
-    this.refusals = new RefusalLog(this.log);
-    this.pending = new PendingConnections(
-      { perIp: config.maxPendingUpgradesPerIp, total: config.maxPendingUpgrades, headerTimeoutMs: HEADER_TIMEOUT_MS },
-      (peer) => address.isProxy(peer),
-      (reason, ip) => this.refusals.refused(reason, ip, {}),
+    const bounds = { perIp: config.maxPendingUpgradesPerIp, total: config.maxPendingUpgrades };
+    const isProxy = (peer: string): boolean => address.isProxy(peer);
+    const dropped = (reason: string, ip: string | undefined): void => this.refusals.refused(reason, ip, {});
+    this.pending = new PendingConnections({ ...bounds, headerTimeoutMs: HEADER_TIMEOUT_MS }, isProxy, dropped);
+    this.openRequests = new OpenRequests({ ...bounds, bodyTimeoutMs: HEADER_TIMEOUT_MS }, isProxy, dropped);
+    this.gate = new UpgradeGate(this.router, this.gateways, config.allowedOrigins, address, this.refusals);
+    this.slots = new UserSlotClaim(userSlots, registry, cluster);
+    this.lifecycle = new ConnectionLifecycle(
+      config.auth.clockToleranceSec,
+      registry,
+      this.pending,
+      this.log,
+      this.refusals,
     );
-    this.openRequests = new OpenRequests(
-      { perIp: config.maxPendingUpgradesPerIp, total: config.maxPendingUpgrades, bodyTimeoutMs: HEADER_TIMEOUT_MS },
-      (peer) => address.isProxy(peer),
-      (reason, ip) => this.refusals.refused(reason, ip, {}),
-    );
+    this.heartbeat = new Heartbeat(config, registry, this.log);
     this.sharedBudgets = new SharedByteBudgets({
       perUser: config.rateLimitBytesPerSecPerUser,
       perIp: config.rateLimitBytesPerSecPerIp,
@@ -177,7 +158,7 @@ export class RealtimeTransport implements BeforeApplicationShutdown, OnApplicati
     // Before the app's own listener: a request over the bounds is dropped before anything reads it.
     server.prependListener('request', this.requestListener);
     server.on('upgrade', this.upgradeListener);
-    this.heartbeat ??= setInterval(() => this.beat(), this.config.heartbeatIntervalMs).unref();
+    this.heartbeat.start();
   }
 
   detach(): void {
@@ -189,9 +170,8 @@ export class RealtimeTransport implements BeforeApplicationShutdown, OnApplicati
     this.attached.clear();
     this.refusals.close();
     this.sharedBudgets.close();
-    clearInterval(this.heartbeat);
-    this.heartbeat = undefined;
-    this.expiries.clear();
+    this.heartbeat.stop();
+    this.lifecycle.clear();
   }
 
   /** Serves `definition.paths` from now on, within the gateway's limits. */
@@ -208,7 +188,15 @@ export class RealtimeTransport implements BeforeApplicationShutdown, OnApplicati
   }
 
   onClose(connection: Connection, callback: () => void): void {
-    this.hooks.get(connection)?.onClose.push(callback);
+    this.lifecycle.onClose(connection, callback);
+  }
+
+  /**
+   * A connection that authenticated after the upgrade (checkpoint `authenticate`); the refusal when
+   * its gateway is full (see `ConnectionLifecycle.authenticated`).
+   */
+  authenticated(connection: Connection, principal: Principal): RealtimeError | undefined {
+    return this.lifecycle.authenticated(connection, principal);
   }
 
   /** Health turns 503, upgrades are refused, and every socket is closed with 1001. */
@@ -238,22 +226,12 @@ export class RealtimeTransport implements BeforeApplicationShutdown, OnApplicati
     // A module function, not a closure: a closure here would keep the request and its URL for the socket's life.
     socket.on('error', destroyOnError);
     this.pending.headersReceived(socket as Socket);
-    const url = new URL(request.url ?? '/', 'ws://localhost');
-    // `new URL` resolves `..`: such a path is refused, never routed to another gateway.
-    const route = hasDotSegment(request.url ?? '/') ? undefined : this.router.match(url.pathname);
-    const gateway = route && this.gateways.get(route.gateway);
-    if (this.shuttingDown) return rejectUpgrade(socket, 503, 'Server shutting down');
-    if (!route || !gateway) return rejectUpgrade(socket, 404, 'Not Found');
-    if (!this.originAllowed(request.headers.origin)) {
-      this.refusals.refused('origin_refused', this.address.of(request), {
-        gateway: route.gateway,
-        origin: request.headers.origin,
-      });
-      return rejectUpgrade(socket, 403, 'Forbidden');
-    }
+    const decision = this.gate.decide(request, this.shuttingDown);
+    if ('status' in decision) return rejectUpgrade(socket, decision.status, decision.body);
+    const { route, gateway, url } = decision;
     const authResult = this.auth.authenticate(request, url);
     // Claimed before the upgrade, so no frame can arrive while the cluster is asked.
-    void this.claimSlot(gateway, authResult.principal, route).then((slot) => {
+    void this.slots.claim(gateway, authResult.principal, route).then((slot) => {
       if (this.shuttingDown) {
         releaseSlot(slot);
         return rejectUpgrade(socket, 503, 'Server shutting down');
@@ -273,40 +251,12 @@ export class RealtimeTransport implements BeforeApplicationShutdown, OnApplicati
     });
   }
 
-  /**
-   * SPEC.md §9: the per-user limit counts the user's connections on every instance (one round trip).
-   * A user at the limit who reconnects under a connection id they already hold (a notify client id)
-   * is let in: the connection it replaces leaves.
-   */
-  private async claimSlot(
-    gateway: RegisteredGateway,
-    principal: Principal | undefined,
-    route: RouteMatch,
-  ): Promise<UserSlot | RealtimeError | undefined> {
-    const limit = gateway.limits.perUser;
-    if (principal === undefined || limit === undefined) return undefined;
-    const name = gateway.definition.gateway;
-    const slot = await this.userSlots.claim(name, principal.sub, limit);
-    if (!(slot instanceof RealtimeError)) return slot;
-    const idParam = gateway.definition.connectionIdParam;
-    const id = idParam === undefined ? undefined : route.params[idParam];
-    if (id === undefined || !(await this.heldBy(name, id, principal.sub))) return slot;
-    return this.userSlots.claim(name, principal.sub, limit + 1);
-  }
-
-  /** Whether user `sub` has a connection of `gateway` with this id, here or on another instance. */
-  private async heldBy(gateway: GatewayName, id: string, sub: string): Promise<boolean> {
-    const local = this.registry.get(id);
-    if (local) return local.gateway === gateway && local.principal?.sub === sub;
-    const elsewhere = await this.cluster.clientsElsewhere();
-    return elsewhere.some((client) => client.gateway === gateway && client.id === id && String(client.user_id) === sub);
-  }
-
+  /** Admits the upgraded connection within the gateway's limits, or refuses it in the gateway's words. */
   private accept({ ws, request, route, gateway, authResult, slot, resumeFrom }: Upgrade): void {
     const protocol = gateway.definition;
     // `ws` handles the TCP socket's errors from now on.
     request.socket.off('error', destroyOnError);
-    ws.on('error', this.socketListeners.error);
+    ws.on('error', this.socketErrorListener);
     const connection = Connection.corkedAtUpgrade({
       socket: ws,
       ip: this.address.of(request),
@@ -337,146 +287,15 @@ export class RealtimeTransport implements BeforeApplicationShutdown, OnApplicati
       this.refusals.refused('limit_hit', connection.ip, { gateway: protocol.gateway, user: connection.principal?.sub });
       return connection.refuse(overLimit);
     }
-    const hooks = this.track(connection, gateway, slot instanceof UserSlot ? slot : undefined);
-    // Until it authenticates, a connection without a principal stays a pending socket of its IP (SPEC.md §5).
-    if (connection.principal) this.pending.settled(request.socket);
-    else hooks.anonymous = { socket: request.socket, deadline: this.authenticationDeadline(connection) };
+    this.lifecycle.track(connection, gateway, slot instanceof UserSlot ? slot : undefined, request.socket);
     gateway.server.emit('connection', connection, request);
-    this.announce(connection, hooks, redactUrl(request.url));
-  }
-
-  private track(connection: Connection, gateway: RegisteredGateway, slot: UserSlot | undefined): ConnectionHooks {
-    const hooks: ConnectionHooks = { onClose: [], slot, gateway };
-    this.hooks.set(connection, hooks);
-    this.closeAtExpiry(connection, hooks);
-    connection.socket.on('pong', this.socketListeners.pong);
-    connection.socket.on('close', this.socketListeners.close);
-    return hooks;
-  }
-
-  /** The connect line, once the gateway has opened the connection: one it refused was never connected. */
-  private announce(connection: Connection, hooks: ConnectionHooks, url: string): void {
-    const write = (): void => {
-      if (connection.refused || !this.hooks.has(connection)) return;
-      hooks.announced = true;
-      this.log.info('connect', { ...this.describe(connection), url });
-    };
-    if (connection.opening) void connection.opening.then(write);
-    else write();
-  }
-
-  private authenticationDeadline(connection: Connection): NodeJS.Timeout {
-    return setTimeout(() => {
-      this.refusals.refused('auth_failed', connection.ip, { gateway: connection.gateway, reason: 'deadline' });
-      connection.refuse(AUTH_REQUIRED);
-    }, AUTHENTICATION_DEADLINE_MS).unref();
-  }
-
-  /**
-   * A connection that authenticated after the upgrade (checkpoint `authenticate`): it now takes a
-   * place under its gateway's total, no longer counts as a pending socket of its IP, and the same
-   * expiry rule applies. When the gateway is full, returns the refusal: the caller answers with it,
-   * and the connection is closed with the gateway's refusal code right after.
-   */
-  authenticated(connection: Connection, principal: Principal): RealtimeError | undefined {
-    const hooks = this.hooks.get(connection);
-    if (!hooks) return AUTH_REQUIRED;
-    const full = this.registry.authenticated(connection, hooks.gateway.limits);
-    if (full) {
-      // In the gateway's words (the checkpoint's `Server at capacity`), answered by the caller first.
-      const { code, reason } = connection.protocol.refusal(full);
-      connection.refused = true;
-      setImmediate(() => connection.close(code, reason));
-      return new RealtimeError(full.kind, reason);
-    }
-    connection.principal = principal;
-    if (hooks.anonymous) {
-      clearTimeout(hooks.anonymous.deadline);
-      this.pending.settled(hooks.anonymous.socket);
-      hooks.anonymous = undefined;
-    }
-    this.closeAtExpiry(connection, hooks);
-    return undefined;
-  }
-
-  /** SPEC.md §2: closed with 4401 `Token expired` once `exp` (plus the clock tolerance) passes. */
-  private closeAtExpiry(connection: Connection, hooks: ConnectionHooks): void {
-    this.cancelExpiry(connection, hooks);
-    const exp = connection.principal?.exp;
-    if (exp === undefined) return;
-    hooks.expiresAt = (exp + this.config.auth.clockToleranceSec) * 1000;
-    this.expiries.add(connection, hooks.expiresAt);
-  }
-
-  private cancelExpiry(connection: Connection, hooks: ConnectionHooks): void {
-    if (hooks.expiresAt !== undefined) this.expiries.delete(connection, hooks.expiresAt);
-    hooks.expiresAt = undefined;
-  }
-
-  private release(connection: Connection, hooks: ConnectionHooks, code: number): void {
-    this.hooks.delete(connection);
-    this.cancelExpiry(connection, hooks);
-    if (hooks.anonymous) clearTimeout(hooks.anonymous.deadline);
-    for (const callback of hooks.onClose) {
-      try {
-        callback();
-      } catch (error) {
-        this.log.error('disconnect_handler_failed', { gateway: connection.gateway, reason: (error as Error).message });
-      }
-    }
-    this.registry.remove(connection);
-    hooks.slot?.release();
-    connection.traffic.closed(connection.closeCode ?? code);
-    if (!hooks.announced) return;
-    this.log.info('disconnect', {
-      ...this.describe(connection),
-      code: connection.closeCode ?? code,
-      duration_ms: Date.now() - connection.connectedAt,
-    });
-  }
-
-  private beat(): void {
-    const silentSince = Date.now() - this.config.heartbeatTimeoutMs;
-    for (const connection of this.registry.list()) {
-      if (connection.lastSeenAt < silentSince) {
-        this.log.info('heartbeat_timeout', { gateway: connection.gateway, id: connection.id });
-        connection.terminate();
-      } else if (connection.socket.readyState === WebSocket.OPEN && !connection.opening) {
-        // A connection still opening has not had its welcome: no ping goes before it.
-        connection.pingSent(Date.now());
-        connection.socket.ping();
-        const appPing = connection.protocol.heartbeat?.();
-        if (appPing) connection.send(appPing);
-      }
-    }
-  }
-
-  private originAllowed(origin: string | undefined): boolean {
-    const allowed = this.config.allowedOrigins;
-    return allowed.length === 0 || origin === undefined || allowed.includes(origin);
-  }
-
-  private describe(connection: Connection): Record<string, string | undefined> {
-    return { gateway: connection.gateway, id: connection.id, user: connection.principal?.sub, ip: connection.ip };
+    this.lifecycle.announce(connection, redactUrl(request.url));
   }
 }
-
-const STATUS_TEXT: Record<number, string> = { 403: 'Forbidden', 404: 'Not Found', 503: 'Service Unavailable' };
 
 /** The socket a request will carry: TLS servers hand it over once the handshake is done. */
 function connectionEvent(server: Server): 'connection' | 'secureConnection' {
   return server instanceof TlsServer ? 'secureConnection' : 'connection';
-}
-
-function rejectUpgrade(socket: Duplex, status: number, body: string): void {
-  socket.end(
-    `HTTP/1.1 ${status} ${STATUS_TEXT[status]}\r\nConnection: close\r\nContent-Type: text/plain\r\n` +
-      `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
-  );
-}
-
-function releaseSlot(slot: UserSlot | RealtimeError | undefined): void {
-  if (slot instanceof UserSlot) slot.release();
 }
 
 function sleep(ms: number): Promise<void> {
