@@ -2,13 +2,5 @@ export { describeConnection, type ClientDescriptor } from './client-descriptor.j
 export { ConnectionRegistry, type ClientFilter, type MembershipChange } from './connection-registry.service.js';
 export { Fanout } from './fanout.service.js';
 export { TopicLimit } from './topic-limit.service.js';
-export {
-  NOTHING_FOLLOWS,
-  openWith,
-  positionFields,
-  sendThen,
-  type Joined,
-  type JoinedStream,
-  type ReplyThen,
-  type StreamJoin,
-} from './stream-recovery.js';
+export type { Joined, JoinedStream, StreamJoin } from './join-answer.js';
+export { NOTHING_FOLLOWS, openWith, positionFields, sendThen, type ReplyThen } from './join-reply.js';

@@ -1,44 +1,10 @@
 import { POSITION_STYLE } from '../../bus/event-bus.js';
-import type { HistoryRead, Positions, StreamPosition } from '../../bus/stream-position.js';
-import { CloseCode } from '../gateway/realtime-error.js';
+import type { Positions, StreamPosition } from '../../bus/stream-position.js';
 import type { Connection, HeldFrame } from '../transport/connection.js';
+import type { Joined, StreamRead } from './join-answer.js';
 
 /** A join that is never released (a caller that failed in between) lets its held frames go after this. */
 const RELEASE_DEADLINE_MS = 10_000;
-
-/** One topic of a join, and the position the client resumes it from. */
-export interface StreamJoin {
-  topic: string;
-  since?: StreamPosition;
-}
-
-/** What a join answers for one topic (SPEC.md §11). */
-export interface JoinedStream {
-  topic: string;
-  /** The user's first connection entered the topic. */
-  presenceChanged: boolean;
-  /** Where the stream is: the position the client is at once released (history on, broker reachable). */
-  position?: StreamPosition;
-  /** Whether the position the client named was recovered; absent when it named none. */
-  recovered?: boolean;
-}
-
-/** A reply, and what follows it once sent: the missed events of the streams it joined. */
-export interface ReplyThen<T = object> {
-  reply: T;
-  release(): void;
-}
-
-export const NOTHING_FOLLOWS = (): void => undefined;
-
-export interface Joined {
-  streams: JoinedStream[];
-  /** Sends the missed events, then the live ones held since the join began; call after the reply. */
-  release(): void;
-}
-
-/** A topic's history read, or undefined when the broker could not be asked. */
-export type StreamRead = StreamJoin & { presenceChanged: boolean; read?: HistoryRead };
 
 /**
  * The seam of a resume, for one connection: the events it missed (from the streams' histories) and
@@ -50,15 +16,10 @@ export type StreamRead = StreamJoin & { presenceChanged: boolean; read?: History
 export class StreamRecovery {
   private readonly covered = new WeakMap<Connection, Map<string, StreamPosition>>();
 
-  unpositioned(joins: Array<StreamJoin & { presenceChanged: boolean }>): Joined {
-    const streams = joins.map(({ topic, since, presenceChanged }) => ({
-      topic,
-      presenceChanged,
-      recovered: since ? false : undefined,
-    }));
-    return { streams, release: NOTHING_FOLLOWS };
-  }
-
+  /**
+   * The answer of a join that read its streams' histories; its `release` (once, or by itself after a
+   * while) sends what the connection missed and what was held meanwhile, then calls `done`.
+   */
   positioned(connection: Connection, reads: StreamRead[], done: () => void): Joined {
     let released = false;
     const release = (): void => {
@@ -158,30 +119,4 @@ export class StreamRecovery {
 function offsetUpTo(positions: Positions | undefined, topic: string, position: StreamPosition): number | undefined {
   const at = positions?.[topic];
   return at && at.epoch === position.epoch && at.offset <= position.offset ? at.offset : undefined;
-}
-
-/** A join's position fields, as every gateway's reply carries them: `recovered`, `offset`, `epoch` (those known). */
-export function positionFields(stream: JoinedStream): { recovered?: boolean; offset?: number; epoch?: string } {
-  const fields: { recovered?: boolean; offset?: number; epoch?: string } = {};
-  if (stream.recovered !== undefined) fields.recovered = stream.recovered;
-  if (stream.position) Object.assign(fields, stream.position);
-  return fields;
-}
-
-/** Sends the reply, then what follows it (the missed events of the streams it joined). */
-export function sendThen(connection: Connection, answer: ReplyThen | undefined): void {
-  if (!answer) return;
-  connection.send(answer.reply);
-  answer.release();
-}
-
-/**
- * A connection's opening (its welcome or first subscription, then its missed events): frames the
- * client sends meanwhile wait for it, and a failure closes the connection with 1011.
- */
-export function openWith(connection: Connection, opening: Promise<ReplyThen | undefined>): void {
-  const opened = opening
-    .then((answer) => sendThen(connection, answer))
-    .catch(() => connection.close(CloseCode.INTERNAL_ERROR, 'Internal error'));
-  connection.holdFramesUntil(opened);
 }
