@@ -33,7 +33,7 @@ describe('hostile clients, the standalone process (SPEC §10.1)', () => {
       WS_MAX_PENDING_UPGRADES_PER_IP: '1000',
       WS_TRUSTED_PROXIES: '127.0.0.1',
     });
-  }, 20_000);
+  }, 90_000);
 
   afterAll(async () => {
     app.child.kill('SIGTERM');

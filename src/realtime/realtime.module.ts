@@ -1,9 +1,6 @@
 import { Module, type Provider } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
-import { AdminAuthGuard } from './admin/admin-auth.guard.js';
-import { AdminBodyGate } from './admin/admin-body-gate.js';
-import { AdminCredentials } from './admin/admin-credentials.service.js';
-import { AdminValidationPipe } from './admin/admin-validation.pipe.js';
+import { AdminAuthGuard, AdminBodyGate, AdminCredentials, AdminValidationPipe } from './http/index.js';
 import { AdminDashboardController } from './admin/admin-dashboard.controller.js';
 import { ClientsController } from './admin/clients.controller.js';
 import { HealthController } from './admin/health.controller.js';

@@ -2,7 +2,7 @@ import { Get, Header, Logger } from '@nestjs/common';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { RealtimeController } from './realtime-controller.decorator.js';
+import { RealtimeController } from '../http/index.js';
 
 /** Beside this module in `src/` (ts-jest) and in `dist/` (copied there by the nest-cli `assets`). */
 const PAGE_URL = new URL('./dashboard/admin.html', import.meta.url);

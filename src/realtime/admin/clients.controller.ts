@@ -2,11 +2,9 @@ import { Delete, Get, NotFoundException, Param, Query, UseGuards, UsePipes } fro
 import { ClusterView } from '../core/cluster/index.js';
 import { CloseCode } from '../core/gateway/index.js';
 import { ConnectionRegistry, Fanout, type ClientDescriptor } from '../core/registry/index.js';
-import { AdminAuthGuard } from './admin-auth.guard.js';
-import { AdminValidationPipe } from './admin-validation.pipe.js';
+import { AdminAuthGuard, AdminValidationPipe, RealtimeController } from '../http/index.js';
 import { ListClientsQueryDto } from './admin.dto.js';
 import { RealtimeStats } from './realtime-stats.service.js';
-import { RealtimeController } from './realtime-controller.decorator.js';
 
 /** `GET /ws/stats`, `GET|DELETE /ws/clients…`: the admin views (admin credentials required). */
 @RealtimeController('ws')

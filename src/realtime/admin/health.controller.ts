@@ -1,6 +1,6 @@
 import { Get, Res } from '@nestjs/common';
 import { RealtimeStats } from './realtime-stats.service.js';
-import { RealtimeController } from './realtime-controller.decorator.js';
+import { RealtimeController } from '../http/index.js';
 
 /** The one method of the platform's response used here (Express and Fastify both have it). */
 interface StatusSettable {

@@ -1,10 +1,8 @@
 import { Get, Inject, NotFoundException, Query, UseGuards, UsePipes } from '@nestjs/common';
 import { EVENT_BUS, type EventBus } from '../bus/index.js';
 import { REALTIME_CONFIG, type RealtimeConfig } from '../realtime.config.js';
-import { AdminAuthGuard } from './admin-auth.guard.js';
-import { AdminValidationPipe } from './admin-validation.pipe.js';
+import { AdminAuthGuard, AdminValidationPipe, RealtimeController } from '../http/index.js';
 import { HistoryQueryDto } from './admin.dto.js';
-import { RealtimeController } from './realtime-controller.decorator.js';
 
 /** `GET /ws/history`: a stream's retained events and its current position (SPEC.md §11; admin credentials required). */
 @RealtimeController('ws')
@@ -18,7 +16,7 @@ export class HistoryController {
 
   @Get('history')
   async history(@Query() query: HistoryQueryDto): Promise<Record<string, unknown>> {
-    if (!this.config.history) throw new NotFoundException('History is off (WS_HISTORY_SIZE or WS_HISTORY_TTL is 0)');
+    if (!this.config.history) throw new NotFoundException('History is off (historySize or historyTtlSec is 0)');
     const { position, entries } = await this.bus.list(query.gateway, query.stream, query.since, query.limit);
     return {
       gateway: query.gateway,

@@ -1,6 +1,6 @@
 import { Get, Header, Res } from '@nestjs/common';
 import { RealtimeMetrics } from './realtime-metrics.service.js';
-import { RealtimeController } from './realtime-controller.decorator.js';
+import { RealtimeController } from '../http/index.js';
 
 /** The one method of the platform's response used here (Express and Fastify both have it). */
 interface TypeSettable {

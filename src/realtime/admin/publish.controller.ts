@@ -1,9 +1,6 @@
 import { BadRequestException, Body, HttpCode, Inject, Post, UseFilters, UseGuards } from '@nestjs/common';
 import { PUBLISH_TARGETS, type PublishTarget } from '../core/gateway/index.js';
-import { AdminAuthGuard } from './admin-auth.guard.js';
-import { AdminValidationPipe } from './admin-validation.pipe.js';
-import { RealtimeHttpExceptionFilter } from './realtime-http-exception.filter.js';
-import { RealtimeController } from './realtime-controller.decorator.js';
+import { AdminAuthGuard, AdminValidationPipe, RealtimeController, RealtimeHttpExceptionFilter } from '../http/index.js';
 
 /**
  * `POST /ws/publish`: server events from services in other languages, dispatched to the gateway

@@ -97,7 +97,8 @@ export class RedisBusPublisher {
     if (this.pending.size > 0) this.logger.log(`Redis is back: sending ${this.pending.size} buffered events`);
     while (this.pending.size > 0 && this.options.writer.status === 'ready') this.write(this.pending.shift()!);
     const dropped = this.pending.takeDropped();
-    if (dropped > 0) this.logger.warn(`${dropped} events were dropped while Redis was down (WS_BUS_BUFFER_SIZE)`);
+    if (dropped > 0)
+      this.logger.warn(`${dropped} events were dropped while Redis was down (the bus buffer, busBufferSize, was full)`);
   }
 
   private warn(error: Error): void {

@@ -1,6 +1,6 @@
 import type { Principal } from '../core/auth/index.js';
 
-/** Marks the principal of the static `CHECKPOINT_AUTH_TOKEN`, so that no JWT can pass for it. */
+/** Marks the principal of the static `checkpoint.authToken`, so that no JWT can pass for it. */
 const STATIC_TOKEN = Symbol('checkpoint static token');
 
 /**

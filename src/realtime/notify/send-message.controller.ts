@@ -1,10 +1,7 @@
 import { Body, HttpCode, Post, UseFilters, UseGuards, UsePipes } from '@nestjs/common';
-import { AdminAuthGuard } from '../admin/admin-auth.guard.js';
-import { AdminValidationPipe } from '../admin/admin-validation.pipe.js';
-import { RealtimeHttpExceptionFilter } from '../admin/realtime-http-exception.filter.js';
+import { AdminAuthGuard, AdminValidationPipe, RealtimeController, RealtimeHttpExceptionFilter } from '../http/index.js';
 import { SendMessageDto } from './notify.dto.js';
 import { NotifyService } from './notify.service.js';
-import { RealtimeController } from '../admin/realtime-controller.decorator.js';
 
 /** `POST /ws/send-message` (seed 002, SPEC.md §8): one notify client or all, on any instance. */
 @RealtimeController('ws')

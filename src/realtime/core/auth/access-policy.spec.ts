@@ -20,7 +20,7 @@ describe('DefaultAccessPolicy (SPEC §7)', () => {
     expect(open.canAccess(user('1', { roles: ['admin'] }), { type: 'user', id: '2' })).toBe(true);
   });
 
-  it('without acl: everything but system and worker (admins only), unless WS_REQUIRE_ACL', () => {
+  it('without acl: everything but system and worker (admins only), unless requireAcl', () => {
     expect(open.canAccess(user('1'), { type: 'project', id: '9' })).toBe(true);
     expect(open.canAccess(user('1'), { type: 'system' })).toBe(false);
     expect(open.canAccess(user('1'), { type: 'worker', id: 'w' })).toBe(false);

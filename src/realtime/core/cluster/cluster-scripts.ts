@@ -51,7 +51,7 @@ hold(KEYS[1], ARGV[1], tonumber(ARGV[2]), now_ms(), tonumber(ARGV[3]))
 return 1`);
 
 /**
- * Presence leases are long (ARGV ttl: 4 slot leases, 2.4 × WS_HEARTBEAT_TIMEOUT), so that a dead
+ * Presence leases are long (ARGV ttl: 4 slot leases, 2.4 × heartbeatTimeoutMs), so that a dead
  * instance's users stay present until a survivor's reaper (within 0.8 ×) removes them and tells who
  * is gone; an entry no reaper removed (its instance died between the script and its index write)
  * ends with its lease. ENTER and LEAVE read only the (topic, user) hash: O(instances holding it).

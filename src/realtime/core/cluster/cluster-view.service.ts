@@ -8,7 +8,7 @@ import { ConnectionRegistry } from '../registry/connection-registry.service.js';
 /**
  * How often an instance proves itself alive and renews its leases, and how long a lease lasts:
  * three ticks, so one missed tick is no death, and a dead instance is noticed (its lease ended,
- * then one tick) within `WS_HEARTBEAT_TIMEOUT`.
+ * then one tick) within `heartbeatTimeoutMs`.
  */
 export interface ClusterTiming {
   tickMs: number;

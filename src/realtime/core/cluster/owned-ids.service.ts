@@ -45,14 +45,14 @@ const SWEEP_MS = 5_000;
 
 /**
  * Ids that belong to the principal that first connected with them (notify client ids, SPEC.md §6),
- * for as long as a connection holds them and then for `WS_HISTORY_TTL` (the time their stream's
+ * for as long as a connection holds them and then for `historyTtlSec` (the time their stream's
  * history keeps what was sent to them; with history off, only while connected). A send to an owned
  * id keeps it owned that long after the send too, so that whoever takes it next never finds the
  * previous owner's messages in its history.
  *
  * With Redis the cluster decides atomically (one script per key, so two principals racing on two
  * instances leave exactly one owner); holds are leases renewed by the cluster tick, so the ids of an
- * instance that died become free one lease plus `WS_HISTORY_TTL` after its last renewal, as if its
+ * instance that died become free one lease plus `historyTtlSec` after its last renewal, as if its
  * connections had ended then. Without Redis, or while it is away, this instance's view decides.
  */
 @Injectable()
@@ -112,7 +112,7 @@ export class OwnedIds implements OnModuleDestroy {
     return { owner, hold: new OwnedIdHold(this, key) };
   }
 
-  /** `key`'s stream got an event: an owned id stays owned `WS_HISTORY_TTL` from now, at least. */
+  /** `key`'s stream got an event: an owned id stays owned `historyTtlSec` from now, at least. */
   touch(key: string): void {
     if (this.keepMs === 0) return;
     const now = Date.now();

@@ -34,7 +34,7 @@ export class UserSlot {
  * own, so N connections arriving at once on several instances admit exactly the limit. Each
  * instance writes its absolute count (never an increment): a Redis restart or a lost reply is
  * corrected by the next write, and nothing is counted twice. Counts are leases renewed every
- * cluster tick, so a dead instance's connections stop counting within `WS_HEARTBEAT_TIMEOUT`.
+ * cluster tick, so a dead instance's connections stop counting within `heartbeatTimeoutMs`.
  * While Redis is away the local count alone decides.
  */
 @Injectable()

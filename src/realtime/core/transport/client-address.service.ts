@@ -7,7 +7,7 @@ type Trust = (address: string, hop: number) => boolean;
 
 /**
  * The client's IP for limits, logs, admin views and metrics: the socket peer, unless that peer is
- * one of `WS_TRUSTED_PROXIES` (addresses or CIDRs); then `X-Forwarded-For` (or `Forwarded`) is
+ * one of `trustedProxies` (addresses or CIDRs); then `X-Forwarded-For` (or `Forwarded`) is
  * walked back through the trusted hops by `proxy-addr`, as Express does with `trust proxy`.
  */
 @Injectable()

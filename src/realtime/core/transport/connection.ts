@@ -205,7 +205,7 @@ export class Connection implements TurnWriter {
   }
 
   /**
-   * Holds a broadcast while a join recovers its streams (`held` is set); past `WS_MAX_QUEUE_SIZE`
+   * Holds a broadcast while a join recovers its streams (`held` is set); past `maxQueueSize`
    * held, the connection is closed as a slow consumer (1013) instead of growing memory.
    */
   hold(item: HeldFrame): void {

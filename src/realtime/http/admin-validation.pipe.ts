@@ -9,7 +9,7 @@ import {
 import { REALTIME_CONFIG, type RealtimeConfig } from '../realtime.config.js';
 
 /**
- * Admin bodies and queries: nested no deeper than `WS_MAX_JSON_DEPTH` (checked without recursion,
+ * Admin bodies and queries: nested no deeper than `maxJsonDepth` (checked without recursion,
  * before class-transformer walks them), unknown fields refused, values converted; 400 with the reasons.
  */
 @Injectable()

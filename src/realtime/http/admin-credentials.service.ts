@@ -7,7 +7,7 @@ import { ClientAddress } from '../core/transport/index.js';
 import { REALTIME_CONFIG, type RealtimeConfig } from '../realtime.config.js';
 
 /**
- * Who may use the admin API: `WS_ADMIN_TOKEN`, or a JWT whose `roles` include `admin`. Decided
+ * Who may use the admin API: `adminToken`, or a JWT whose `roles` include `admin`. Decided
  * once per request (the body gate asks before the body is read, the guard after), logged once.
  */
 @Injectable()

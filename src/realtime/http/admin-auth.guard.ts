@@ -2,7 +2,7 @@ import { Injectable, type CanActivate, type ExecutionContext } from '@nestjs/com
 import type { IncomingMessage } from 'node:http';
 import { AdminCredentials } from './admin-credentials.service.js';
 
-/** The admin API's door: `WS_ADMIN_TOKEN`, or a JWT whose `roles` include `admin` (401/403 otherwise). */
+/** The admin API's door: `adminToken`, or a JWT whose `roles` include `admin` (401/403 otherwise). */
 @Injectable()
 export class AdminAuthGuard implements CanActivate {
   constructor(private readonly credentials: AdminCredentials) {}

@@ -1,0 +1,7 @@
+export { AdminAuthGuard } from './admin-auth.guard.js';
+export { AdminCredentials } from './admin-credentials.service.js';
+export { AdminBodyGate } from './admin-body-gate.js';
+export { AdminValidationPipe } from './admin-validation.pipe.js';
+export { RealtimeHttpExceptionFilter } from './realtime-http-exception.filter.js';
+export { RealtimeController } from './realtime-controller.decorator.js';
+export { SecurityHeadersInterceptor } from './security-headers.interceptor.js';
