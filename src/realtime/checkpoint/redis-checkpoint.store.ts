@@ -144,7 +144,7 @@ export class RedisCheckpointStore implements CheckpointStore {
       return {
         ...(JSON.parse(meta) as Meta),
         sequence: Number(sequence),
-        state: state === '' ? null : JSON.parse(state),
+        state: state === '' ? null : (JSON.parse(state) as unknown),
       };
     });
   }

@@ -31,12 +31,15 @@ export class AdminBodyGate implements OnApplicationBootstrap, OnApplicationShutd
   onApplicationBootstrap(): void {
     for (const wrapper of this.discovery.getControllers()) {
       const type = wrapper.metatype as (new (...args: never[]) => object) | null;
-      const guards: unknown[] = (type && Reflect.getMetadata(GUARDS_METADATA, type)) ?? [];
-      if (!type || !guards.includes(AdminAuthGuard)) continue;
+      if (!type) continue;
+      const guards = (Reflect.getMetadata(GUARDS_METADATA, type) as unknown[] | undefined) ?? [];
+      if (!guards.includes(AdminAuthGuard)) continue;
       const base = normalize(Reflect.getMetadata(PATH_METADATA, type) as string | undefined);
-      for (const name of this.scanner.getAllMethodNames(type.prototype)) {
-        const handler = (type.prototype as Record<string, unknown>)[name];
-        const method = typeof handler === 'function' ? Reflect.getMetadata(METHOD_METADATA, handler) : undefined;
+      const prototype = type.prototype as object;
+      for (const name of this.scanner.getAllMethodNames(prototype)) {
+        const handler = (prototype as Record<string, unknown>)[name];
+        const method: unknown =
+          typeof handler === 'function' ? (Reflect.getMetadata(METHOD_METADATA, handler) as unknown) : undefined;
         if (typeof method !== 'number' || !(method in BODY_METHODS)) continue;
         const path = normalize(Reflect.getMetadata(PATH_METADATA, handler as object) as string | undefined);
         this.routes.add(`${BODY_METHODS[method]} ${base}${path}`);

@@ -26,5 +26,5 @@ export interface RealtimeFeature {
   /** REST endpoints of the gateway (e.g. notify's `POST /ws/send-message`). */
   readonly controllers?: Array<Type<unknown>>;
   readonly exports: Array<Type<unknown> | symbol>;
-  readonly publishTarget?: Type<PublishTarget<any>>;
+  readonly publishTarget?: Type<PublishTarget>;
 }

@@ -266,7 +266,7 @@ export class ConnectionRegistry {
 
   private topicIndex(gateway: GatewayName): Map<string, TopicMembers> {
     let index = this.topics.get(gateway);
-    if (!index) this.topics.set(gateway, (index = new Map()));
+    if (!index) this.topics.set(gateway, (index = new Map<string, TopicMembers>()));
     return index;
   }
 }

@@ -110,7 +110,7 @@ export class StreamRecovery {
 
   private coveredOf(connection: Connection): Map<string, StreamPosition> {
     let covered = this.covered.get(connection);
-    if (!covered) this.covered.set(connection, (covered = new Map()));
+    if (!covered) this.covered.set(connection, (covered = new Map<string, StreamPosition>()));
     return covered;
   }
 }

@@ -54,7 +54,7 @@ export class InboundFrameParser {
   private inspect(value: object, depth: number): RealtimeError | undefined {
     if (depth > this.maxDepth) return this.tooDeep.error;
     if (Array.isArray(value)) {
-      for (const item of value) {
+      for (const item of value as unknown[]) {
         const error = typeof item === 'object' && item !== null ? this.inspect(item, depth + 1) : undefined;
         if (error) return error;
       }
