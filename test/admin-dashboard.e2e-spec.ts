@@ -10,7 +10,11 @@ import { hsToken, TEST_SECRET } from './support/tokens.js';
 
 /** Debian's chromium (`.ci/run` installs it); playwright-core drives it, no browser is downloaded. */
 const CHROMIUM = '/usr/bin/chromium';
-const SCREENSHOT = join(process.cwd(), 'docs', 'admin-dashboard.png');
+/**
+ * The screenshot goes to an ignored path; `DASHBOARD_SCREENSHOT=docs/admin-dashboard.png npm test`
+ * refreshes the README's picture when the page changes.
+ */
+const SCREENSHOT = join(process.cwd(), process.env.DASHBOARD_SCREENSHOT ?? join('test-output', 'admin-dashboard.png'));
 const HOSTILE_NAME = '<img src=x onerror="window.__xss=1">';
 const HOSTILE_AGENT = '<script>window.__xss=2</script> Mozilla/5.0';
 
