@@ -50,6 +50,7 @@ export class RedisBusPublisher {
   async flush(): Promise<void> {
     if (this.options.writer.status !== 'ready') return;
     this.drain();
+    // A round trip behind what was written, so it has left; a writer gone meanwhile has its buffer counted and logged.
     await this.options.writer.ping().catch(() => undefined);
   }
 

@@ -54,6 +54,7 @@ export class RedisEventBus implements EventBus {
 
   /** Connects in the background: the instance serves its own sockets whether or not Redis is up. */
   start(): void {
+    // Failures are the connector's to report (its error listener logs them, `realtime_redis_up` counts).
     this.writer.connect().catch(() => undefined);
     this.subscriber.connect().catch(() => undefined);
   }

@@ -14,6 +14,7 @@ export const checkpointStoreProvider: Provider<CheckpointStore> = {
     const settings = { sessionTtlSec: resolveCheckpointConfig(options).sessionTtlSec };
     if (!redis.enabled) return new MemoryCheckpointStore(settings);
     const client = redis.create('store');
+    // The connector logs connection failures; meanwhile every request is answered `Service unavailable`.
     client.connect().catch(() => undefined);
     return new RedisCheckpointStore(client, redis.keys, settings);
   },

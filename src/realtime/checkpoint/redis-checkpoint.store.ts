@@ -190,6 +190,7 @@ export class RedisCheckpointStore implements CheckpointStore {
   ): Promise<number[]> {
     const reply = await this.run(script, owner, sessionId, args, raw);
     if (reply[0] === -1) throw SESSION_NOT_FOUND;
+    // The index's TTL is renewed by every later call too; one lost renewal only shortens a lookup's life.
     if (this.ttlMs > 0) this.redis.pexpire(this.keys.checkpointSessionOwner(sessionId), this.ttlMs).catch(noop);
     return reply;
   }

@@ -96,6 +96,7 @@ export class ClusterView implements OnModuleInit, OnApplicationShutdown {
 
   onModuleInit(): void {
     if (!this.redis) return;
+    // The connector logs connection failures; the view answers locally until Redis is there.
     this.redis.connect().catch(() => undefined);
     this.registry.onChange(() => this.scheduleClientsPublish());
     this.tickTimer = setInterval(() => void this.tick(), this.timing.tickMs).unref();

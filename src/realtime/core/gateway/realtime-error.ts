@@ -12,6 +12,17 @@ export type RealtimeErrorKind =
 /**
  * A typed failure raised by services and the transport; each gateway's protocol maps it to
  * its own error frame in one place (`GatewayProtocol.errorFrame`).
+ *
+ * The error convention of the module:
+ * - Hot paths (the inbound pipeline, the parser, admission) *return* a `RealtimeError` (or a
+ *   `RefusedFrame` carrying one) instead of throwing, so that a refusal costs no stack trace.
+ * - Handlers and services *throw* it; `RealtimeExceptionFilter` sends it in the gateway's words
+ *   (`GatewayProtocol.errorFrame`, with the request's id when it has one), and the REST side maps
+ *   its `kind` to an HTTP status (`RealtimeHttpExceptionFilter`).
+ * - Wording lives with the protocol (each `*.definition.ts`) or, for a gateway's own errors, in one
+ *   constants file beside its service (e.g. `checkpoint-errors.ts`).
+ * - A rejection is swallowed only with a comment saying why, and only where something else already
+ *   reports it (a connector's error listener, a counter, a log line).
  */
 export class RealtimeError extends Error {
   constructor(

@@ -73,6 +73,7 @@ export class StreamJoins {
   ): Promise<JoinedStream & { release(): void }> {
     const joined = { topic, presenceChanged: false, recovered: since ? false : undefined, release: NOTHING_FOLLOWS };
     if (!this.positioned) return joined;
+    // Already in the topic: the position only decorates the reply; without it the reply says nothing of it.
     const read = await this.bus.resume(connection.gateway, topic).catch(() => undefined);
     return { ...joined, position: read?.position };
   }
