@@ -1,5 +1,5 @@
 import type { Provider } from '@nestjs/common';
-import { REALTIME_MODULE_OPTIONS } from '../realtime.module-definition.js';
+import { REALTIME_MODULE_OPTIONS } from '../core/gateway/index.js';
 import { resolveChatConfig, type ChatConfig } from './chat.options.js';
 
 export const CHAT_CONFIG = Symbol('CHAT_CONFIG');

@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { timingSafeEqual } from 'node:crypto';
 import { TokenVerifier, type Principal } from '../core/auth/index.js';
 import { RealtimeError } from '../core/gateway/index.js';
-import { REALTIME_MODULE_OPTIONS } from '../realtime.module-definition.js';
+import { REALTIME_MODULE_OPTIONS } from '../core/gateway/index.js';
 import type { StreamPosition } from '../bus/index.js';
 import { ConnectionRegistry, Fanout, positionFields, TopicLimit, type ReplyThen } from '../core/registry/index.js';
 import { RealtimeTransport, type Connection } from '../core/transport/index.js';

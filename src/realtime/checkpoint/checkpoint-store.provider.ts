@@ -1,6 +1,6 @@
 import type { Provider } from '@nestjs/common';
 import { RedisConnector } from '../redis/index.js';
-import { REALTIME_MODULE_OPTIONS } from '../realtime.module-definition.js';
+import { REALTIME_MODULE_OPTIONS } from '../core/gateway/index.js';
 import { CHECKPOINT_STORE, type CheckpointStore } from './checkpoint-store.js';
 import { resolveCheckpointConfig, type CheckpointOptions } from './checkpoint.options.js';
 import { MemoryCheckpointStore } from './memory-checkpoint.store.js';

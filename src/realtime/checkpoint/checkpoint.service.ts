@@ -4,7 +4,7 @@ import { EVENT_BUS, type BusMessage, type EventBus } from '../bus/index.js';
 import { ACCESS_POLICY, type AccessPolicy, type Principal } from '../core/auth/index.js';
 import { LifecycleLog } from '../core/logging/index.js';
 import { Fanout } from '../core/registry/index.js';
-import { REALTIME_MODULE_OPTIONS } from '../realtime.module-definition.js';
+import { REALTIME_MODULE_OPTIONS } from '../core/gateway/index.js';
 import { sessionTopic, UUID, type CheckpointEvent } from './checkpoint-events.js';
 import { CHECKPOINT_NOT_FOUND, SESSION_NOT_FOUND, STATE_TOO_LARGE } from './checkpoint-errors.js';
 import { HOST_OWNER, ownerKey } from './checkpoint-owner.js';

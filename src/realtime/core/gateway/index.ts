@@ -23,3 +23,4 @@ export { RealtimeExceptionFilter } from './realtime-exception.filter.js';
 export { RealtimeGateway, type RealtimeGatewayOptions } from './realtime-gateway.decorator.js';
 export { PUBLISH_TARGETS, type PublishTarget, type RealtimeFeature } from './realtime-feature.js';
 export { SinceField, StreamPositionDto } from './stream-position.dto.js';
+export { REALTIME_MODULE_OPTIONS } from './module-options.js';

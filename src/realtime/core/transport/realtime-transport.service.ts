@@ -5,7 +5,7 @@ import { Server as TlsServer } from 'node:tls';
 import type { Duplex } from 'node:stream';
 import WebSocket, { WebSocketServer } from 'ws';
 import { REALTIME_CONFIG, type RealtimeConfig } from '../../realtime.config.js';
-import { REALTIME_MODULE_OPTIONS } from '../../realtime.module-definition.js';
+import { REALTIME_MODULE_OPTIONS } from '../gateway/module-options.js';
 import type { Principal } from '../auth/principal.js';
 import { UpgradeAuthenticator, type UpgradeAuthResult } from '../auth/upgrade-authenticator.js';
 import type { GatewayDefinition } from '../gateway/gateway-definition.js';
