@@ -317,6 +317,34 @@ describe('checkpoint connections before authentication (SPEC §5)', () => {
     client.close();
   });
 
+  it('frames over 8 KiB before authenticate stay unparsed when the frame rate drops them too: every answer has id unknown', async () => {
+    t = await startTestApp();
+    const socket = await rawUpgrade(t.port, CHECKPOINTS);
+    const text = '{"id":"big","method":"authenticate","params":{"token":"';
+    const frame = clientFrame(text + 'x'.repeat(9 * 1024 - text.length - 3) + '"}}');
+    socket.write(Buffer.concat(Array.from({ length: 60 }, () => frame)));
+    await socket.waitFor(() => (jsonFrames(socket.frames()).length >= 60 ? true : undefined), 10_000, '60 answers');
+    const answers = jsonFrames(socket.frames());
+    expect(answers.filter((answer) => answer.id !== 'unknown')).toEqual([]);
+    expect(answers.some((answer) => answer.error === 'Rate limit exceeded')).toBe(true);
+    socket.destroy();
+  });
+
+  it('10,000 empty frames behind one request in a single write: the process goes on, the client is closed 1008 or answered', async () => {
+    t = await startTestApp();
+    const socket = await rawUpgrade(t.port, CHECKPOINTS);
+    const first = clientFrame(JSON.stringify({ id: 'a', method: 'authenticate', params: { token: 'x' } }));
+    socket.write(Buffer.concat([first, ...Array.from({ length: 10_000 }, () => clientFrame(''))]));
+    await socket.ended;
+    const close = socket.frames().find((frame) => frame.opcode === 0x8);
+    expect(close && closeOf(close)).toEqual({ code: 1008, reason: 'Too many pending requests' });
+    // The server still serves everyone else.
+    const other = await TestClient.open(t.wsUrl(CHECKPOINTS, hsToken({ sub: 'after-the-flood' })));
+    other.send({ id: 'm', method: 'metrics' });
+    expect(await other.next((f) => f.id === 'm')).toMatchObject({ success: true });
+    other.close();
+  });
+
   it("tokenless sockets do not take the places of CHECKPOINT_MAX_CONNECTIONS: a signed-in user is admitted beside 30 of them; authenticating beyond the places is 'Server at capacity' then 1013", async () => {
     t = await startTestApp({ checkpoint: { maxConnections: 3 } });
     const anonymous = await Promise.all(Array.from({ length: 30 }, () => TestClient.open(t.wsUrl(CHECKPOINTS))));
@@ -422,6 +450,15 @@ describe('refused connections and paths (SPEC §10.1)', () => {
     socket.destroy();
   });
 
+  it('a refused upgrade whose client never closes is closed by the server; it does not hold a pending place', async () => {
+    const held = await Promise.all(Array.from({ length: 5 }, () => RawSocket.open(t.port)));
+    for (const socket of held) socket.write(upgradeRequest('/nope'));
+    for (const socket of held) expect((await socket.response()).status).toBe(404);
+    // The clients never send FIN: the server ends and destroys each socket itself.
+    await Promise.all(held.map((socket) => socket.ended));
+    for (const socket of held) expect(socket.socket.destroyed || socket.closed).toBe(true);
+  });
+
   it.each(['/ws/x/../stats', '/ws/./stats', '/ws/%2e/health'])('REST %s is a 404', async (path) => {
     const socket = await RawSocket.open(t.port);
     socket.write(
@@ -444,6 +481,54 @@ describe('refused connections and paths (SPEC §10.1)', () => {
   });
 });
 
+describe('pending bounds cannot be escaped with a keep-alive request first (SPEC §5, §10.1)', () => {
+  let t: TestApp;
+
+  afterEach(async () => {
+    await t?.close();
+    t = undefined!;
+  });
+
+  it('tokenless checkpoint sockets that first served a REST request still count as pending sockets of their address', async () => {
+    t = await startTestApp({ maxPendingUpgradesPerIp: 5 });
+    const viaRest = async (): Promise<RawSocket> => {
+      const socket = await RawSocket.open(t.port);
+      socket.write('GET /ws/health HTTP/1.1\r\nHost: localhost\r\n\r\n');
+      const { status, head } = await socket.response();
+      expect(status).toBe(200);
+      const length = Number(/content-length: (\d+)/i.exec(head)?.[1]);
+      await socket.waitFor(
+        () => (socket.received.length >= Buffer.byteLength(head) + 4 + length ? true : undefined),
+        5000,
+        'the whole health answer',
+      );
+      // What follows is the upgrade's answer only.
+      socket.received = Buffer.alloc(0);
+      socket.write(upgradeRequest(CHECKPOINTS));
+      return socket;
+    };
+    const admitted: RawSocket[] = [];
+    for (let i = 0; i < 5; i++) {
+      const socket = await viaRest();
+      expect((await socket.response()).status).toBe(101);
+      admitted.push(socket);
+    }
+    // The sixth connection from this address is dropped at once: five tokenless sockets are pending.
+    const sixth = await RawSocket.open(t.port);
+    sixth.write('GET /ws/health HTTP/1.1\r\nHost: localhost\r\n\r\n');
+    await sixth.ended;
+    expect(sixth.received.length).toBe(0);
+    // Authenticating frees a place.
+    admitted[0].write(
+      clientFrame(JSON.stringify({ id: 'a', method: 'authenticate', params: { token: hsToken({ sub: 'p' }) } })),
+    );
+    await admitted[0].waitFrame((frame) => frame.payload.includes('"authenticated":true'), 5000, 'authenticated');
+    const seventh = await viaRest();
+    expect((await seventh.response()).status).toBe(101);
+    for (const socket of [...admitted, seventh]) socket.destroy();
+  });
+});
+
 describe('REST requests: slow bodies and credentials (SPEC §10.1)', () => {
   let t: TestApp;
 
@@ -460,7 +545,7 @@ describe('REST requests: slow bodies and credentials (SPEC §10.1)', () => {
     `${token ? `Authorization: Bearer ${token}\r\n` : ''}\r\n`;
 
   it('without admin credentials, a POST is answered 401 at once, before its body is sent, and its connection closed', async () => {
-    for (const path of ['/ws/publish', '/ws/send-message']) {
+    for (const path of ['/ws/publish', '/ws/send-message', '/WS/Send-Message', '/ws/publish/']) {
       const socket = await RawSocket.open(t.port);
       socket.write(post(path, undefined, 100_000));
       socket.write('{"room":');

@@ -2,7 +2,7 @@ import { Inject, Injectable, type OnApplicationShutdown, type OnModuleInit } fro
 import { filter, Observable, Subject } from 'rxjs';
 import { EVENT_BUS, type BusMessage, type EventBus } from '../bus/index.js';
 import { ACCESS_POLICY, type AccessPolicy, type Principal } from '../core/auth/index.js';
-import { LifecycleLog } from '../core/logging/index.js';
+import { LifecycleLog, RefusalLog } from '../core/logging/index.js';
 import { Fanout } from '../core/registry/index.js';
 import { REALTIME_MODULE_OPTIONS } from '../core/gateway/index.js';
 import { sessionTopic, UUID, type CheckpointEvent } from './checkpoint-events.js';
@@ -34,7 +34,8 @@ import { resolveCheckpointConfig, type CheckpointConfig, type CheckpointOptions 
 @Injectable()
 export class CheckpointService implements OnModuleInit, OnApplicationShutdown {
   private readonly local = new Subject<{ sessionId: string; event: CheckpointEvent }>();
-  private readonly log = new LifecycleLog();
+  /** Refusals summarized per user and second (SPEC.md §10.1). */
+  private readonly log = new RefusalLog(new LifecycleLog());
   private readonly config: CheckpointConfig;
 
   constructor(
@@ -53,6 +54,7 @@ export class CheckpointService implements OnModuleInit, OnApplicationShutdown {
 
   async onApplicationShutdown(): Promise<void> {
     this.local.complete();
+    this.log.close();
     await this.store.close();
   }
 
@@ -160,7 +162,12 @@ export class CheckpointService implements OnModuleInit, OnApplicationShutdown {
     if (owner === undefined || actor === undefined || owner === ownerKey(actor)) return owner;
     if (await this.policy.canAccess(actor, { type: 'session', id: sessionId })) return owner;
     if (logRefusal) {
-      this.log.security('access_refused', { gateway: 'checkpoint', user: actor.sub, resource: `session:${sessionId}` });
+      this.log.summarized(
+        'access_refused',
+        `user:${actor.sub}`,
+        { gateway: 'checkpoint', user: actor.sub, resource: `session:${sessionId}` },
+        { user: actor.sub },
+      );
     }
     return undefined;
   }

@@ -42,7 +42,7 @@ export class AdminBodyGate implements OnApplicationBootstrap, OnApplicationShutd
           typeof handler === 'function' ? (Reflect.getMetadata(METHOD_METADATA, handler) as unknown) : undefined;
         if (typeof method !== 'number' || !(method in BODY_METHODS)) continue;
         const path = normalize(Reflect.getMetadata(PATH_METADATA, handler as object) as string | undefined);
-        this.routes.add(`${BODY_METHODS[method]} ${base}${path}`);
+        this.routes.add(routeKey(BODY_METHODS[method], `${base}${path}`));
       }
     }
     this.server = this.adapterHost.httpAdapter?.getHttpServer() as Server | undefined;
@@ -57,11 +57,16 @@ export class AdminBodyGate implements OnApplicationBootstrap, OnApplicationShutd
     const url = request.url ?? '/';
     const query = url.indexOf('?');
     const path = query < 0 ? url : url.slice(0, query);
-    if (!this.routes.has(`${request.method} ${path}`) || !this.credentials.refusal(request)) return;
+    if (!this.routes.has(routeKey(request.method ?? '', path)) || !this.credentials.refusal(request)) return;
     delete request.headers['content-length'];
     delete request.headers['transfer-encoding'];
     response.setHeader('Connection', 'close');
   }
+}
+
+/** How Express matches a route: case aside, a trailing slash aside. */
+function routeKey(method: string, path: string): string {
+  return `${method.toUpperCase()} ${path.toLowerCase().replace(/\/+$/, '')}`;
 }
 
 /** A controller or route path as `/a/b` (or empty). */

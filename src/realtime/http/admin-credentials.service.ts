@@ -1,8 +1,15 @@
-import { ForbiddenException, Inject, Injectable, UnauthorizedException, type HttpException } from '@nestjs/common';
+import {
+  ForbiddenException,
+  Inject,
+  Injectable,
+  UnauthorizedException,
+  type HttpException,
+  type OnApplicationShutdown,
+} from '@nestjs/common';
 import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { bearerToken, isAdmin, TokenVerifier } from '../core/auth/index.js';
-import { LifecycleLog } from '../core/logging/index.js';
+import { LifecycleLog, RefusalLog } from '../core/logging/index.js';
 import { ClientAddress } from '../core/transport/index.js';
 import { REALTIME_CONFIG, type RealtimeConfig } from '../realtime.config.js';
 
@@ -11,8 +18,9 @@ import { REALTIME_CONFIG, type RealtimeConfig } from '../realtime.config.js';
  * once per request (the body gate asks before the body is read, the guard after), logged once.
  */
 @Injectable()
-export class AdminCredentials {
-  private readonly log = new LifecycleLog();
+export class AdminCredentials implements OnApplicationShutdown {
+  /** Failures summarized per address and second (SPEC.md §10.1). */
+  private readonly log = new RefusalLog(new LifecycleLog());
   private readonly adminToken?: Buffer;
   private readonly decided = new WeakMap<IncomingMessage, HttpException | null>();
 
@@ -22,6 +30,10 @@ export class AdminCredentials {
     @Inject(REALTIME_CONFIG) config: RealtimeConfig,
   ) {
     this.adminToken = config.adminToken ? Buffer.from(config.adminToken) : undefined;
+  }
+
+  onApplicationShutdown(): void {
+    this.log.close();
   }
 
   /** Why `request` may not use the admin API (401 or 403), or undefined when it may. */
@@ -37,11 +49,11 @@ export class AdminCredentials {
     if (this.isAdminToken(token)) return undefined;
     const principal = this.verifier.verify(token);
     if (!principal) {
-      this.log.security('admin_auth_failed', { ip: this.address.of(request) });
+      this.log.refused('admin_auth_failed', this.address.of(request), {});
       return new UnauthorizedException('Invalid or expired token');
     }
     if (!isAdmin(principal)) {
-      this.log.security('admin_forbidden', { user: principal.sub, ip: this.address.of(request) });
+      this.log.refused('admin_forbidden', this.address.of(request), { user: principal.sub });
       return new ForbiddenException('Admin role required');
     }
     return undefined;

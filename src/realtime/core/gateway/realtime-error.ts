@@ -50,6 +50,7 @@ export const TOO_MANY_CONNECTIONS = new RealtimeError('capacity', 'Too many conn
 /** Close codes shared by every gateway (RFC 6455 and the 4xxx range of SPEC.md). */
 export const CloseCode = {
   GOING_AWAY: 1001,
+  POLICY_VIOLATION: 1008,
   MESSAGE_TOO_BIG: 1009,
   INTERNAL_ERROR: 1011,
   TRY_AGAIN_LATER: 1013,

@@ -1,6 +1,6 @@
 import WebSocket, { type RawData } from 'ws';
 import { FALLBACK_HANDLER, type InboundFrame } from '../gateway/gateway-definition.js';
-import { AUTH_REQUIRED, RATE_LIMITED, RealtimeError } from '../gateway/realtime-error.js';
+import { AUTH_REQUIRED, CloseCode, RATE_LIMITED, RealtimeError } from '../gateway/realtime-error.js';
 import type { LifecycleLog } from '../logging/lifecycle-log.js';
 import type { RefusalLog } from '../logging/refusal-log.js';
 import type { Connection } from './connection.js';
@@ -27,6 +27,12 @@ const BINARY_REFUSED = RealtimeError.badFrame('Binary frames are not supported')
 const MAX_READ_PAUSE_MS = 5_000;
 /** Past this many times the frame backlog, an RPC connection's answers-to-be stop its reading. */
 const REPLY_BACKLOG_FACTOR = 4;
+/**
+ * Answers queued behind a running handler, at most: `ws` hands over every frame of one TCP read
+ * in the same turn, before a pause takes effect, so a client far ahead of its answers is closed
+ * (1008) rather than held in memory.
+ */
+const MAX_QUEUED = 2_000;
 
 /** A frame waiting its turn, or an answer to a refused frame waiting its place in the order. */
 type Queued = { data: RawData; isBinary: boolean } | { error: RealtimeError; inReplyTo?: InboundFrame };
@@ -94,15 +100,14 @@ export class InboundPipeline {
     const bytes = byteLength(data);
     // The budgets are checked before anything is parsed: bytes per second (every frame read is
     // paid for), then frames per second.
-    if (!this.takeBytes(connection, bytes, now)) return this.rateLimited(connection, state, undefined);
-    if (!connection.rateLimiter.take(now) || (state.backlog?.length ?? 0) >= this.maxBacklog) {
-      return this.rateLimited(connection, state, data);
-    }
+    if (!this.takeBytes(connection, state, bytes, now)) return this.rateLimited(connection, state, undefined);
     // Before authentication only a small `authenticate` frame is worth reading (SPEC.md §5).
     const preAuthLimit = connection.protocol.unauthenticatedFrameLimit;
-    if (preAuthLimit !== undefined && !connection.principal && bytes > preAuthLimit) {
-      return this.answer(connection, state, { error: AUTH_REQUIRED });
+    const unreadable = preAuthLimit !== undefined && !connection.principal && bytes > preAuthLimit;
+    if (!connection.rateLimiter.take(now) || (state.backlog?.length ?? 0) >= this.maxBacklog) {
+      return this.rateLimited(connection, state, unreadable ? undefined : data);
     }
+    if (unreadable) return this.answer(connection, state, { error: AUTH_REQUIRED });
     if (state.busy) {
       (state.backlog ??= []).push({ data, isBinary });
       return;
@@ -116,14 +121,14 @@ export class InboundPipeline {
    * meanwhile waits in its TCP window, so a flood costs the server no more than the budget, not
    * even the unmasking of frames it would drop.
    */
-  private takeBytes(connection: Connection, bytes: number, now: number): boolean {
+  private takeBytes(connection: Connection, state: InboundState, bytes: number, now: number): boolean {
     const user = connection.principal?.sub;
     let waitMs = 0;
     if (!connection.byteBudget.take(now, bytes)) waitMs = connection.byteBudget.msUntil(bytes, now);
     else if (!this.sharedBudgets.take(user, connection.ip, bytes, now)) {
       waitMs = this.sharedBudgets.msUntilSolvent(user, connection.ip, now);
     } else return true;
-    this.stopReading(connection, waitMs);
+    this.stopReading(connection, state, waitMs);
     return false;
   }
 
@@ -162,21 +167,21 @@ export class InboundPipeline {
     this.next(connection, state);
   }
 
+  /** Sends the queued answers up to the next queued frame, and starts that one (a loop: answers can be many). */
   private next(connection: Connection, state: InboundState): void {
-    if (!state.backlog) return;
-    // A closed connection's queued frames are dropped: nothing is handled for a client that is gone.
-    if (connection.socket.readyState === WebSocket.CLOSED) state.backlog.length = 0;
-    const queued = state.backlog.shift();
-    if (state.backlog.length === 0) state.backlog = undefined;
-    if (state.readingHeld && (state.backlog?.length ?? 0) < this.maxBacklog) {
-      state.readingHeld = false;
-      connection.socket.resume();
-    }
-    if (queued && 'error' in queued) {
+    while (state.backlog) {
+      // A closed connection's queued frames are dropped: nothing is handled for a client that is gone.
+      if (connection.socket.readyState === WebSocket.CLOSED) state.backlog.length = 0;
+      const queued = state.backlog.shift();
+      if (state.backlog.length === 0) state.backlog = undefined;
+      if (state.readingHeld && (state.backlog?.length ?? 0) < this.maxBacklog) {
+        state.readingHeld = false;
+        connection.socket.resume();
+      }
+      if (!queued) return;
+      if (!('error' in queued)) return this.process(connection, state, queued.data, queued.isBinary);
       connection.sendError(queued.error, queued.inReplyTo);
-      return this.next(connection, state);
     }
-    if (queued) this.process(connection, state, queued.data, queued.isBinary);
   }
 
   /** An answer to a frame that will not be handled, in its place among the replies. */
@@ -186,6 +191,10 @@ export class InboundPipeline {
       return;
     }
     const backlog = (state.backlog ??= []);
+    if (backlog.length >= MAX_QUEUED) {
+      connection.close(CloseCode.POLICY_VIOLATION, 'Too many pending requests');
+      return;
+    }
     backlog.push(queued);
     if (backlog.length >= this.maxBacklog * REPLY_BACKLOG_FACTOR && !state.readingHeld) {
       state.readingHeld = true;
@@ -193,11 +202,14 @@ export class InboundPipeline {
     }
   }
 
-  /** Stops reading the connection for `ms` (at least 1, at most `MAX_READ_PAUSE_MS`). */
-  private stopReading(connection: Connection, ms: number): void {
+  /** Stops reading the connection for `ms` (at least 1, at most `MAX_READ_PAUSE_MS`); a held backlog keeps it stopped. */
+  private stopReading(connection: Connection, state: InboundState, ms: number): void {
     if (connection.socket.isPaused) return;
     connection.socket.pause();
-    setTimeout(() => connection.socket.resume(), Math.min(Math.max(ms, 1), MAX_READ_PAUSE_MS)).unref();
+    const resume = (): void => {
+      if (!state.readingHeld) connection.socket.resume();
+    };
+    setTimeout(resume, Math.min(Math.max(ms, 1), MAX_READ_PAUSE_MS)).unref();
   }
 
   /**

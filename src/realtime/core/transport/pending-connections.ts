@@ -39,13 +39,26 @@ export class PendingConnections {
 
   /** A new TCP connection; destroyed at once when over a bound. */
   accepted(socket: Socket): void {
+    this.count(socket);
+  }
+
+  /**
+   * An upgrade on a socket that had already settled (a keep-alive request came first): it is
+   * pending again, under the same bounds, so that a REST request first does not escape them.
+   * False when it was over a bound (and destroyed).
+   */
+  reentered(socket: Socket): boolean {
+    return this.sockets.has(socket) || this.count(socket);
+  }
+
+  private count(socket: Socket): boolean {
     const ip = socket.remoteAddress;
     const counted = ip !== undefined && !this.isProxy(ip) ? ip : undefined;
     const fromIp = counted === undefined ? 0 : (this.perIp.get(counted) ?? 0);
     if (this.sockets.size >= this.limits.total || fromIp >= this.limits.perIp) {
       this.onDropped('pending_limit', ip);
       socket.destroy();
-      return;
+      return false;
     }
     const timer = setTimeout(() => {
       this.onDropped('header_timeout', ip);
@@ -54,6 +67,7 @@ export class PendingConnections {
     this.sockets.set(socket, { ip: counted, timer });
     if (counted !== undefined) this.perIp.set(counted, fromIp + 1);
     socket.on('close', this.closeListener);
+    return true;
   }
 
   /** Its headers arrived and it was served (a request) or admitted (an upgrade). */

@@ -225,6 +225,8 @@ export class RealtimeTransport implements BeforeApplicationShutdown, OnApplicati
   private handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
     // A module function, not a closure: a closure here would keep the request and its URL for the socket's life.
     socket.on('error', destroyOnError);
+    // A socket that served a REST request first is pending again: no way around the bounds.
+    if (!this.pending.reentered(socket as Socket)) return;
     this.pending.headersReceived(socket as Socket);
     const decision = this.gate.decide(request, this.shuttingDown);
     if ('status' in decision) return rejectUpgrade(socket, decision.status, decision.body);

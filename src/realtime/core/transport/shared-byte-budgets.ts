@@ -41,7 +41,8 @@ export class SharedByteBudgets {
 
   private bucket(buckets: Map<string, TokenBucket>, key: string, rate: number, now: number): TokenBucket {
     let bucket = buckets.get(key);
-    if (!bucket) buckets.set(key, (bucket = new TokenBucket(rate, Math.max(this.rates.burst, rate), now)));
+    // The burst is one maximal frame (SPEC.md §10.1), whatever the rate.
+    if (!bucket) buckets.set(key, (bucket = new TokenBucket(rate, this.rates.burst, now)));
     return bucket;
   }
 

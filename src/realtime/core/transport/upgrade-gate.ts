@@ -47,10 +47,23 @@ export class UpgradeGate {
 
 const STATUS_TEXT: Record<number, string> = { 403: 'Forbidden', 404: 'Not Found', 503: 'Service Unavailable' };
 
-/** Answers an upgrade request with a plain HTTP error and ends the socket. */
+/** How long a refused upgrade's client gets to read the answer before its socket is destroyed. */
+const REJECTED_GRACE_MS = 2_000;
+
+/**
+ * Answers an upgrade request with a plain HTTP error and closes the socket: destroyed once the
+ * answer is written (as `ws` does), or after a grace for a client that never reads it, so that a
+ * half-open client cannot hold it (SPEC.md §10.1).
+ */
 export function rejectUpgrade(socket: Duplex, status: number, body: string): void {
+  socket.once('finish', destroySocket);
+  setTimeout(() => socket.destroy(), REJECTED_GRACE_MS).unref();
   socket.end(
     `HTTP/1.1 ${status} ${STATUS_TEXT[status]}\r\nConnection: close\r\nContent-Type: text/plain\r\n` +
       `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
   );
+}
+
+function destroySocket(this: Duplex): void {
+  this.destroy();
 }
