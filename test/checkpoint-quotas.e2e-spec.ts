@@ -171,6 +171,24 @@ describe.each<StoreKind>(STORE_KINDS)('storage bounds on %s (SPEC §5)', (kind) 
     expect(await checkpoint(other, theirs, 'full', stateOfBytes(1000))).toMatch(UUID);
   });
 
+  it('counts the bytes of a message beyond the first 256 in maxBytesPerUser, exactly; a delete gives them back', async () => {
+    const c = await connect();
+    const session = await createSession(c);
+    // 256 free bytes, then 2500 that count: exactly the quota.
+    const long = await checkpoint(c, session, 'm'.repeat(256 + 2500));
+    const refused = await rpc(c, 'checkpoint', { session_id: session, message: 'm'.repeat(257) });
+    expect(refused).toEqual(failure(refused.id, QUOTA_EXCEEDED));
+    // A message of up to 256 bytes costs nothing; multi-byte characters count as their UTF-8 bytes.
+    const free = await checkpoint(c, session, 'é'.repeat(128));
+    const overByOne = await rpc(c, 'checkpoint', { session_id: session, message: `${'é'.repeat(128)}x` });
+    expect(overByOne).toEqual(failure(overByOne.id, QUOTA_EXCEEDED));
+    expect((await list(c, session)).map((e) => e.id)).toEqual([long, free]);
+    await call(c, 'delete_checkpoint', { session_id: session, checkpoint_id: long });
+    expect(await checkpoint(c, session, 'm'.repeat(256 + 1500), stateOfBytes(1000))).toMatch(UUID);
+    const full = await rpc(c, 'checkpoint', { session_id: session, message: 'm'.repeat(257) });
+    expect(full).toEqual(failure(full.id, QUOTA_EXCEEDED));
+  });
+
   it('bounds the sessions the host makes for a user, not those it makes for itself', async () => {
     const service = t.app.get(CheckpointService);
     const sub = freshUser();

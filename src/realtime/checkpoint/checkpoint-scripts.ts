@@ -1,4 +1,5 @@
 import { LuaScript } from '../redis/index.js';
+import { FREE_MESSAGE_BYTES } from './checkpoint-store.js';
 
 /**
  * The Redis store's scripts (SPEC.md §5). Each runs in the slot of one owner, where that owner's
@@ -43,6 +44,13 @@ local function answer(...)
   refresh()
   return reply(...)
 end
+-- The bytes of a checkpoint's message past the free ones count like its state's (checkpoint-store.ts).
+local function message_excess(meta)
+  if not meta then return 0 end
+  local ok, decoded = pcall(cjson.decode, meta)
+  if not ok or type(decoded) ~= 'table' or type(decoded.message) ~= 'string' then return 0 end
+  return math.max(string.len(decoded.message) - ${FREE_MESSAGE_BYTES}, 0)
+end
 `;
 
 const script = (body: string): LuaScript => new LuaScript(PRELUDE + body);
@@ -68,7 +76,7 @@ return reply(1, -1)`);
 export const ADD = script(`
 if not live then return reply(-1) end
 if redis.call('ZCARD', KEYS[4]) >= tonumber(ARGV[7]) then return answer(-2) end
-local bytes = string.len(ARGV[6])
+local bytes = string.len(ARGV[6]) + message_excess(ARGV[5])
 local max = tonumber(ARGV[8])
 if max >= 0 and tonumber(redis.call('HGET', usage, 'total') or '0') + bytes > max then return answer(-3) end
 local sequence = redis.call('HINCRBY', KEYS[3], 'sequence', 1)
@@ -84,7 +92,7 @@ return answer(sequence)`);
 export const DELETE = script(`
 if not live then return reply(-1) end
 if redis.call('ZREM', KEYS[4], ARGV[4]) == 0 then return answer(0) end
-local bytes = redis.call('HSTRLEN', KEYS[6], ARGV[4])
+local bytes = redis.call('HSTRLEN', KEYS[6], ARGV[4]) + message_excess(redis.call('HGET', KEYS[5], ARGV[4]))
 redis.call('HDEL', KEYS[5], ARGV[4])
 redis.call('HDEL', KEYS[6], ARGV[4])
 redis.call('HINCRBY', usage, sid, 0 - bytes)
@@ -102,7 +110,7 @@ if excess > 0 then
   redis.call('ZREMRANGEBYRANK', KEYS[4], 0, excess - 1)
   local bytes = 0
   for _, id in ipairs(ids) do
-    bytes = bytes + redis.call('HSTRLEN', KEYS[6], id)
+    bytes = bytes + redis.call('HSTRLEN', KEYS[6], id) + message_excess(redis.call('HGET', KEYS[5], id))
     redis.call('HDEL', KEYS[5], id)
     redis.call('HDEL', KEYS[6], id)
   end

@@ -70,3 +70,15 @@ export const CHECKPOINT_STORE = Symbol('CHECKPOINT_STORE');
 export interface CheckpointStoreSettings {
   sessionTtlSec: number;
 }
+
+/**
+ * A checkpoint's message is storage like its state: the bytes of a message beyond the first 256
+ * count toward the owner's byte quota too (a usual message costs nothing), so that long messages
+ * cannot hold more than the quota allows.
+ */
+export const FREE_MESSAGE_BYTES = 256;
+
+/** The bytes of `message` that count toward the byte quota. */
+export function chargedMessageBytes(message: string): number {
+  return Math.max(Buffer.byteLength(message) - FREE_MESSAGE_BYTES, 0);
+}

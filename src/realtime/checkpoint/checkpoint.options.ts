@@ -23,7 +23,8 @@ export interface CheckpointOptions {
    */
   maxSessionsPerUser?: number;
   /**
-   * Bytes of states one principal's sessions hold in all; past it, `Storage quota exceeded`.
+   * Bytes of states (and of messages past their first 256 bytes) one principal's sessions hold in all;
+   * past it, `Storage quota exceeded`.
    * @default 67108864
    */
   maxBytesPerUser?: number;

@@ -16,6 +16,7 @@ import type {
   StorageQuota,
   StoredState,
 } from './checkpoint-store.js';
+import { chargedMessageBytes } from './checkpoint-store.js';
 
 interface StoredCheckpoint extends Omit<CheckpointSummary, 'session_id'> {
   /** The state's JSON text: its bytes are what the quota counts, and no parsed tree outlives the request. */
@@ -102,7 +103,7 @@ export class MemoryCheckpointStore implements CheckpointStore {
   ): Promise<CheckpointSummary> {
     const session = this.use(owner, sessionId);
     if (session.checkpoints.size >= quota.maxPerSession) throw TOO_MANY_CHECKPOINTS;
-    const bytes = state === undefined ? 0 : Buffer.byteLength(state);
+    const bytes = (state === undefined ? 0 : Buffer.byteLength(state)) + chargedMessageBytes(message);
     const usage = this.usage.get(owner)!;
     if (usage.bytes + bytes > quota.maxBytes) throw STORAGE_QUOTA_EXCEEDED;
     const checkpoint: StoredCheckpoint = {
