@@ -183,4 +183,22 @@ describe('ConnectionRegistry ids taken again (notify client ids)', () => {
     expect(registry.get('client-1')).toBeUndefined();
     expect(registry.footprint()).toEqual({ connections: 0, topics: 0, ips: 0 });
   });
+
+  it('keeps a chain of displacements whole when the middle one leaves (A, then B refused, then C): C displaced A', () => {
+    const registry = new ConnectionRegistry();
+    const make = (sub: string): Connection => connection(sub, { gateway: 'notify', id: 'desk' });
+    const [a, b, c] = [make('owner'), make('intruder'), make('owner')];
+    registry.admit(a, {});
+    registry.admit(b, {});
+    registry.admit(c, {});
+    expect(registry.displacedBy(c)).toBe(b);
+    registry.remove(b);
+    expect(registry.displacedBy(c)).toBe(a);
+    expect(registry.get('desk')).toBe(c);
+    registry.remove(c);
+    // C leaving gives the id back to A, still open here.
+    expect(registry.get('desk')).toBe(a);
+    registry.remove(a);
+    expect(registry.footprint()).toEqual({ connections: 0, topics: 0, ips: 0 });
+  });
 });

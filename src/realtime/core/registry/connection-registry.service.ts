@@ -73,6 +73,8 @@ export class ConnectionRegistry {
   private readonly unauthenticatedCounts = new Map<string, number>();
   /** A connection admitted under an id that was taken → the one it displaced (notify client ids). */
   private readonly displaced = new WeakMap<Connection, Connection>();
+  /** The other way: a connection → the one admitted later under its id. */
+  private readonly displacer = new WeakMap<Connection, Connection>();
 
   get size(): number {
     return this.countedAs.size;
@@ -92,7 +94,10 @@ export class ConnectionRegistry {
       this.unauthenticated.add(connection);
       increment(this.unauthenticatedCounts, connection.gateway);
     }
-    if (previous) this.displaced.set(connection, previous);
+    if (previous) {
+      this.displaced.set(connection, previous);
+      this.displacer.set(previous, connection);
+    }
     this.byId.set(connection.id, connection);
     this.gatewaySet(connection.gateway).add(connection);
     const ip = this.ipKey(connection);
@@ -135,6 +140,13 @@ export class ConnectionRegistry {
       const previous = this.displacedBy(connection);
       if (previous) this.byId.set(connection.id, previous);
       else this.byId.delete(connection.id);
+    }
+    // Out of a chain A ← B ← C (B refused, say): C displaced A now, so A still hears of C.
+    const newer = this.displacer.get(connection);
+    const older = this.displacedBy(connection);
+    if (newer && older) {
+      this.displaced.set(newer, older);
+      this.displacer.set(older, newer);
     }
     this.byGateway.get(connection.gateway)?.delete(connection);
     this.forgetUnauthenticated(connection);
