@@ -41,8 +41,9 @@ export class SharedByteBudgets {
 
   private bucket(buckets: Map<string, TokenBucket>, key: string, rate: number, now: number): TokenBucket {
     let bucket = buckets.get(key);
-    // The burst is one maximal frame (SPEC.md §10.1), whatever the rate.
-    if (!bucket) buckets.set(key, (bucket = new TokenBucket(rate, this.rates.burst, now)));
+    // The burst is one maximal frame (SPEC.md §10.1), or one second's budget when that is more, as
+    // for a connection's own budget: a frame that fits the rate is never refused for the burst.
+    if (!bucket) buckets.set(key, (bucket = new TokenBucket(rate, Math.max(this.rates.burst, rate), now)));
     return bucket;
   }
 
