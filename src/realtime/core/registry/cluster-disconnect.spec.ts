@@ -1,44 +1,15 @@
+import { fixtureConnection } from '../transport/connection.fixture.js';
 import { jest } from '@jest/globals';
-import WebSocket from 'ws';
 import type { BusMessage } from '../../bus/event-bus.js';
-import type { GatewayProtocol } from '../gateway/gateway-definition.js';
 import type { GatewayName } from '../gateway/gateway-name.js';
 import { Connection } from '../transport/connection.js';
-import { GatewayTraffic } from '../transport/gateway-traffic.js';
-import { TokenBucket } from '../transport/token-bucket.js';
 import { ClusterDisconnect, type DisconnectMessage } from './cluster-disconnect.js';
 import { ConnectionRegistry } from './connection-registry.service.js';
-
-/** `ws`'s server-side constructor (no address: a socket the server will adopt), absent from its types. */
-const UnconnectedSocket = WebSocket as unknown as new (
-  address: null,
-  protocols: undefined,
-  options: object,
-) => WebSocket;
-
-const protocolOf = (gateway: GatewayName): GatewayProtocol => ({
-  gateway,
-  messageKey: () => undefined,
-  errorFrame: () => ({}),
-  refusal: (error) => ({ frame: {}, code: 4429, reason: error.message }),
-});
 
 /** A connection of `gateway` with id `id`, connected at `at` (epoch ms). */
 function connectionAt(id: string, at: number, gateway: GatewayName = 'notify'): Connection {
   jest.setSystemTime(at);
-  return new Connection({
-    id,
-    socket: new UnconnectedSocket(null, undefined, {}),
-    ip: '10.0.0.1',
-    userAgent: 'spec',
-    protocol: protocolOf(gateway),
-    params: {},
-    principal: undefined,
-    rateLimiter: new TokenBucket(20, 40),
-    byteBudget: new TokenBucket(1_048_576, 1_048_576),
-    limits: { maxQueueSize: 10, maxQueueBytes: 1024 },
-    traffic: new GatewayTraffic(),
-  });
+  return fixtureConnection({ id, gateway });
 }
 
 describe('ClusterDisconnect', () => {

@@ -1,48 +1,14 @@
-import WebSocket from 'ws';
-import type { Principal } from '../auth/principal.js';
-import type { GatewayProtocol } from '../gateway/gateway-definition.js';
+import { fixtureConnection } from '../transport/connection.fixture.js';
 import type { GatewayName } from '../gateway/gateway-name.js';
 import { TOO_MANY_CONNECTIONS } from '../gateway/realtime-error.js';
 import { Connection } from '../transport/connection.js';
-import { GatewayTraffic } from '../transport/gateway-traffic.js';
-import { TokenBucket } from '../transport/token-bucket.js';
 import { ConnectionRegistry } from './connection-registry.service.js';
 
-const protocolOf = (gateway: GatewayName): GatewayProtocol => ({
-  gateway,
-  messageKey: () => undefined,
-  errorFrame: () => ({}),
-  refusal: (error) => ({ frame: {}, code: 4429, reason: error.message }),
-});
-
-const principal = (sub: string): Principal => ({ sub, userId: sub, username: sub, roles: [] });
-
-/** `ws`'s server-side constructor (no address: a socket the server will adopt), absent from its types. */
-const UnconnectedSocket = WebSocket as unknown as new (
-  address: null,
-  protocols: undefined,
-  options: object,
-) => WebSocket;
-
-/** A real Connection over a `ws` socket that was never connected: the registry never writes to it. */
-function connection(
+/** A connection of user `sub` (none: no principal). */
+const connection = (
   sub: string | undefined,
-  { gateway = 'chat', ip = '10.0.0.1', id }: { gateway?: GatewayName; ip?: string; id?: string } = {},
-): Connection {
-  return new Connection({
-    id,
-    socket: new UnconnectedSocket(null, undefined, {}),
-    ip,
-    userAgent: 'spec',
-    protocol: protocolOf(gateway),
-    params: {},
-    principal: sub === undefined ? undefined : principal(sub),
-    rateLimiter: new TokenBucket(20, 40),
-    byteBudget: new TokenBucket(1_048_576, 1_048_576),
-    limits: { maxQueueSize: 10, maxQueueBytes: 1024 },
-    traffic: new GatewayTraffic(),
-  });
-}
+  options: { gateway?: GatewayName; ip?: string; id?: string } = {},
+): Connection => fixtureConnection({ sub, ...options });
 
 describe('ConnectionRegistry', () => {
   let registry: ConnectionRegistry;

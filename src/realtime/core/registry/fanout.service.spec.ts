@@ -1,31 +1,11 @@
+import { fixtureConnection } from '../transport/connection.fixture.js';
 import { jest } from '@jest/globals';
-import WebSocket from 'ws';
 import { MemoryEventBus } from '../../bus/memory-event-bus.js';
 import { resolveRealtimeConfig } from '../../realtime.config.js';
-import type { Principal } from '../auth/principal.js';
-import type { GatewayProtocol } from '../gateway/gateway-definition.js';
 import { Connection } from '../transport/connection.js';
-import { GatewayTraffic } from '../transport/gateway-traffic.js';
 import { PreparedFrame } from '../transport/prepared-frame.js';
-import { TokenBucket } from '../transport/token-bucket.js';
 import { ConnectionRegistry } from './connection-registry.service.js';
 import { Fanout } from './fanout.service.js';
-
-/** `ws`'s server-side constructor (no address: a socket the server will adopt), absent from its types. */
-const UnconnectedSocket = WebSocket as unknown as new (
-  address: null,
-  protocols: undefined,
-  options: object,
-) => WebSocket;
-
-const CHAT: GatewayProtocol = {
-  gateway: 'chat',
-  messageKey: () => undefined,
-  errorFrame: () => ({}),
-  refusal: (error) => ({ frame: {}, code: 4429, reason: error.message }),
-};
-
-const principal = (sub: string): Principal => ({ sub, userId: sub, username: sub, roles: [] });
 
 /** What a connection was sent: the `n` of each event, in order. */
 type Received = number[];
@@ -46,18 +26,7 @@ describe('Fanout', () => {
 
   /** An open chat connection of user `sub`, admitted here, whose writes are recorded. */
   function member(sub: string): { connection: Connection; received: Received } {
-    const connection = new Connection({
-      socket: new UnconnectedSocket(null, undefined, {}),
-      ip: '10.0.0.1',
-      userAgent: 'spec',
-      protocol: CHAT,
-      params: {},
-      principal: principal(sub),
-      rateLimiter: new TokenBucket(20, 40),
-      byteBudget: new TokenBucket(1_048_576, 1_048_576),
-      limits: { maxQueueSize: 10, maxQueueBytes: 1024 },
-      traffic: new GatewayTraffic(),
-    });
+    const connection = fixtureConnection({ sub });
     registry.admit(connection, {});
     jest.spyOn(connection, 'isOpen', 'get').mockReturnValue(true);
     const received: Received = [];

@@ -1,49 +1,18 @@
+import { fixtureConnection } from '../transport/connection.fixture.js';
 import { jest } from '@jest/globals';
-import WebSocket from 'ws';
 import type { HistoryEntry, Positions, StreamPosition } from '../../bus/stream-position.js';
-import type { Principal } from '../auth/principal.js';
-import type { GatewayProtocol } from '../gateway/gateway-definition.js';
 import type { GatewayName } from '../gateway/gateway-name.js';
 import { Connection, type HeldFrame } from '../transport/connection.js';
-import { GatewayTraffic } from '../transport/gateway-traffic.js';
 import { PreparedFrame } from '../transport/prepared-frame.js';
-import { TokenBucket } from '../transport/token-bucket.js';
 import type { StreamRead } from './join-answer.js';
 import { StreamRecovery } from './stream-recovery.js';
 
 const EPOCH = 'e1';
 const at = (offset: number, epoch = EPOCH): StreamPosition => ({ offset, epoch });
 
-/** `ws`'s server-side constructor (no address: a socket the server will adopt), absent from its types. */
-const UnconnectedSocket = WebSocket as unknown as new (
-  address: null,
-  protocols: undefined,
-  options: object,
-) => WebSocket;
-
-const protocolOf = (gateway: GatewayName): GatewayProtocol => ({
-  gateway,
-  messageKey: () => undefined,
-  errorFrame: () => ({}),
-  refusal: (error) => ({ frame: {}, code: 4429, reason: error.message }),
-});
-
-const principal = (sub: string): Principal => ({ sub, userId: sub, username: sub, roles: [] });
-
 /** A connection in `topics` whose writes are recorded (by frame text, in order) instead of sent. */
 function recording(gateway: GatewayName, topics: string[], sub = 'me'): { connection: Connection; sent: string[] } {
-  const connection = new Connection({
-    socket: new UnconnectedSocket(null, undefined, {}),
-    ip: '10.0.0.1',
-    userAgent: 'spec',
-    protocol: protocolOf(gateway),
-    params: {},
-    principal: principal(sub),
-    rateLimiter: new TokenBucket(20, 40),
-    byteBudget: new TokenBucket(1_048_576, 1_048_576),
-    limits: { maxQueueSize: 10, maxQueueBytes: 1024 },
-    traffic: new GatewayTraffic(),
-  });
+  const connection = fixtureConnection({ sub, gateway });
   for (const topic of topics) connection.topics.add(topic);
   const sent: string[] = [];
   jest.spyOn(connection, 'sendJson').mockImplementation((json: string) => (sent.push(json), true));

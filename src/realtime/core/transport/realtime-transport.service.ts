@@ -18,9 +18,9 @@ import { ClusterView } from '../cluster/cluster-view.service.js';
 import { UserSlot, UserSlots } from '../cluster/user-slots.service.js';
 import { resumeFromQuery, type ResumeFrom } from '../../bus/stream-position.js';
 import { ConnectionRegistry } from '../registry/connection-registry.service.js';
-import { clipClientString } from '../text/clip.js';
 import { ClientAddress } from './client-address.service.js';
-import { Connection } from './connection.js';
+import type { Connection } from './connection.js';
+import { ConnectionFactory } from './connection-factory.js';
 import { ConnectionLifecycle } from './connection-lifecycle.js';
 import { GatewayRouter, type RouteMatch } from './gateway-router.js';
 import { GatewayServer } from './gateway-server.js';
@@ -32,7 +32,6 @@ import { RealtimeSocket } from './realtime-socket.js';
 import type { RegisteredGateway } from './registered-gateway.js';
 import { SharedByteBudgets } from './shared-byte-budgets.js';
 import { sharedListener } from './shared-listener.js';
-import { TokenBucket } from './token-bucket.js';
 import { TrafficStats } from './traffic-stats.service.js';
 import { rejectUpgrade, UpgradeGate } from './upgrade-gate.js';
 import { releaseSlot, UserSlotClaim, type SlotClaim } from './user-slot-claim.js';
@@ -72,6 +71,7 @@ export class RealtimeTransport implements BeforeApplicationShutdown, OnApplicati
   private readonly slots: UserSlotClaim;
   private readonly lifecycle: ConnectionLifecycle;
   private readonly heartbeat: Heartbeat;
+  private readonly connections: ConnectionFactory;
   private readonly inbound: InboundPipeline;
   private readonly pending: PendingConnections;
   private readonly openRequests: OpenRequests;
@@ -97,10 +97,10 @@ export class RealtimeTransport implements BeforeApplicationShutdown, OnApplicati
     @Inject(REALTIME_MODULE_OPTIONS) private readonly moduleOptions: object,
     private readonly auth: UpgradeAuthenticator,
     private readonly registry: ConnectionRegistry,
-    private readonly traffic: TrafficStats,
+    traffic: TrafficStats,
     userSlots: UserSlots,
     private readonly cluster: ClusterView,
-    private readonly address: ClientAddress,
+    address: ClientAddress,
   ) {
     const bounds = { perIp: config.maxPendingUpgradesPerIp, total: config.maxPendingUpgrades };
     const isProxy = (peer: string): boolean => address.isProxy(peer);
@@ -117,6 +117,7 @@ export class RealtimeTransport implements BeforeApplicationShutdown, OnApplicati
       this.refusals,
     );
     this.heartbeat = new Heartbeat(config, registry, this.log);
+    this.connections = new ConnectionFactory(config, address, traffic);
     this.sharedBudgets = new SharedByteBudgets({
       perUser: config.rateLimitBytesPerSecPerUser,
       perIp: config.rateLimitBytesPerSecPerIp,
@@ -139,11 +140,6 @@ export class RealtimeTransport implements BeforeApplicationShutdown, OnApplicati
       clientTracking: false,
       WebSocket: RealtimeSocket,
     });
-  }
-
-  /** One maximal frame (SPEC.md §10.1), or one second's budget when that is more. */
-  private get byteBurst(): number {
-    return Math.max(this.config.messageMaxSize, this.config.rateLimitBytesPerSec);
   }
 
   get isShuttingDown(): boolean {
@@ -259,21 +255,7 @@ export class RealtimeTransport implements BeforeApplicationShutdown, OnApplicati
     // `ws` handles the TCP socket's errors from now on.
     request.socket.off('error', destroyOnError);
     ws.on('error', this.socketErrorListener);
-    const connection = Connection.corkedAtUpgrade({
-      socket: ws,
-      ip: this.address.of(request),
-      userAgent: clipClientString(String(request.headers['user-agent'] ?? '')),
-      protocol,
-      id: protocol.connectionIdParam === undefined ? undefined : route.params[protocol.connectionIdParam],
-      params: route.params,
-      resumeFrom,
-      principal: authResult.principal,
-      rateLimiter: new TokenBucket(this.config.rateLimitPerSec, this.config.rateLimitPerSec * 2),
-      byteBudget: new TokenBucket(this.config.rateLimitBytesPerSec, this.byteBurst),
-      limits: this.config,
-      traffic: this.traffic.of(protocol.gateway),
-    });
-    (ws as RealtimeSocket).connection = connection;
+    const connection = this.connections.create(ws, request, route, protocol, authResult.principal, resumeFrom);
     if (authResult.error && !(authResult.anonymous && protocol.allowsAnonymous)) {
       connection.traffic.authFailures++;
       this.refusals.refused('auth_failed', connection.ip, {
