@@ -44,6 +44,45 @@ describe('REST admin API (SPEC §8)', () => {
     expect((await t.http(method, path, { token: userJwt })).status).toBe(403);
   });
 
+  it.each([
+    ['no credentials', 'GET', '/ws/stats', {}, 401, 'Unauthorized', ['Admin credentials required']],
+    ['a bad token', 'GET', '/ws/stats', { token: 'wrong' }, 401, 'Unauthorized', ['Invalid or expired token']],
+    ['a non-admin JWT', 'GET', '/ws/stats', { token: userJwt }, 403, 'Forbidden', ['Admin role required']],
+    [
+      'a bad query',
+      'GET',
+      '/ws/clients?limit=0',
+      { token: ADMIN_TOKEN },
+      400,
+      'Bad Request',
+      ['limit must not be less than 1'],
+    ],
+    [
+      'an unknown client',
+      'GET',
+      '/ws/clients/missing',
+      { token: ADMIN_TOKEN },
+      404,
+      'Not Found',
+      ['No client missing'],
+    ],
+    [
+      'a body of no known shape',
+      'POST',
+      '/ws/publish',
+      { token: ADMIN_TOKEN, body: { x: 1 } },
+      400,
+      'Bad Request',
+      [expect.stringMatching(/^body must carry a room \(chat\)/)],
+    ],
+  ])(
+    'answers %s in the one error shape of the admin API',
+    async (_name, method, path, options, status, error, message) => {
+      const response = await t.http(method, path, options);
+      expect(response).toEqual({ status, body: { statusCode: status, error, message } });
+    },
+  );
+
   it('accepts WS_ADMIN_TOKEN and admin-role JWTs', async () => {
     expect((await t.http('GET', '/ws/stats', { token: ADMIN_TOKEN })).status).toBe(200);
     expect((await t.http('GET', '/ws/stats', { token: adminJwt })).status).toBe(200);

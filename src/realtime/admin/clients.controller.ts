@@ -1,6 +1,6 @@
-import { Delete, Get, NotFoundException, Param, Query, UseGuards, UsePipes } from '@nestjs/common';
+import { Delete, Get, Param, Query, UseGuards, UsePipes } from '@nestjs/common';
 import { ClusterView } from '../core/cluster/index.js';
-import { CloseCode } from '../core/gateway/index.js';
+import { CloseCode, RealtimeError } from '../core/gateway/index.js';
 import { ConnectionRegistry, Fanout, type ClientDescriptor } from '../core/registry/index.js';
 import { AdminAuthGuard, AdminValidationPipe, RealtimeController } from '../http/index.js';
 import { ListClientsQueryDto } from './admin.dto.js';
@@ -70,7 +70,7 @@ export class ClientsController {
     for (;;) {
       const client = (await this.stats.clusterClients()).find((candidate) => candidate.id === clientId);
       if (client) return client;
-      if (Date.now() >= deadline) throw new NotFoundException(`No client ${clientId}`);
+      if (Date.now() >= deadline) throw RealtimeError.notFound(`No client ${clientId}`);
       await new Promise((resolve) => setTimeout(resolve, VIEW_POLL_MS));
     }
   }

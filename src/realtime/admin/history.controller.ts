@@ -1,5 +1,6 @@
-import { Get, Inject, NotFoundException, Query, UseGuards, UsePipes } from '@nestjs/common';
+import { Get, Inject, Query, UseGuards, UsePipes } from '@nestjs/common';
 import { EVENT_BUS, type EventBus } from '../bus/index.js';
+import { RealtimeError } from '../core/gateway/index.js';
 import { REALTIME_CONFIG, type RealtimeConfig } from '../realtime.config.js';
 import { AdminAuthGuard, AdminValidationPipe, RealtimeController } from '../http/index.js';
 import { HistoryQueryDto } from './admin.dto.js';
@@ -16,7 +17,7 @@ export class HistoryController {
 
   @Get('history')
   async history(@Query() query: HistoryQueryDto): Promise<Record<string, unknown>> {
-    if (!this.config.history) throw new NotFoundException('History is off (historySize or historyTtlSec is 0)');
+    if (!this.config.history) throw RealtimeError.notFound('History is off (historySize or historyTtlSec is 0)');
     const { position, entries } = await this.bus.list(query.gateway, query.stream, query.since, query.limit);
     return {
       gateway: query.gateway,

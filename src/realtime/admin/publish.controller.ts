@@ -1,6 +1,6 @@
-import { BadRequestException, Body, HttpCode, Inject, Post, UseFilters, UseGuards } from '@nestjs/common';
-import { PUBLISH_TARGETS, type PublishTarget } from '../core/gateway/index.js';
-import { AdminAuthGuard, AdminValidationPipe, RealtimeController, RealtimeHttpExceptionFilter } from '../http/index.js';
+import { Body, HttpCode, Inject, Post, UseGuards } from '@nestjs/common';
+import { PUBLISH_TARGETS, RealtimeError, type PublishTarget } from '../core/gateway/index.js';
+import { AdminAuthGuard, AdminValidationPipe, RealtimeController } from '../http/index.js';
 
 /**
  * `POST /ws/publish`: server events from services in other languages, dispatched to the gateway
@@ -8,7 +8,6 @@ import { AdminAuthGuard, AdminValidationPipe, RealtimeController, RealtimeHttpEx
  */
 @RealtimeController('ws')
 @UseGuards(AdminAuthGuard)
-@UseFilters(RealtimeHttpExceptionFilter)
 export class PublishController {
   constructor(
     @Inject(PUBLISH_TARGETS) private readonly targets: PublishTarget[],
@@ -19,7 +18,7 @@ export class PublishController {
   @HttpCode(200)
   async publish(@Body() body: unknown): Promise<Record<string, unknown>> {
     if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-      throw new BadRequestException(['body must be a JSON object']);
+      throw RealtimeError.invalid(['body must be a JSON object']);
     }
     const { gateway, ...event } = body as Record<string, unknown>;
     const target = this.targetFor(gateway, event);
@@ -34,7 +33,7 @@ export class PublishController {
         : this.targets.find((candidate) => candidate.gateway === gateway);
     if (target) return target;
     const shapes = this.targets.map((candidate) => `a ${candidate.marker} (${candidate.gateway})`);
-    throw new BadRequestException([
+    throw RealtimeError.invalid([
       gateway === undefined
         ? `body must carry ${shapes.join(' or ')}`
         : `gateway must be one of: ${this.targets.map((candidate) => candidate.gateway).join(', ')}`,

@@ -1,11 +1,12 @@
 import {
-  BadRequestException,
   Inject,
   Injectable,
   ValidationPipe,
   type ArgumentMetadata,
   type PipeTransform,
+  type ValidationError,
 } from '@nestjs/common';
+import { RealtimeError } from '../core/gateway/index.js';
 import { REALTIME_CONFIG, type RealtimeConfig } from '../realtime.config.js';
 
 /**
@@ -14,16 +15,28 @@ import { REALTIME_CONFIG, type RealtimeConfig } from '../realtime.config.js';
  */
 @Injectable()
 export class AdminValidationPipe implements PipeTransform {
-  private readonly validation = new ValidationPipe({ whitelist: true, transform: true, forbidNonWhitelisted: true });
+  private readonly validation = new ValidationPipe({
+    whitelist: true,
+    transform: true,
+    forbidNonWhitelisted: true,
+    exceptionFactory: (errors) => RealtimeError.invalid(errors.flatMap((error) => reasonsOf(error))),
+  });
 
   constructor(@Inject(REALTIME_CONFIG) private readonly config: RealtimeConfig) {}
 
   transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
     if (depthOf(value, this.config.maxJsonDepth) > this.config.maxJsonDepth) {
-      throw new BadRequestException([`body nested deeper than ${this.config.maxJsonDepth}`]);
+      throw RealtimeError.invalid([`body nested deeper than ${this.config.maxJsonDepth}`]);
     }
     return this.validation.transform(value, metadata);
   }
+}
+
+/** class-validator's failures as Nest's ValidationPipe words them (`path.to.field must be …`). */
+function reasonsOf(error: ValidationError, parent = ''): string[] {
+  const own = Object.values(error.constraints ?? {}).map((reason) => (parent ? `${parent}.${reason}` : reason));
+  const path = parent ? `${parent}.${error.property}` : error.property;
+  return [...own, ...(error.children ?? []).flatMap((child) => reasonsOf(child, path))];
 }
 
 /** The nesting depth of `value`, counted iteratively, stopping once past `limit`. */

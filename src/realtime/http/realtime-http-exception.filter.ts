@@ -1,4 +1,5 @@
-import { Catch, HttpStatus, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
+import { Catch, HttpException, HttpStatus, Logger, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
+import { STATUS_CODES } from 'node:http';
 import { RealtimeError, type RealtimeErrorKind } from '../core/gateway/index.js';
 
 const STATUS: Record<RealtimeErrorKind, HttpStatus> = {
@@ -12,12 +13,38 @@ const STATUS: Record<RealtimeErrorKind, HttpStatus> = {
   internal: HttpStatus.INTERNAL_SERVER_ERROR,
 };
 
-/** The REST face of a `RealtimeError` a service throws: its kind's status, its message, as Nest words errors. */
-@Catch(RealtimeError)
-export class RealtimeHttpExceptionFilter implements ExceptionFilter<RealtimeError> {
-  catch(error: RealtimeError, host: ArgumentsHost): void {
-    const status = STATUS[error.kind];
-    const response = host.switchToHttp().getResponse<{ status(code: number): { json(body: unknown): void } }>();
-    response.status(status).json({ statusCode: status, message: [error.message], error: error.kind });
+interface JsonResponse {
+  headersSent: boolean;
+  status(code: number): { json(body: unknown): void };
+}
+
+/**
+ * The REST face of every failure on the module's routes, in one shape:
+ * `{"statusCode": N, "error": "<reason phrase>", "message": ["reason", …]}`.
+ * A `RealtimeError` gets its kind's status; an `HttpException` from Nest itself keeps its own; anything
+ * else is a 500 whose details stay in the log, never in the response.
+ */
+@Catch()
+export class RealtimeHttpExceptionFilter implements ExceptionFilter {
+  private readonly logger = new Logger('RealtimeHttp');
+
+  catch(error: unknown, host: ArgumentsHost): void {
+    const response = host.switchToHttp().getResponse<JsonResponse>();
+    if (response.headersSent) return;
+    const [status, reasons] = this.describe(error);
+    response.status(status).json({ statusCode: status, error: STATUS_CODES[status] ?? 'Error', message: reasons });
   }
+
+  private describe(error: unknown): [number, readonly string[]] {
+    if (error instanceof RealtimeError) return [STATUS[error.kind], error.reasons];
+    if (error instanceof HttpException) return [error.getStatus(), reasonsOf(error)];
+    this.logger.error(error instanceof Error ? (error.stack ?? error.message) : String(error));
+    return [HttpStatus.INTERNAL_SERVER_ERROR, ['Internal server error']];
+  }
+}
+
+function reasonsOf(error: HttpException): string[] {
+  const body = error.getResponse();
+  const message = typeof body === 'object' && body !== null && 'message' in body ? body.message : body;
+  return (Array.isArray(message) ? message : [message]).map(String);
 }

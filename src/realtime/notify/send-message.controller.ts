@@ -1,5 +1,5 @@
-import { Body, HttpCode, Post, UseFilters, UseGuards, UsePipes } from '@nestjs/common';
-import { AdminAuthGuard, AdminValidationPipe, RealtimeController, RealtimeHttpExceptionFilter } from '../http/index.js';
+import { Body, HttpCode, Post, UseGuards, UsePipes } from '@nestjs/common';
+import { AdminAuthGuard, AdminValidationPipe, RealtimeController } from '../http/index.js';
 import { SendMessageDto } from './notify.dto.js';
 import { NotifyService } from './notify.service.js';
 
@@ -7,7 +7,6 @@ import { NotifyService } from './notify.service.js';
 @RealtimeController('ws')
 @UseGuards(AdminAuthGuard)
 @UsePipes(AdminValidationPipe)
-@UseFilters(RealtimeHttpExceptionFilter)
 export class SendMessageController {
   constructor(private readonly notify: NotifyService) {}
 

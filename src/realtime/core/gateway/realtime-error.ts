@@ -16,21 +16,38 @@ export type RealtimeErrorKind =
  * The error convention of the module:
  * - Hot paths (the inbound pipeline, the parser, admission) *return* a `RealtimeError` (or a
  *   `RefusedFrame` carrying one) instead of throwing, so that a refusal costs no stack trace.
- * - Handlers and services *throw* it; `RealtimeExceptionFilter` sends it in the gateway's words
- *   (`GatewayProtocol.errorFrame`, with the request's id when it has one), and the REST side maps
- *   its `kind` to an HTTP status (`RealtimeHttpExceptionFilter`).
+ * - Handlers, controllers, guards and services *throw* it; `RealtimeExceptionFilter` sends it in the
+ *   gateway's words (`GatewayProtocol.errorFrame`, with the request's id when it has one), and on the
+ *   REST side `RealtimeHttpExceptionFilter` (applied by `@RealtimeController`) maps its `kind` to an
+ *   HTTP status, in one body shape for every route (`{statusCode, error, message: reasons}`).
+ * - Misconfiguration found while the module starts throws a plain `Error`: it stops the boot and is
+ *   no client's failure, so no protocol words it.
  * - Wording lives with the protocol (each `*.definition.ts`) or, for a gateway's own errors, in one
  *   constants file beside its service (e.g. `checkpoint-errors.ts`).
  * - A rejection is swallowed only with a comment saying why, and only where something else already
  *   reports it (a connector's error listener, a counter, a log line).
  */
 export class RealtimeError extends Error {
+  /** Every reason, when there are several (a REST body's failed validations); else the message alone. */
+  readonly reasons: readonly string[];
+
   constructor(
     readonly kind: RealtimeErrorKind,
     message: string,
+    reasons?: readonly string[],
   ) {
     super(message);
     this.name = 'RealtimeError';
+    this.reasons = reasons ?? [message];
+  }
+
+  /** A request that does not have the required shape, with each reason it fails. */
+  static invalid(reasons: readonly string[]): RealtimeError {
+    return new RealtimeError('bad_frame', reasons.join('; '), reasons);
+  }
+
+  static notFound(message: string): RealtimeError {
+    return new RealtimeError('not_found', message);
   }
 
   static badFrame(message: string): RealtimeError {
