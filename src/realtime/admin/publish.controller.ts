@@ -1,5 +1,6 @@
 import { Body, HttpCode, Inject, Post, UseGuards } from '@nestjs/common';
 import { PUBLISH_TARGETS, RealtimeError, type PublishTarget } from '../core/gateway/index.js';
+import { isRecord } from '../core/text/index.js';
 import { AdminAuthGuard, AdminValidationPipe, RealtimeController } from '../http/index.js';
 
 /**
@@ -17,10 +18,8 @@ export class PublishController {
   @Post('publish')
   @HttpCode(200)
   async publish(@Body() body: unknown): Promise<Record<string, unknown>> {
-    if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-      throw RealtimeError.invalid(['body must be a JSON object']);
-    }
-    const { gateway, ...event } = body as Record<string, unknown>;
+    if (!isRecord(body)) throw RealtimeError.invalid(['body must be a JSON object']);
+    const { gateway, ...event } = body;
     const target = this.targetFor(gateway, event);
     const valid = (await this.validation.transform(event, { type: 'body', metatype: target.bodyType })) as object;
     return target.publish(valid);

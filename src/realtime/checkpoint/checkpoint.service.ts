@@ -5,7 +5,7 @@ import { ACCESS_POLICY, type AccessPolicy, type Principal } from '../core/auth/i
 import { LifecycleLog, RefusalLog } from '../core/logging/index.js';
 import { Fanout } from '../core/registry/index.js';
 import { REALTIME_MODULE_OPTIONS } from '../core/gateway/index.js';
-import { sessionTopic, UUID, type CheckpointEvent } from './checkpoint-events.js';
+import { isCheckpointEvent, sessionTopic, UUID, type CheckpointEvent } from './checkpoint-events.js';
 import { CHECKPOINT_NOT_FOUND, SESSION_NOT_FOUND, STATE_TOO_LARGE } from './checkpoint-errors.js';
 import { HOST_OWNER, ownerKey } from './checkpoint-owner.js';
 import {
@@ -192,7 +192,9 @@ export class CheckpointService implements OnModuleInit, OnApplicationShutdown {
   private observe(message: BusMessage): void {
     if (message.kind !== 'topics' || message.gateway !== 'checkpoint' || !this.local.observed) return;
     // As subscribers get it: the seed's event and its position in the session's stream.
-    const event = JSON.parse(message.frame) as CheckpointEvent;
+    const event: unknown = JSON.parse(message.frame);
+    // Every instance publishes these frames itself; one of another shape is no session event to observe.
+    if (!isCheckpointEvent(event)) return;
     this.local.next({ sessionId: event.data.session_id, event });
   }
 }

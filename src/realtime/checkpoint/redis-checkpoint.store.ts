@@ -1,6 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { RealtimeError } from '../core/gateway/index.js';
+import { decodeJson, isString, shape } from '../core/text/index.js';
 import type { RedisClient, RedisKeys } from '../redis/index.js';
 import type { LuaScript } from '../redis/index.js';
 import {
@@ -35,6 +36,10 @@ const SESSION_ID_LENGTH = 36;
 /** Redis' "no bound" in the scripts. */
 const bound = (limit: number): number => (Number.isFinite(limit) ? limit : -1);
 const noop = (): void => undefined;
+
+/** A checkpoint's metadata as the scripts store it (the sequence is kept apart, as the sorted set's score). */
+const isMeta = shape<Meta>({ id: isString, session_id: isString, message: isString, created_at: isString });
+const decodeMeta = (text: string): Meta => decodeJson(text, isMeta, 'checkpoint metadata');
 
 /**
  * Sessions and checkpoints in Redis, shared by every instance and kept across restarts (SPEC.md §5).
@@ -130,7 +135,7 @@ export class RedisCheckpointStore implements CheckpointStore {
       const reply = await this.use(LIST, owner, sessionId, [], true);
       const listed: CheckpointSummary[] = [];
       for (let i = 3; i < reply.length; i += 2) {
-        listed.push({ ...(JSON.parse(String(reply[i + 1])) as Meta), sequence: Number(reply[i]) });
+        listed.push({ ...decodeMeta(String(reply[i + 1])), sequence: Number(reply[i]) });
       }
       return listed;
     });
@@ -142,9 +147,9 @@ export class RedisCheckpointStore implements CheckpointStore {
       if (Number(reply[0]) === 0) throw CHECKPOINT_NOT_FOUND;
       const [, , , sequence, meta, state] = reply.map(String);
       return {
-        ...(JSON.parse(meta) as Meta),
+        ...decodeMeta(meta),
         sequence: Number(sequence),
-        state: state === '' ? null : (JSON.parse(state) as unknown),
+        state: state === '' ? null : (JSON.parse(state) as unknown), // any JSON: it is the caller's own
       };
     });
   }

@@ -6,6 +6,7 @@ import {
   type OnGatewayDisconnect,
 } from '@nestjs/websockets';
 import { frameValidationPipe, RealtimeGateway, type InboundFrame } from '../core/gateway/index.js';
+import { isRecord } from '../core/text/index.js';
 import { openWith } from '../core/registry/index.js';
 import type { Connection } from '../core/transport/index.js';
 import { notifyFrame, type NotifyFrame } from './notify-events.js';
@@ -30,8 +31,8 @@ export class NotifyGateway implements OnGatewayConnection<Connection>, OnGateway
   /** A client's own ping is answered with its `ping_id`. */
   @SubscribeMessage('ping')
   ping(@MessageBody() frame: InboundFrame): NotifyFrame {
-    const meta = frame.meta as Record<string, unknown> | undefined;
-    return notifyFrame('pong', 'pong', { ping_id: meta?.ping_id ?? null });
+    const pingId = isRecord(frame.meta) ? frame.meta.ping_id : undefined;
+    return notifyFrame('pong', 'pong', { ping_id: pingId ?? null });
   }
 
   /** The answer to the server's ping: receiving it is what keeps the client alive. */

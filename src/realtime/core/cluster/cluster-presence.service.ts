@@ -1,6 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { RedisConnector, type RedisClient, type RedisKeys } from '../../redis/index.js';
 import type { GatewayName } from '../gateway/gateway-name.js';
+import { decodeJson, isRecord, isString, type Guard } from '../text/json-decode.js';
 import { ENTER, HOLD, LEAVE, type LeaveMode } from './cluster-scripts.js';
 import { ClusterView } from './cluster-view.service.js';
 
@@ -149,12 +150,16 @@ export class ClusterPresence {
     data: string,
     mode: LeaveMode,
   ): Promise<void> {
-    const [gateway, topic, sub] = JSON.parse(field) as [GatewayName, string, string];
+    const [gateway, topic, sub] = decodeJson(field, isPresenceField, 'presence field');
     if (await this.removeHolder(redis, instanceId, field, { gateway, topic, sub }, mode)) {
-      this.vanished.get(gateway)?.(topic, JSON.parse(data) as Record<string, unknown>);
+      this.vanished.get(gateway)?.(topic, decodeJson(data, isRecord, 'presence announcement'));
     }
   }
 }
+
+/** A presence index field: `[gateway, topic, sub]`, as `fieldOf` writes it. */
+const isPresenceField: Guard<[GatewayName, string, string]> = (value): value is [GatewayName, string, string] =>
+  Array.isArray(value) && value.length === 3 && value.every(isString);
 
 function fieldOf(gateway: GatewayName, topic: string, sub: string): string {
   return JSON.stringify([gateway, topic, sub]);

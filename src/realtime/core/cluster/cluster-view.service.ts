@@ -2,7 +2,8 @@ import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleIn
 import { withTimeout } from '../async/with-timeout.js';
 import { REALTIME_CONFIG, type RealtimeConfig } from '../../realtime.config.js';
 import { RedisConnector, type RedisClient, type RedisKeys } from '../../redis/index.js';
-import { describeConnection, type ClientDescriptor } from '../registry/client-descriptor.js';
+import { describeConnection, isClientList, type ClientDescriptor } from '../registry/client-descriptor.js';
+import { decodeJson } from '../text/json-decode.js';
 import { ConnectionRegistry } from '../registry/connection-registry.service.js';
 
 /**
@@ -143,7 +144,7 @@ export class ClusterView implements OnModuleInit, OnApplicationShutdown {
       const ids = await this.otherInstances(redis);
       if (ids.length === 0) return [];
       const values = await redis.mget(ids.map((id) => this.keys.instanceClients(id)));
-      return values.flatMap((value) => (value === null ? [] : (JSON.parse(value) as ClientDescriptor[])));
+      return values.flatMap((value) => (value === null ? [] : decodeJson(value, isClientList, 'cluster client list')));
     });
     return lists ?? [];
   }

@@ -1,4 +1,5 @@
 import { BROADCAST } from '../../bus/stream-position.js';
+import { arrayOf, isNumber, isString, nullable, oneOf, shape } from '../text/json-decode.js';
 import type { Connection } from '../transport/connection.js';
 
 /** A connection as the admin views show it, on whichever instance holds it. */
@@ -53,3 +54,22 @@ function firstOf(connection: Connection, limit: number): string[] {
   }
   return first;
 }
+
+/** How another instance's published client list is checked when read back from Redis. */
+export const isClientList = arrayOf(
+  shape<ClientDescriptor>({
+    id: isString,
+    gateway: isString,
+    user_id: nullable(oneOf<string | number>(isString, isNumber)),
+    username: nullable(isString),
+    ip: isString,
+    user_agent: isString,
+    connected_at: isString,
+    last_seen: isString,
+    rooms: arrayOf(isString),
+    rooms_total: isNumber,
+    messages_in: isNumber,
+    messages_out: isNumber,
+    instance: isString,
+  }),
+);

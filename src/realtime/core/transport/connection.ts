@@ -10,6 +10,7 @@ import { OutboundBudget, type OutboundLimits } from './outbound-budget.js';
 import type { PreparedFrame } from './prepared-frame.js';
 import type { TokenBucket } from './token-bucket.js';
 import { openingBatch, writeBatch, type TurnWriter } from './write-batch.js';
+import { rawSocketOf, writeFramed, type RawSocket } from './ws-internals.js';
 
 /** How long a socket the server closes gets to finish the close handshake before it is cut off (SPEC.md §10.1). */
 const CLOSE_GRACE_MS = 2_000;
@@ -39,17 +40,6 @@ export interface ConnectionInit {
 export interface HeldFrame {
   frame: PreparedFrame;
   positions?: Positions;
-}
-
-interface SenderInternals {
-  _state: number;
-  sendFrame(list: Buffer[], cb?: (err?: Error) => void): void;
-}
-
-/** The TCP (or TLS) socket under a `ws` socket. */
-interface RawSocket {
-  cork(): void;
-  uncork(): void;
 }
 
 let nextSequence = 0;
@@ -197,9 +187,7 @@ export class Connection implements TurnWriter {
   sendPrepared(frame: PreparedFrame): boolean {
     if (!this.admit(frame.byteLength)) return false;
     this.corkForTurn();
-    const sender = (this.socket as unknown as { _sender: SenderInternals })._sender;
-    if (sender._state === 0) sender.sendFrame(frame.framed);
-    else this.socket.send(frame.payload, { binary: false });
+    if (!writeFramed(this.socket, frame.framed)) this.socket.send(frame.payload, { binary: false });
     this.countOutbound(frame.byteLength);
     return true;
   }
@@ -245,7 +233,7 @@ export class Connection implements TurnWriter {
   }
 
   private get rawSocket(): RawSocket | undefined {
-    return (this.socket as unknown as { _socket?: RawSocket })._socket;
+    return rawSocketOf(this.socket);
   }
 
   /** What the kernel has not taken; while corked, what it had not taken when the turn began. */

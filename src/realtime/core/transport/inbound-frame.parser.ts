@@ -1,5 +1,6 @@
 import type { InboundFrame } from '../gateway/gateway-definition.js';
 import { RealtimeError } from '../gateway/realtime-error.js';
+import { isRecord } from '../text/json-decode.js';
 import { jsonShapeExcess, type JsonShapeLimits } from './json-shape.js';
 
 const HOSTILE_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
@@ -43,10 +44,8 @@ export class InboundFrameParser {
     } catch {
       return new RefusedFrame(RealtimeError.badFrame('Invalid JSON'));
     }
-    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-      return new RefusedFrame(RealtimeError.badFrame('Frame must be a JSON object'));
-    }
-    const frame = value as InboundFrame;
+    if (!isRecord(value)) return new RefusedFrame(RealtimeError.badFrame('Frame must be a JSON object'));
+    const frame: InboundFrame = value;
     const error = this.inspect(frame, 1);
     return error ? new RefusedFrame(error, 'id' in frame ? { id: frame.id } : undefined) : frame;
   }
@@ -62,7 +61,7 @@ export class InboundFrameParser {
     }
     for (const key of Object.keys(value)) {
       if (HOSTILE_KEYS.has(key)) return RealtimeError.badFrame(`Forbidden key: ${key}`);
-      const item = (value as Record<string, unknown>)[key];
+      const item: unknown = Reflect.get(value, key);
       const error = typeof item === 'object' && item !== null ? this.inspect(item, depth + 1) : undefined;
       if (error) return error;
     }

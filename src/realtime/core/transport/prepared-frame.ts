@@ -1,15 +1,4 @@
-import * as ws from 'ws';
-
-interface FrameOptions {
-  fin: boolean;
-  opcode: number;
-  mask: boolean;
-  readOnly: boolean;
-  rsv1: boolean;
-}
-
-/** `ws`'s frame builder: exported by ws, absent from its type definitions. */
-const { Sender } = ws as unknown as { Sender: { frame(data: Buffer, options: FrameOptions): Buffer[] } };
+import { frameOf } from './ws-internals.js';
 
 /**
  * A server event serialized and framed once, then written to every recipient as is
@@ -22,7 +11,7 @@ export class PreparedFrame {
 
   private constructor(payload: Buffer) {
     this.payload = payload;
-    this.framed = Sender.frame(payload, {
+    this.framed = frameOf(payload, {
       fin: true,
       opcode: 0x01,
       mask: false,
