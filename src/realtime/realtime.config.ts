@@ -3,38 +3,9 @@ import { hostname } from 'node:os';
 import { REALTIME_DEFAULTS } from './realtime.defaults.js';
 import type { RealtimeModuleOptions } from './realtime.options.js';
 import type { RedisOptions } from './redis/redis.options.js';
+import type { RealtimeConfig } from './config/index.js';
 
-/** The core options with every default applied: what the core providers read. */
-export interface RealtimeConfig {
-  auth: { secret?: string; publicKey?: string; issuer?: string; audience?: string; clockToleranceSec: number };
-  allowedOrigins: string[];
-  trustedProxies: string[];
-  messageMaxSize: number;
-  maxJsonDepth: number;
-  maxTopicsPerConnection: number;
-  maxPendingUpgradesPerIp: number;
-  maxPendingUpgrades: number;
-  rateLimitPerSec: number;
-  rateLimitBytesPerSec: number;
-  rateLimitBytesPerSecPerUser: number;
-  rateLimitBytesPerSecPerIp: number;
-  maxJsonElements: number;
-  maxQueueSize: number;
-  maxQueueBytes: number;
-  heartbeatIntervalMs: number;
-  heartbeatTimeoutMs: number;
-  requireAcl: boolean;
-  adminToken?: string;
-  /** Present when Redis is configured (a URL, cluster nodes or a client). */
-  redis?: RedisOptions & { prefix: string };
-  busBufferSize: number;
-  /** Per-stream history for resuming clients; `undefined` when off (size or TTL 0). */
-  history?: { size: number; ttlMs: number };
-  instanceId: string;
-}
-
-/** @publicApi */
-export const REALTIME_CONFIG = Symbol('REALTIME_CONFIG');
+export { REALTIME_CONFIG, type RealtimeConfig } from './config/index.js';
 
 export function resolveRealtimeConfig(options: RealtimeModuleOptions): RealtimeConfig {
   const defaults = REALTIME_DEFAULTS;

@@ -4,12 +4,9 @@ import type { RealtimeModuleOptions } from './realtime.options.js';
 
 export { REALTIME_MODULE_OPTIONS };
 
-export const {
-  ConfigurableModuleClass: ConfigurableRealtimeModule,
-  OPTIONS_TYPE: REALTIME_OPTIONS_TYPE,
-  ASYNC_OPTIONS_TYPE: REALTIME_ASYNC_OPTIONS_TYPE,
-} = new ConfigurableModuleBuilder<RealtimeModuleOptions>({ optionsInjectionToken: REALTIME_MODULE_OPTIONS })
-  .setClassMethodName('forRoot')
-  // Global by default, so any feature module of the host can inject `ChatPublisher` & co.
-  .setExtras({ isGlobal: true }, (definition, extras) => ({ ...definition, global: extras.isGlobal }))
-  .build();
+export const { ConfigurableModuleClass: ConfigurableRealtimeModule } =
+  new ConfigurableModuleBuilder<RealtimeModuleOptions>({ optionsInjectionToken: REALTIME_MODULE_OPTIONS })
+    .setClassMethodName('forRoot')
+    // Global by default, so any feature module of the host can inject `ChatPublisher` & co.
+    .setExtras({ isGlobal: true }, (definition, extras) => ({ ...definition, global: extras.isGlobal }))
+    .build();

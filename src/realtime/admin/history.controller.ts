@@ -1,7 +1,7 @@
 import { Get, Inject, Query, UseGuards, UsePipes } from '@nestjs/common';
 import { EVENT_BUS, type EventBus } from '../bus/index.js';
 import { RealtimeError } from '../core/gateway/index.js';
-import { REALTIME_CONFIG, type RealtimeConfig } from '../realtime.config.js';
+import { REALTIME_CONFIG, type RealtimeConfig } from '../config/index.js';
 import { AdminAuthGuard, AdminValidationPipe, RealtimeController } from '../http/index.js';
 import { HistoryQueryDto } from './admin.dto.js';
 

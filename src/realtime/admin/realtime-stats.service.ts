@@ -4,7 +4,7 @@ import { GATEWAY_NAMES } from '../core/gateway/index.js';
 import { ClusterView } from '../core/cluster/index.js';
 import { ConnectionRegistry, describeConnection, type ClientDescriptor } from '../core/registry/index.js';
 import { RealtimeTransport, TrafficStats, type Connection } from '../core/transport/index.js';
-import { REALTIME_CONFIG, type RealtimeConfig } from '../realtime.config.js';
+import { REALTIME_CONFIG, type RealtimeConfig } from '../config/index.js';
 
 /** The admin views of this instance: health, stats and client descriptions. */
 @Injectable()

@@ -1,5 +1,5 @@
 import type { Provider } from '@nestjs/common';
-import { REALTIME_CONFIG, type RealtimeConfig } from '../realtime.config.js';
+import { REALTIME_CONFIG, type RealtimeConfig } from '../config/index.js';
 import { RedisConnector } from '../redis/redis-connector.js';
 import { EVENT_BUS, type EventBus } from './event-bus.js';
 import { MemoryEventBus } from './memory-event-bus.js';

@@ -16,10 +16,6 @@ export interface RpcResponse {
   error?: string;
 }
 
-/** The id a response carries: the request's, when it has a readable one (seed 003 says `unknown`). */
-export const requestId = (frame: InboundFrame | undefined): string =>
-  typeof frame?.id === 'string' ? frame.id : 'unknown';
-
 /**
  * Seed 003 words a frame it cannot read as a command `Invalid JSON: …` (id `unknown`), an unknown
  * method `Unknown method: M`, and anything else by its own message.

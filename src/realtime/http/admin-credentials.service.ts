@@ -5,7 +5,7 @@ import { bearerToken, isAdmin, TokenVerifier } from '../core/auth/index.js';
 import { INVALID_TOKEN, RealtimeError } from '../core/gateway/index.js';
 import { LifecycleLog, RefusalLog } from '../core/logging/index.js';
 import { ClientAddress } from '../core/transport/index.js';
-import { REALTIME_CONFIG, type RealtimeConfig } from '../realtime.config.js';
+import { REALTIME_CONFIG, type RealtimeConfig } from '../config/index.js';
 
 /**
  * Who may use the admin API: `adminToken`, or a JWT whose `roles` include `admin`. Decided

@@ -7,7 +7,7 @@ import {
   type ValidationError,
 } from '@nestjs/common';
 import { RealtimeError } from '../core/gateway/index.js';
-import { REALTIME_CONFIG, type RealtimeConfig } from '../realtime.config.js';
+import { REALTIME_CONFIG, type RealtimeConfig } from '../config/index.js';
 
 /**
  * Admin bodies and queries: nested no deeper than `maxJsonDepth` (checked without recursion,

@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { Cluster, Redis, type ClusterOptions, type RedisOptions as ClientOptions } from 'ioredis';
-import { REALTIME_CONFIG, type RealtimeConfig } from '../realtime.config.js';
+import { REALTIME_CONFIG, type RealtimeConfig } from '../config/index.js';
 import { RedisKeys } from './redis-keys.js';
 import type { RedisClient } from './redis.options.js';
 

@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { JwtService } from '@nestjs/jwt';
 import { createPublicKey, createSecretKey, type KeyObject } from 'node:crypto';
-import { REALTIME_CONFIG, type RealtimeConfig } from '../../realtime.config.js';
+import { REALTIME_CONFIG, type RealtimeConfig } from '../../config/index.js';
 import type { Principal } from './principal.js';
 import { clipClientString } from '../text/clip.js';
 

@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { withTimeout } from '../async/with-timeout.js';
-import { REALTIME_CONFIG, type RealtimeConfig } from '../../realtime.config.js';
+import { REALTIME_CONFIG, type RealtimeConfig } from '../../config/index.js';
 import { RedisConnector, type RedisClient, type RedisKeys } from '../../redis/index.js';
 import { describeConnection, isClientList, type ClientDescriptor } from '../registry/client-descriptor.js';
 import { decodeJson } from '../text/json-decode.js';

@@ -1,5 +1,5 @@
 import { jest } from '@jest/globals';
-import type { RealtimeConfig } from '../../realtime.config.js';
+import type { RealtimeConfig } from '../../config/index.js';
 import type { ClusterView } from './cluster-view.service.js';
 import { OwnedIds } from './owned-ids.service.js';
 

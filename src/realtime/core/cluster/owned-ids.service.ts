@@ -1,5 +1,5 @@
 import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
-import { REALTIME_CONFIG, type RealtimeConfig } from '../../realtime.config.js';
+import { REALTIME_CONFIG, type RealtimeConfig } from '../../config/index.js';
 import type { RedisClient } from '../../redis/index.js';
 import { ACQUIRE_ID, EXTEND_ID, RELEASE_ID } from './owned-id-scripts.js';
 import { ClusterView } from './cluster-view.service.js';

@@ -1,5 +1,5 @@
 import type { BusMessage, EventBus, IdClaim } from '../../bus/event-bus.js';
-import type { RealtimeConfig } from '../../realtime.config.js';
+import type { RealtimeConfig } from '../../config/index.js';
 import type { Connection } from '../transport/connection.js';
 import type { ConnectionRegistry } from './connection-registry.service.js';
 

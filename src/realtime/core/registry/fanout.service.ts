@@ -1,7 +1,7 @@
 import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
 import { EVENT_BUS, POSITION_STYLE, type BusMessage, type EventBus } from '../../bus/event-bus.js';
 import type { Positions, StreamPosition } from '../../bus/stream-position.js';
-import { REALTIME_CONFIG, type RealtimeConfig } from '../../realtime.config.js';
+import { REALTIME_CONFIG, type RealtimeConfig } from '../../config/index.js';
 import type { GatewayName } from '../gateway/gateway-name.js';
 import type { Connection } from '../transport/connection.js';
 import { PreparedFrame } from '../transport/prepared-frame.js';

@@ -1,6 +1,6 @@
 import type { EventBus } from '../../bus/event-bus.js';
 import type { HistoryRead, StreamPosition } from '../../bus/stream-position.js';
-import type { RealtimeConfig } from '../../realtime.config.js';
+import type { RealtimeConfig } from '../../config/index.js';
 import { withTimeout } from '../async/with-timeout.js';
 import type { GatewayName } from '../gateway/gateway-name.js';
 import type { Connection } from '../transport/connection.js';

@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { REALTIME_CONFIG, type RealtimeConfig } from '../../realtime.config.js';
+import { REALTIME_CONFIG, type RealtimeConfig } from '../../config/index.js';
 import { RealtimeError } from '../gateway/realtime-error.js';
 import type { Connection } from '../transport/connection.js';
 

@@ -1,2 +1,2 @@
-export * from './clip.js';
+export { clipClientString } from './clip.js';
 export * from './json-decode.js';

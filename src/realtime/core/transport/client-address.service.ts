@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { IncomingMessage } from 'node:http';
 import proxyAddr from 'proxy-addr';
-import { REALTIME_CONFIG, type RealtimeConfig } from '../../realtime.config.js';
+import { REALTIME_CONFIG, type RealtimeConfig } from '../../config/index.js';
 
 type Trust = (address: string, hop: number) => boolean;
 

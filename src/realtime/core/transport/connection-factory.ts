@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type WebSocket from 'ws';
 import type { ResumeFrom } from '../../bus/stream-position.js';
-import type { RealtimeConfig } from '../../realtime.config.js';
+import type { RealtimeConfig } from '../../config/index.js';
 import type { Principal } from '../auth/principal.js';
 import type { GatewayDefinition } from '../gateway/gateway-definition.js';
 import { clipClientString } from '../text/clip.js';

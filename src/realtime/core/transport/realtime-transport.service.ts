@@ -4,7 +4,7 @@ import type { Socket } from 'node:net';
 import { Server as TlsServer } from 'node:tls';
 import type { Duplex } from 'node:stream';
 import WebSocket, { WebSocketServer } from 'ws';
-import { REALTIME_CONFIG, type RealtimeConfig } from '../../realtime.config.js';
+import { REALTIME_CONFIG, type RealtimeConfig } from '../../config/index.js';
 import { REALTIME_MODULE_OPTIONS } from '../gateway/module-options.js';
 import type { Principal } from '../auth/principal.js';
 import { UpgradeAuthenticator, type UpgradeAuthResult } from '../auth/upgrade-authenticator.js';

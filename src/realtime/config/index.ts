@@ -1,0 +1,1 @@
+export { REALTIME_CONFIG, type RealtimeConfig } from './realtime-config.js';
