@@ -108,6 +108,18 @@ describe('the admin dashboard in chromium', () => {
     return client;
   };
   const row = (page: Page, id: string) => page.locator(`#clients-body tr[data-client-id="${id}"]`);
+  /** A page in a context of its own (no session yet); `problems` collects its errors and CSP refusals. */
+  const openPage = async () => {
+    const page = await browser!.newPage({ viewport: { width: 1360, height: 900 } });
+    const problems: string[] = [];
+    page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
+    page.on('console', (message) => {
+      if (message.type() === 'error' && /Content Security Policy|Refused to/i.test(message.text())) {
+        problems.push(message.text());
+      }
+    });
+    return { page, problems };
+  };
 
   it('signs in, lists, disconnects, broadcasts, charts, pages through 1,000 clients and notices the server gone', async () => {
     // 1,000 upgrades at once from one address: more than WS_MAX_PENDING_UPGRADES_PER_IP and
@@ -130,14 +142,7 @@ describe('the admin dashboard in chromium', () => {
     const scheduler = await TestClient.open(t.wsUrl('/ws/projects/proj-456', hsToken({ sub: 'u5', username: 'erin' })));
     clients.push(scheduler);
 
-    const page = await browser!.newPage({ viewport: { width: 1360, height: 900 } });
-    const problems: string[] = [];
-    page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
-    page.on('console', (message) => {
-      if (message.type() === 'error' && /Content Security Policy|Refused to/i.test(message.text())) {
-        problems.push(message.text());
-      }
-    });
+    const { page, problems } = await openPage();
     await page.goto(`${t.baseUrl}/ws/admin`);
 
     // A refused token asks again: 401 for a wrong one, 403 for a JWT without the admin role.
@@ -290,4 +295,105 @@ describe('the admin dashboard in chromium', () => {
     await page.locator('#banner[data-kind="unreachable"]').getByText('Server unreachable').waitFor({ timeout: 6000 });
     await page.close();
   }, 60_000);
+
+  it('takes the gateways from GET /ws/stats: a gateway it has never heard of gets an option, a colour and a series', async () => {
+    t = await startTestApp();
+    await notifyClient('gw-notify-1', { sub: 'u1', username: 'alice' });
+    const carol = await t.chat({ sub: 'u3', username: 'carol' });
+    clients.push(carol);
+    const { status, body: stats } = await t.http('GET', '/ws/stats', { token: ADMIN_TOKEN });
+    expect(status).toBe(200);
+    const registered = Object.keys(stats.connections.by_gateway);
+    expect(registered).toEqual(expect.arrayContaining(['chat', 'notify']));
+
+    const { page, problems } = await openPage();
+    // The answers of a server with gateways of the host's own: `extra` are listed by the stats (after
+    // the registered ones, as registered later), and `cursors` has a client.
+    let extra = ['cursors'];
+    await page.route(
+      (url) => url.pathname === '/ws/stats',
+      async (route) => {
+        const response = await route.fetch();
+        if (!response.ok()) return route.fulfill({ response });
+        const body = await response.json();
+        for (const [index, gateway] of extra.entries()) {
+          body.connections.by_gateway[gateway] = index + 1;
+          body.cluster.connections.by_gateway[gateway] = index + 1;
+          body.messages.by_gateway[gateway] = { in: 3, out: 4 };
+          body.rooms[gateway] = 1;
+        }
+        await route.fulfill({ response, json: body });
+      },
+    );
+    await page.route(
+      (url) => url.pathname === '/ws/clients',
+      async (route) => {
+        const response = await route.fetch();
+        const filter = new URL(route.request().url()).searchParams.get('gateway');
+        if (!response.ok() || (filter !== null && filter !== 'cursors')) return route.fulfill({ response });
+        const body = await response.json();
+        const [model] = body.clients;
+        body.clients.unshift({ ...model, id: 'cursor-7', gateway: 'cursors', user_id: 'u7', username: 'pat' });
+        body.total += 1;
+        await route.fulfill({ response, json: body });
+      },
+    );
+    await page.goto(`${t.baseUrl}/ws/admin`);
+    await page.locator('#token-input').fill(ADMIN_TOKEN);
+    await page.locator('#login-submit').click();
+
+    const options = () =>
+      page.locator('#filter-gateway option').evaluateAll((nodes) => nodes.map((node: any) => node.value));
+    const color = (selector: string) =>
+      page.locator(selector).evaluate((node) => (globalThis as any).getComputedStyle(node).color as string);
+    const stroke = (gateway: string) =>
+      page
+        .locator(`#chart-connections path.series[data-series="${gateway}"]`)
+        .evaluate((node) => (globalThis as any).getComputedStyle(node).stroke as string);
+
+    // The filter offers "all" and every gateway of the stats, in their order: nothing of its own.
+    await eventually(
+      async () => JSON.stringify(await options()) === JSON.stringify(['', ...registered, 'cursors']),
+      5000,
+      'an option per gateway of GET /ws/stats',
+    );
+
+    // A badge per gateway, each of its own colour: the four of this module as before, the new one
+    // the first colour of the palette none of them takes, the same as its line in the chart.
+    await row(page, 'cursor-7').waitFor();
+    expect(await row(page, 'cursor-7').locator('td').nth(1).textContent()).toBe('cursors');
+    await page.locator('#chart-connections-legend li[data-series="cursors"]').getByText('cursors').waitFor();
+    const cursors = await color('#clients-body tr[data-client-id="cursor-7"] .badge');
+    expect(cursors).toBe(await stroke('cursors'));
+    expect(cursors).toBe('rgb(139, 92, 246)');
+    expect(await color('#clients-body tr[data-client-id="gw-notify-1"] .badge')).toBe('rgb(190, 18, 60)');
+    const listed = await page
+      .locator('#gateways-body tr')
+      .evaluateAll((rows) =>
+        rows.map((node: any) => (globalThis as any).getComputedStyle(node.querySelector('.badge')).color),
+      );
+    expect(listed).toHaveLength(registered.length + 1);
+    expect(new Set(listed).size).toBe(listed.length);
+    expect(await color('#gateways-body tr[data-gateway="chat"] .badge')).toBe('rgb(2, 132, 199)');
+    expect(await page.locator('#chart-connections path.series').count()).toBe(registered.length + 2); // and the total
+    expect(await stroke('chat')).toBe('rgb(14, 165, 233)');
+
+    // A gateway appears while one is chosen: the choice stays; one no longer listed keeps its option and series.
+    await page.locator('#filter-gateway').selectOption('notify');
+    await eventually(async () => (await page.locator('#clients-body tr').count()) === 1, 5000, 'the notify row');
+    extra = ['presence'];
+    await eventually(
+      async () => JSON.stringify(await options()) === JSON.stringify(['', ...registered, 'cursors', 'presence']),
+      5000,
+      'an option for the new gateway, the old one kept',
+    );
+    expect(await page.locator('#filter-gateway').inputValue()).toBe('notify');
+    await page.locator('#chart-connections-legend li[data-series="presence"]').waitFor();
+    expect(await page.locator('#chart-connections path.series[data-series="cursors"]').count()).toBe(1);
+    expect(await stroke('presence')).toBe('rgb(20, 184, 166)');
+    expect(await row(page, 'gw-notify-1').count()).toBe(1);
+
+    expect(problems).toEqual([]);
+    await page.close();
+  }, 30_000);
 });

@@ -12,7 +12,24 @@ export { TokenVerifier } from './core/auth/token-verifier.service.js';
 export { RealtimeMetrics } from './admin/realtime-metrics.service.js';
 export { ACCESS_POLICY, DefaultAccessPolicy, type AccessPolicy, type ResourceRef } from './core/auth/access-policy.js';
 export type { Principal } from './core/auth/principal.js';
-export { GATEWAY_NAMES, type GatewayName } from './core/gateway/gateway-name.js';
+export type { GatewayName } from './core/gateway/gateway-name.js';
+export { GatewayCatalog } from './core/gateway/gateway-catalog.service.js';
+export { RealtimeGateway } from './core/gateway/realtime-gateway.decorator.js';
+export {
+  FALLBACK_HANDLER,
+  standardRefusal,
+  type ConnectionLimits,
+  type GatewayDefinition,
+  type GatewayProtocol,
+  type InboundFrame,
+  type Refusal,
+} from './core/gateway/gateway-definition.js';
+export { framePipe, frameValidationPipe } from './core/gateway/frame-validation.pipe.js';
+export { SinceField, StreamPositionDto } from './core/gateway/stream-position.dto.js';
+export { CloseCode } from './core/gateway/realtime-error.js';
+export { GatewayPublisher, RealtimeTopics, type JoinPosition } from './core/registry/realtime-topics.service.js';
+export type { Connection } from './core/transport/connection.js';
+export type { PositionStyle, StreamPosition } from './bus/stream-position.js';
 export { RealtimeError, type RealtimeErrorKind } from './core/gateway/realtime-error.js';
 export { EVENT_BUS, type BusMessage, type BusStatus, type EventBus } from './bus/event-bus.js';
 export type { RedisClient, RedisOptions } from './redis/redis.options.js';

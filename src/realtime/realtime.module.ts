@@ -9,7 +9,7 @@ import { MetricsController } from './admin/metrics.controller.js';
 import { PublishController } from './admin/publish.controller.js';
 import { RealtimeMetrics } from './admin/realtime-metrics.service.js';
 import { RealtimeStats } from './admin/realtime-stats.service.js';
-import { EVENT_BUS, EventBusLifecycle, eventBusProvider } from './bus/index.js';
+import { EVENT_BUS, EventBusLifecycle, eventBusProvider, StreamStyles } from './bus/index.js';
 import {
   ACCESS_POLICY,
   DefaultAccessPolicy,
@@ -17,9 +17,9 @@ import {
   TokenVerifier,
   UpgradeAuthenticator,
 } from './core/auth/index.js';
-import { PUBLISH_TARGETS, type RealtimeFeature } from './core/gateway/index.js';
+import { GatewayCatalog, PUBLISH_TARGETS, type RealtimeFeature } from './core/gateway/index.js';
 import { ClusterPresence, ClusterView, UserSlots } from './core/cluster/index.js';
-import { ConnectionRegistry, Fanout, TopicLimit } from './core/registry/index.js';
+import { ConnectionRegistry, Fanout, RealtimeTopics, TopicLimit } from './core/registry/index.js';
 import { ClientAddress, RealtimeTransport, TrafficStats } from './core/transport/index.js';
 import { REALTIME_CONFIG, resolveRealtimeConfig, type RealtimeConfig } from './realtime.config.js';
 import { ConfigurableRealtimeModule, REALTIME_MODULE_OPTIONS } from './realtime.module-definition.js';
@@ -56,7 +56,9 @@ const CORE_PROVIDERS: Provider[] = [
   configProvider,
   accessPolicyProvider,
   RedisConnector,
+  StreamStyles,
   eventBusProvider,
+  GatewayCatalog,
   EventBusLifecycle,
   TokenVerifier,
   UpgradeAuthenticator,
@@ -69,6 +71,7 @@ const CORE_PROVIDERS: Provider[] = [
   TrafficStats,
   ClientAddress,
   Fanout,
+  RealtimeTopics,
   RealtimeTransport,
 ];
 
@@ -102,6 +105,8 @@ const CORE_PROVIDERS: Provider[] = [
   ],
   exports: [
     ConnectionRegistry,
+    GatewayCatalog,
+    RealtimeTopics,
     TokenVerifier,
     ACCESS_POLICY,
     EVENT_BUS,

@@ -1,6 +1,6 @@
 import type { RealtimeModuleOptions } from '../../src/realtime/index.js';
 import { closeAll, eventually, type TestClient } from './test-client.js';
-import { ADMIN_TOKEN, startTestApp, type Endpoints, type TestApp } from './test-app.js';
+import { ADMIN_TOKEN, startTestApp, type Endpoints, type HostImports, type TestApp } from './test-app.js';
 import { testRedisUrl } from './redis.js';
 
 /**
@@ -13,16 +13,28 @@ import { testRedisUrl } from './redis.js';
 export const clusterPrefix = (name: string): string => `test-${process.pid}-${Date.now()}-${name}:`;
 
 /** An instance on the run's Redis under `prefix` (instance id `<prefix><id>`), once its health says `redis: "up"`. */
-export async function startOnRedis(prefix: string, id: string, options: RealtimeModuleOptions = {}): Promise<TestApp> {
-  const t = await startTestApp({ redis: { url: testRedisUrl(), prefix }, instanceId: `${prefix}${id}`, ...options });
+export async function startOnRedis(
+  prefix: string,
+  id: string,
+  options: RealtimeModuleOptions = {},
+  imports: HostImports = [],
+): Promise<TestApp> {
+  const t = await startTestApp(
+    { redis: { url: testRedisUrl(), prefix }, instanceId: `${prefix}${id}`, ...options },
+    imports,
+  );
   await eventually(async () => (await t.http('GET', '/ws/health')).body.redis === 'up', 10_000, `${id} redis up`);
   return t;
 }
 
 /** Instances A and B on the run's Redis, sharing `prefix`, both up. */
-export async function startPair(prefix: string, options: RealtimeModuleOptions = {}): Promise<[TestApp, TestApp]> {
-  const a = await startOnRedis(prefix, 'A', options);
-  const b = await startOnRedis(prefix, 'B', options);
+export async function startPair(
+  prefix: string,
+  options: RealtimeModuleOptions = {},
+  imports: HostImports = [],
+): Promise<[TestApp, TestApp]> {
+  const a = await startOnRedis(prefix, 'A', options, imports);
+  const b = await startOnRedis(prefix, 'B', options, imports);
   return [a, b];
 }
 

@@ -1,4 +1,4 @@
-import type { INestApplication } from '@nestjs/common';
+import type { INestApplication, ModuleMetadata } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import type { AddressInfo } from 'node:net';
 import type WebSocket from 'ws';
@@ -7,6 +7,9 @@ import { TestClient } from './test-client.js';
 import { hsToken, TEST_SECRET, type Claims } from './tokens.js';
 
 export const ADMIN_TOKEN = 'test-admin-token-0123456789';
+
+/** Modules of the host app besides the realtime module (e.g. a host's own gateway). */
+export type HostImports = NonNullable<ModuleMetadata['imports']>;
 
 export interface TestApp {
   app: INestApplication;
@@ -24,7 +27,7 @@ export interface TestApp {
 }
 
 /** The realtime module on an ephemeral port, configured like a host app would. */
-export async function startTestApp(options: RealtimeModuleOptions = {}, imports: any[] = []): Promise<TestApp> {
+export async function startTestApp(options: RealtimeModuleOptions = {}, imports: HostImports = []): Promise<TestApp> {
   const moduleRef = await Test.createTestingModule({
     imports: [
       RealtimeModule.forRoot({ auth: { secret: TEST_SECRET }, adminToken: ADMIN_TOKEN, ...options }),

@@ -1,6 +1,8 @@
 import { Type } from 'class-transformer';
-import { IsIn, IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
-import { GATEWAY_NAMES, type GatewayName } from '../core/gateway/index.js';
+import { IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
+import { GATEWAY_NAME_FORMAT, type GatewayName } from '../core/gateway/index.js';
+
+const GATEWAY_MESSAGE = 'gateway must be the name of a registered gateway';
 
 /** A page size, 1 to 1000 (100 when omitted). */
 class PageQueryDto {
@@ -13,8 +15,9 @@ class PageQueryDto {
 }
 
 export class ListClientsQueryDto extends PageQueryDto {
+  /** A registered gateway's name (the controller checks it against `GatewayCatalog`). */
   @IsOptional()
-  @IsIn(GATEWAY_NAMES)
+  @Matches(GATEWAY_NAME_FORMAT, { message: GATEWAY_MESSAGE })
   gateway?: GatewayName;
 
   @IsOptional()
@@ -34,8 +37,9 @@ export class HistoryQueryDto extends PageQueryDto {
   @MaxLength(256)
   stream!: string;
 
+  /** A registered gateway's name (the controller checks it against `GatewayCatalog`). */
   @IsOptional()
-  @IsIn(GATEWAY_NAMES)
+  @Matches(GATEWAY_NAME_FORMAT, { message: GATEWAY_MESSAGE })
   gateway: GatewayName = 'chat';
 
   @IsOptional()

@@ -1,6 +1,6 @@
 import { Delete, Get, Param, Query, UseGuards, UsePipes } from '@nestjs/common';
 import { ClusterView } from '../core/cluster/index.js';
-import { CloseCode, RealtimeError } from '../core/gateway/index.js';
+import { CloseCode, GatewayCatalog, RealtimeError } from '../core/gateway/index.js';
 import { ConnectionRegistry, Fanout, type ClientDescriptor } from '../core/registry/index.js';
 import { AdminAuthGuard, AdminValidationPipe, RealtimeController } from '../http/index.js';
 import { ListClientsQueryDto } from './admin.dto.js';
@@ -16,6 +16,7 @@ export class ClientsController {
     private readonly stats: RealtimeStats,
     private readonly fanout: Fanout,
     private readonly cluster: ClusterView,
+    private readonly catalog: GatewayCatalog,
   ) {}
 
   @Get('stats')
@@ -26,6 +27,7 @@ export class ClientsController {
   /** Every instance's clients, oldest first; `next_cursor` resumes after the last one returned. */
   @Get('clients')
   async list(@Query() query: ListClientsQueryDto): Promise<Record<string, unknown>> {
+    if (query.gateway !== undefined) this.catalog.require(query.gateway);
     const matching = (await this.stats.clusterClients())
       .filter((client) => query.gateway === undefined || client.gateway === query.gateway)
       .filter((client) => query.user === undefined || String(client.user_id) === query.user)

@@ -1,6 +1,6 @@
 import { Get, Inject, Query, UseGuards, UsePipes } from '@nestjs/common';
 import { EVENT_BUS, type EventBus } from '../bus/index.js';
-import { RealtimeError } from '../core/gateway/index.js';
+import { GatewayCatalog, RealtimeError } from '../core/gateway/index.js';
 import { REALTIME_CONFIG, type RealtimeConfig } from '../config/index.js';
 import { AdminAuthGuard, AdminValidationPipe, RealtimeController } from '../http/index.js';
 import { HistoryQueryDto } from './admin.dto.js';
@@ -13,11 +13,13 @@ export class HistoryController {
   constructor(
     @Inject(EVENT_BUS) private readonly bus: EventBus,
     @Inject(REALTIME_CONFIG) private readonly config: RealtimeConfig,
+    private readonly catalog: GatewayCatalog,
   ) {}
 
   @Get('history')
   async history(@Query() query: HistoryQueryDto): Promise<Record<string, unknown>> {
     if (!this.config.history) throw RealtimeError.notFound('History is off (historySize or historyTtlSec is 0)');
+    this.catalog.require(query.gateway);
     const { position, entries } = await this.bus.list(query.gateway, query.stream, query.since, query.limit);
     return {
       gateway: query.gateway,

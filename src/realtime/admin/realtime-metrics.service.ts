@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import { EVENT_BUS, type EventBus } from '../bus/index.js';
-import { GATEWAY_NAMES } from '../core/gateway/index.js';
+import { GatewayCatalog } from '../core/gateway/index.js';
 import { ConnectionRegistry } from '../core/registry/index.js';
 import { TrafficStats, type GatewayTraffic } from '../core/transport/index.js';
 
@@ -18,13 +18,14 @@ export class RealtimeMetrics {
   readonly registry = new Registry();
 
   constructor(
+    private readonly catalog: GatewayCatalog,
     private readonly traffic: TrafficStats,
     private readonly connections: ConnectionRegistry,
     @Inject(EVENT_BUS) private readonly bus: EventBus,
   ) {
     collectDefaultMetrics({ register: this.registry });
     this.gauge('realtime_connections', 'Open connections', ['gateway'], (set) => {
-      for (const gateway of GATEWAY_NAMES) set({ gateway }, this.connections.countByGateway(gateway));
+      for (const gateway of this.catalog.names) set({ gateway }, this.connections.countByGateway(gateway));
     });
     this.perGateway('realtime_messages_received_total', 'Frames received from clients', (t) => t.messagesIn);
     this.perGateway('realtime_messages_sent_total', 'Frames sent to clients', (t) => t.messagesOut);
@@ -40,12 +41,12 @@ export class RealtimeMetrics {
     );
     this.perGateway('realtime_auth_failures_total', 'Upgrades refused for their token', (t) => t.authFailures);
     this.counter('realtime_errors_total', 'Error frames sent, by kind', ['gateway', 'kind'], (inc) => {
-      for (const gateway of GATEWAY_NAMES) {
+      for (const gateway of this.catalog.names) {
         for (const [kind, count] of Object.entries(this.traffic.of(gateway).errors)) inc({ gateway, kind }, count);
       }
     });
     this.counter('realtime_closes_total', 'Connections closed, by close code', ['gateway', 'code'], (inc) => {
-      for (const gateway of GATEWAY_NAMES) {
+      for (const gateway of this.catalog.names) {
         for (const [code, count] of this.traffic.of(gateway).closeCodes) inc({ gateway, code: String(code) }, count);
       }
     });
@@ -77,7 +78,7 @@ export class RealtimeMetrics {
 
   private perGateway(name: string, help: string, count: PerGateway): void {
     this.counter(name, help, ['gateway'], (inc) => {
-      for (const gateway of GATEWAY_NAMES) inc({ gateway }, count(this.traffic.of(gateway)));
+      for (const gateway of this.catalog.names) inc({ gateway }, count(this.traffic.of(gateway)));
     });
   }
 

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { EVENT_BUS, type EventBus } from '../bus/index.js';
-import { GATEWAY_NAMES } from '../core/gateway/index.js';
+import { GatewayCatalog } from '../core/gateway/index.js';
 import { ClusterView } from '../core/cluster/index.js';
 import { ConnectionRegistry, describeConnection, type ClientDescriptor } from '../core/registry/index.js';
 import { RealtimeTransport, TrafficStats, type Connection } from '../core/transport/index.js';
@@ -10,6 +10,7 @@ import { REALTIME_CONFIG, type RealtimeConfig } from '../config/index.js';
 @Injectable()
 export class RealtimeStats {
   constructor(
+    private readonly catalog: GatewayCatalog,
     private readonly registry: ConnectionRegistry,
     private readonly traffic: TrafficStats,
     private readonly transport: RealtimeTransport,
@@ -28,7 +29,7 @@ export class RealtimeStats {
     const byGateway: Record<string, number> = {};
     const topics: Record<string, number> = {};
     const messages: Record<string, { in: number; out: number }> = {};
-    for (const gateway of GATEWAY_NAMES) {
+    for (const gateway of this.catalog.names) {
       byGateway[gateway] = this.registry.countByGateway(gateway);
       topics[gateway] = this.registry.topicCount(gateway);
       const traffic = this.traffic.of(gateway);

@@ -34,7 +34,8 @@ describe('bus envelope', () => {
     ['not JSON', 'nope\n{}'],
     ['not an object', '[1,2]\n{}'],
     ['no origin', '{"g":"chat","t":["r"],"l":0,"a":1,"p":{}}\n{}'],
-    ['an unknown gateway', '{"o":"i","g":"nope","t":["r"],"l":0,"a":1,"p":{}}\n{}'],
+    ['an empty gateway name', '{"o":"i","g":"","t":["r"],"l":0,"a":1,"p":{}}\n{}'],
+    ['a gateway name not a string', '{"o":"i","g":3,"t":["r"],"l":0,"a":1,"p":{}}\n{}'],
     ['topics not strings', '{"o":"i","g":"chat","t":[1],"l":0,"a":1,"p":{}}\n{}'],
     ['except not a string', '{"o":"i","g":"chat","t":["r"],"x":3,"l":0,"a":1,"p":{}}\n{}'],
     ['a local flag other than 0 or 1', '{"o":"i","g":"chat","t":["r"],"l":2,"a":1,"p":{}}\n{}'],
@@ -71,8 +72,8 @@ describe('bus envelope', () => {
     ['another kind', JSON.stringify({ o: 'i', m: { kind: 'topics', gateway: 'chat', topics: [], frame: '{}' } })],
     ['no connection id', JSON.stringify({ o: 'i', m: { kind: 'disconnect', code: 1, reason: '' } })],
     [
-      'an unknown gateway',
-      JSON.stringify({ o: 'i', m: { kind: 'disconnect', connectionId: 'c', code: 1, reason: '', gateway: 'x' } }),
+      'an empty gateway name',
+      JSON.stringify({ o: 'i', m: { kind: 'disconnect', connectionId: 'c', code: 1, reason: '', gateway: '' } }),
     ],
     [
       'a malformed claim',

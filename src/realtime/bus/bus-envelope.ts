@@ -1,4 +1,4 @@
-import { GATEWAY_NAMES, type GatewayName } from '../core/gateway/gateway-name.js';
+import type { GatewayName } from './event-bus.js';
 import type { BusMessage } from './event-bus.js';
 import type { Positions, StreamPosition } from './stream-position.js';
 
@@ -112,7 +112,7 @@ function isPosition(value: unknown): value is StreamPosition {
 }
 
 function isGatewayName(value: unknown): value is GatewayName {
-  return (GATEWAY_NAMES as readonly unknown[]).includes(value);
+  return typeof value === 'string' && value.length > 0;
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

@@ -1,5 +1,7 @@
-import type { GatewayName } from '../core/gateway/gateway-name.js';
-import type { HistoryRead, PositionStyle, Positions, StreamPosition } from './stream-position.js';
+import type { HistoryRead, Positions, StreamPosition } from './stream-position.js';
+
+/** A gateway's name, as its definition registers it; the bus carries it as a label of each event. */
+export type GatewayName = string;
 
 /**
  * What travels between instances. Frames travel already serialized, so an event is
@@ -78,11 +80,3 @@ export interface EventBus {
 }
 
 export const EVENT_BUS = Symbol('EVENT_BUS');
-
-/** How each gateway's events carry positions (`map`: a scheduler event belongs to several resources). */
-export const POSITION_STYLE: Record<GatewayName, PositionStyle> = {
-  chat: 'flat',
-  scheduler: 'map',
-  checkpoint: 'flat',
-  notify: 'flat',
-};

@@ -2,7 +2,7 @@ export { EVENT_BUS, type BusHandler, type BusMessage, type BusStatus, type Event
 export { eventBusProvider } from './event-bus.provider.js';
 export { EventBusLifecycle } from './event-bus.lifecycle.js';
 export { BusCounters } from './event-bus.js';
-export { POSITION_STYLE } from './event-bus.js';
+export { StreamStyles } from './stream-styles.js';
 export {
   BROADCAST,
   type HistoryEntry,

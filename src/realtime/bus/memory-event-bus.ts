@@ -1,14 +1,8 @@
-import type { GatewayName } from '../core/gateway/gateway-name.js';
-import {
-  BusCounters,
-  POSITION_STYLE,
-  type BusHandler,
-  type BusMessage,
-  type BusStatus,
-  type EventBus,
-} from './event-bus.js';
+import type { GatewayName } from './event-bus.js';
+import { BusCounters, type BusHandler, type BusMessage, type BusStatus, type EventBus } from './event-bus.js';
 import { MemoryStreamLog, type HistoryLimits } from './memory-stream-log.js';
 import type { HistoryRead, StreamPosition } from './stream-position.js';
+import type { StreamStyles } from './stream-styles.js';
 
 /** One instance: publishing is delivering, and the history is this process's. */
 export class MemoryEventBus implements EventBus {
@@ -17,7 +11,10 @@ export class MemoryEventBus implements EventBus {
   protected readonly handlers: BusHandler[] = [];
   private readonly log?: MemoryStreamLog;
 
-  constructor(history?: HistoryLimits) {
+  constructor(
+    private readonly styles: StreamStyles,
+    history?: HistoryLimits,
+  ) {
     if (history) this.log = new MemoryStreamLog(history);
   }
 
@@ -25,7 +22,7 @@ export class MemoryEventBus implements EventBus {
     this.counters.published++;
     if (message.kind === 'topics' && this.log) {
       const { gateway, topics, frame, except } = message;
-      message = { ...message, ...this.log.append(gateway, topics, frame, POSITION_STYLE[gateway], except) };
+      message = { ...message, ...this.log.append(gateway, topics, frame, this.styles.of(gateway), except) };
     }
     this.deliverLocally(message);
   }

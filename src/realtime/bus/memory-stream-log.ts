@@ -1,4 +1,4 @@
-import type { GatewayName } from '../core/gateway/gateway-name.js';
+import type { GatewayName } from './event-bus.js';
 import {
   newEpoch,
   streamKey,

@@ -1,8 +1,8 @@
-import type { GatewayName } from '../core/gateway/gateway-name.js';
+import type { GatewayName } from './event-bus.js';
 import type { RedisKeys } from '../redis/redis-keys.js';
 import type { RedisClient } from '../redis/redis.options.js';
-import { POSITION_STYLE } from './event-bus.js';
 import { streamMetaTtlMs, type HistoryLimits } from './memory-stream-log.js';
+import type { StreamStyles } from './stream-styles.js';
 
 export interface RedisEventBusOptions {
   /** Runs the publish and read scripts and publishes control messages. */
@@ -10,6 +10,8 @@ export interface RedisEventBusOptions {
   /** Shard-subscribes to the channels of the topics this instance has sockets in; used for nothing else. */
   subscriber: RedisClient;
   keys: RedisKeys;
+  /** How each gateway's events carry positions (a `map` gateway's streams share a hash slot). */
+  styles: StreamStyles;
   instanceId: string;
   bufferSize: number;
   history?: HistoryLimits;
@@ -23,8 +25,12 @@ export interface RedisStreamKeys {
 }
 
 /** A stream's keys; the streams of a `map` gateway share a hash slot, as one event writes several of them. */
-export function redisStreamKeys(keys: RedisKeys, gateway: GatewayName, topic: string): RedisStreamKeys {
-  return keys.stream(gateway, topic, POSITION_STYLE[gateway] === 'map');
+export function redisStreamKeys(
+  { keys, styles }: Pick<RedisEventBusOptions, 'keys' | 'styles'>,
+  gateway: GatewayName,
+  topic: string,
+): RedisStreamKeys {
+  return keys.stream(gateway, topic, styles.of(gateway) === 'map');
 }
 
 /** How long a stream's position hash outlives its last event or read (an hour when history is off). */

@@ -1,6 +1,6 @@
 import type { Logger } from '@nestjs/common';
 import { encodeControl, envelopeHead, type DisconnectMessage } from './bus-envelope.js';
-import { POSITION_STYLE, type BusMessage } from './event-bus.js';
+import type { BusMessage } from './event-bus.js';
 import { redisMetaTtlMs, redisStreamKeys, type RedisEventBusOptions } from './redis-bus-options.js';
 import { PublishBuffer } from './publish-buffer.js';
 import { PUBLISH_TO_STREAMS } from './stream-scripts.js';
@@ -65,10 +65,10 @@ export class RedisBusPublisher {
   }
 
   private runPublish(message: TopicsMessage, deliveredLocally: 0 | 1): void {
-    const { writer, keys, history, instanceId } = this.options;
+    const { writer, history, instanceId, styles } = this.options;
     const { gateway, topics, frame, except } = message;
-    const streams = topics.map((topic) => redisStreamKeys(keys, gateway, topic));
-    const style = history ? POSITION_STYLE[gateway] : 'none';
+    const streams = topics.map((topic) => redisStreamKeys(this.options, gateway, topic));
+    const style = history ? styles.of(gateway) : 'none';
     const envelope = envelopeHead({
       o: instanceId,
       g: gateway,

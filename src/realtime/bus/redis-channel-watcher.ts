@@ -1,5 +1,5 @@
 import type { Logger } from '@nestjs/common';
-import type { GatewayName } from '../core/gateway/gateway-name.js';
+import type { GatewayName } from './event-bus.js';
 import type { RedisKeys } from '../redis/redis-keys.js';
 import type { RedisClient } from '../redis/redis.options.js';
 import { decodePayload, type Envelope } from './bus-envelope.js';
@@ -7,10 +7,12 @@ import { redisStreamKeys } from './redis-bus-options.js';
 import type { RedisStreamHistory } from './redis-stream-history.js';
 import type { StreamCursors } from './stream-cursors.js';
 import type { StreamPosition } from './stream-position.js';
+import type { StreamStyles } from './stream-styles.js';
 
 export interface ChannelWatcherOptions {
   subscriber: RedisClient;
   keys: RedisKeys;
+  styles: StreamStyles;
   /** Reads what a gap or a reconnect missed; none when history is off (nothing is caught up). */
   history: RedisStreamHistory | undefined;
   cursors: StreamCursors;
@@ -88,7 +90,7 @@ export class RedisChannelWatcher {
   }
 
   private channelOf(gateway: GatewayName, topic: string): string {
-    return redisStreamKeys(this.options.keys, gateway, topic).channel;
+    return redisStreamKeys(this.options, gateway, topic).channel;
   }
 
   private async subscribeTo(watched: Watched): Promise<void> {

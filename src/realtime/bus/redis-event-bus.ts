@@ -1,5 +1,5 @@
 import { Logger } from '@nestjs/common';
-import type { GatewayName } from '../core/gateway/gateway-name.js';
+import type { GatewayName } from './event-bus.js';
 import type { RedisClient } from '../redis/redis.options.js';
 import { decodeControl, type Envelope } from './bus-envelope.js';
 import { BusCounters, type BusHandler, type BusMessage, type BusStatus, type EventBus } from './event-bus.js';
@@ -44,6 +44,7 @@ export class RedisEventBus implements EventBus {
     this.watcher = new RedisChannelWatcher({
       subscriber: options.subscriber,
       keys: options.keys,
+      styles: options.styles,
       history: options.history ? this.history : undefined,
       cursors: this.cursors,
       logger: this.logger,

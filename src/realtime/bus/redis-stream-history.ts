@@ -1,4 +1,4 @@
-import type { GatewayName } from '../core/gateway/gateway-name.js';
+import type { GatewayName } from './event-bus.js';
 import { decodePayload } from './bus-envelope.js';
 import { redisMetaTtlMs, redisStreamKeys, type RedisEventBusOptions } from './redis-bus-options.js';
 import { READ_STREAM } from './stream-scripts.js';
@@ -26,7 +26,7 @@ const READ_LIMIT = 100_000;
 
 /** Reads the streams' positions and histories in Redis (`READ_STREAM`), on the writer connection. */
 export class RedisStreamHistory {
-  constructor(private readonly options: Pick<RedisEventBusOptions, 'writer' | 'keys' | 'history'>) {}
+  constructor(private readonly options: Pick<RedisEventBusOptions, 'writer' | 'keys' | 'styles' | 'history'>) {}
 
   async resume(gateway: GatewayName, topic: string, since?: StreamPosition): Promise<HistoryRead> {
     return toHistoryRead(await this.read(gateway, topic, { mode: 'resume', ...since }));
@@ -42,8 +42,8 @@ export class RedisStreamHistory {
     topic: string,
     { mode, offset, epoch = '', limit = READ_LIMIT }: ReadRequest,
   ): Promise<RawHistoryRead> {
-    const { writer, keys, history } = this.options;
-    const { meta, history: historyKey } = redisStreamKeys(keys, gateway, topic);
+    const { writer, history } = this.options;
+    const { meta, history: historyKey } = redisStreamKeys(this.options, gateway, topic);
     const reply = await READ_STREAM.run(
       writer,
       [meta, historyKey],

@@ -1,4 +1,4 @@
-import type { GatewayName } from '../core/gateway/gateway-name.js';
+import type { GatewayName } from './event-bus.js';
 import { streamKey, type Positions, type StreamPosition } from './stream-position.js';
 
 /** An event as the cursors see it: the streams it belongs to and its position in each. */

@@ -33,6 +33,7 @@ function errorFrame(error: RealtimeError, frame?: InboundFrame): SchedulerFrame 
  */
 export const SCHEDULER_GATEWAY: GatewayDefinition = {
   gateway: 'scheduler',
+  positionStyle: 'map',
   paths: ['/ws/experiments/:experimentId', '/ws/tasks/:taskId', '/ws/projects/:projectId', '/ws/user'],
   limits: (options: { scheduler?: SchedulerOptions }) => {
     const config = resolveSchedulerConfig(options);

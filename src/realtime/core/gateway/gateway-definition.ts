@@ -1,3 +1,4 @@
+import type { PositionStyle } from '../../bus/stream-position.js';
 import type { GatewayName } from './gateway-name.js';
 import { CloseCode, type RealtimeError } from './realtime-error.js';
 
@@ -45,6 +46,11 @@ export interface GatewayProtocol {
   heartbeat?(): object;
   /** Only frames prove the client alive (seed 002's heartbeat): protocol-level pongs do not. */
   readonly livenessByFrames?: boolean;
+  /**
+   * How its events carry positions (SPEC.md §11): `flat` (the default) when each event belongs to one
+   * stream, `map` when one event belongs to several (a scheduler event to its experiment, task, project).
+   */
+  readonly positionStyle?: PositionStyle;
 }
 
 /** The message key of a gateway handler that takes every frame no other handler has a key for. */
@@ -73,6 +79,6 @@ export interface GatewayDefinition extends GatewayProtocol {
   readonly paramPatterns?: Readonly<Record<string, string>>;
   /** The path parameter that names the connection (its id in the registry and admin views). */
   readonly connectionIdParam?: string;
-  /** The gateway's connection limits, read from its own section of the module options. */
-  limits(options: object): ConnectionLimits;
+  /** The gateway's connection limits, read from its own section of the module options; none when absent. */
+  limits?(options: object): ConnectionLimits;
 }

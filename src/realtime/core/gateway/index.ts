@@ -9,7 +9,8 @@ export {
   type InboundFrame,
   type Refusal,
 } from './gateway-definition.js';
-export { GATEWAY_NAMES, type GatewayName } from './gateway-name.js';
+export { GatewayCatalog } from './gateway-catalog.service.js';
+export { GATEWAY_NAME_FORMAT, type GatewayName } from './gateway-name.js';
 export {
   AUTH_REQUIRED,
   CloseCode,

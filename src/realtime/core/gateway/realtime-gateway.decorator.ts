@@ -1,4 +1,4 @@
-import { applyDecorators, UseFilters } from '@nestjs/common';
+import { applyDecorators, SetMetadata, UseFilters } from '@nestjs/common';
 import { WebSocketGateway } from '@nestjs/websockets';
 import type { GatewayDefinition } from './gateway-definition.js';
 import { RealtimeExceptionFilter } from './realtime-exception.filter.js';
@@ -10,12 +10,25 @@ export interface RealtimeGatewayOptions {
   definition: GatewayDefinition;
 }
 
+const REALTIME_GATEWAY = Symbol('REALTIME_GATEWAY');
+
 /**
- * Declares a realtime gateway: served by `RealtimeWsAdapter` on `definition.paths`, within
- * `definition.limits`, its handlers' errors worded by its protocol.
+ * Declares a realtime gateway, in the module of whoever owns it (the built-in gateways and a host's
+ * own alike): served by `RealtimeWsAdapter` on `definition.paths`, within `definition.limits`, its
+ * handlers' errors worded by its protocol, listed by `GatewayCatalog`.
  * @publicApi
  */
 export function RealtimeGateway(definition: GatewayDefinition): ClassDecorator {
   const options: RealtimeGatewayOptions = { path: `/${definition.gateway}`, definition };
-  return applyDecorators(WebSocketGateway(options), UseFilters(new RealtimeExceptionFilter()));
+  return applyDecorators(
+    WebSocketGateway(options),
+    UseFilters(new RealtimeExceptionFilter()),
+    SetMetadata(REALTIME_GATEWAY, definition),
+  );
+}
+
+/** The definition a class was declared with by `@RealtimeGateway`, if any. */
+export function definitionOf(type: unknown): GatewayDefinition | undefined {
+  if (typeof type !== 'function') return undefined;
+  return Reflect.getMetadata(REALTIME_GATEWAY, type) as GatewayDefinition | undefined;
 }

@@ -1,6 +1,7 @@
 import { fixtureConnection } from '../transport/connection.fixture.js';
 import { jest } from '@jest/globals';
 import { MemoryEventBus } from '../../bus/memory-event-bus.js';
+import { StreamStyles } from '../../bus/stream-styles.js';
 import { resolveRealtimeConfig } from '../../realtime.config.js';
 import { Connection } from '../transport/connection.js';
 import { PreparedFrame } from '../transport/prepared-frame.js';
@@ -18,8 +19,9 @@ describe('Fanout', () => {
   beforeEach(() => {
     const config = resolveRealtimeConfig({ instanceId: 'a', historySize: 100, historyTtlSec: 60 });
     registry = new ConnectionRegistry();
-    bus = new MemoryEventBus(config.history);
-    fanout = new Fanout(registry, bus, config);
+    const styles = new StreamStyles();
+    bus = new MemoryEventBus(styles, config.history);
+    fanout = new Fanout(registry, bus, config, styles);
     fanout.onModuleInit();
   });
   afterEach(() => jest.restoreAllMocks());

@@ -1,5 +1,6 @@
 import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
-import { EVENT_BUS, POSITION_STYLE, type BusMessage, type EventBus } from '../../bus/event-bus.js';
+import { EVENT_BUS, type BusMessage, type EventBus } from '../../bus/event-bus.js';
+import { StreamStyles } from '../../bus/stream-styles.js';
 import type { Positions, StreamPosition } from '../../bus/stream-position.js';
 import { REALTIME_CONFIG, type RealtimeConfig } from '../../config/index.js';
 import type { GatewayName } from '../gateway/gateway-name.js';
@@ -29,6 +30,8 @@ export class Fanout implements OnModuleInit {
     private readonly registry: ConnectionRegistry,
     @Inject(EVENT_BUS) private readonly bus: EventBus,
     @Inject(REALTIME_CONFIG) config: RealtimeConfig,
+    // Filled by `GatewayCatalog` when it is built, before any lifecycle hook of the application runs.
+    private readonly styles: StreamStyles,
   ) {
     this.waiters = new PositionWaiters(bus);
     this.joins = new StreamJoins(registry, bus, config, this.waiters);
@@ -52,7 +55,7 @@ export class Fanout implements OnModuleInit {
    */
   toTopics(gateway: GatewayName, topics: string[], frame: object, except?: string): void {
     const json = JSON.stringify(frame);
-    if (POSITION_STYLE[gateway] === 'map' || topics.length === 1) {
+    if (this.styles.of(gateway) === 'map' || topics.length === 1) {
       this.bus.publish({ kind: 'topics', gateway, topics, frame: json, except });
       return;
     }

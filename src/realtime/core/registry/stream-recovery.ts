@@ -1,4 +1,3 @@
-import { POSITION_STYLE } from '../../bus/event-bus.js';
 import type { Positions, StreamPosition } from '../../bus/stream-position.js';
 import type { Connection, HeldFrame } from '../transport/connection.js';
 import type { Joined, StreamRead } from './join-answer.js';
@@ -42,7 +41,7 @@ export class StreamRecovery {
   private replay(connection: Connection, reads: StreamRead[]): void {
     const held = connection.held ?? [];
     connection.held = undefined;
-    const covered = POSITION_STYLE[connection.gateway] === 'map' ? this.coveredOf(connection) : undefined;
+    const covered = connection.protocol.positionStyle === 'map' ? this.coveredOf(connection) : undefined;
     // Topics of this join not replayed yet: their replay sends what they owe, so they are not "another".
     const pending = new Set(reads.map(({ topic }) => topic));
     for (const { topic, since, read } of reads) {

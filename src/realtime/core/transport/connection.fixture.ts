@@ -21,6 +21,8 @@ const UnconnectedSocket = WebSocket as unknown as new (
 /** A protocol that words nothing: the specs look at connections, not frames. */
 export const protocolOf = (gateway: GatewayName): GatewayProtocol => ({
   gateway,
+  // As the real definitions say: a scheduler event belongs to several streams.
+  ...(gateway === 'scheduler' && { positionStyle: 'map' as const }),
   messageKey: () => undefined,
   errorFrame: () => ({}),
   refusal: (error) => ({ frame: {}, code: 4429, reason: error.message }),

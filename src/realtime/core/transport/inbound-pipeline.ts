@@ -1,3 +1,4 @@
+import { isObservable, lastValueFrom } from 'rxjs';
 import WebSocket, { type RawData } from 'ws';
 import { FALLBACK_HANDLER, type InboundFrame } from '../gateway/gateway-definition.js';
 import { AUTH_REQUIRED, CloseCode, RATE_LIMITED, RealtimeError } from '../gateway/realtime-error.js';
@@ -9,7 +10,10 @@ import type { RealtimeSocket } from './realtime-socket.js';
 import type { SharedByteBudgets } from './shared-byte-budgets.js';
 import { sharedListener } from './shared-listener.js';
 
-/** A gateway's message handler as Nest hands it over: called with the frame, returns the reply. */
+/**
+ * A gateway's message handler as Nest hands it over: called with the frame, returns the reply (a
+ * value, a promise, or, when interceptors wrap the handler, an observable whose last value is it).
+ */
 export type FrameHandler = (frame: InboundFrame, key: string) => unknown;
 
 /**
@@ -152,6 +156,7 @@ export class InboundPipeline {
     }
     state.busy = true;
     Promise.resolve(handler(frame, key))
+      .then((result) => (isObservable(result) ? lastValueFrom(result, { defaultValue: undefined }) : result))
       .then(
         (reply) => {
           if (reply !== undefined && reply !== null) connection.send(reply);

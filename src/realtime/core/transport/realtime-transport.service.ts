@@ -173,7 +173,11 @@ export class RealtimeTransport implements BeforeApplicationShutdown, OnApplicati
   /** Serves `definition.paths` from now on, within the gateway's limits. */
   registerGateway(definition: GatewayDefinition): GatewayServer {
     const server = new GatewayServer(definition);
-    this.gateways.set(definition.gateway, { server, definition, limits: definition.limits(this.moduleOptions) });
+    this.gateways.set(definition.gateway, {
+      server,
+      definition,
+      limits: definition.limits?.(this.moduleOptions) ?? {},
+    });
     this.router.add(definition);
     return server;
   }

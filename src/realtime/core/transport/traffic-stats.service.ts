@@ -1,5 +1,5 @@
 import { Injectable, type OnModuleDestroy } from '@nestjs/common';
-import { GATEWAY_NAMES, type GatewayName } from '../gateway/gateway-name.js';
+import type { GatewayName } from '../gateway/gateway-name.js';
 import { GatewayTraffic } from './gateway-traffic.js';
 
 const WINDOW_SECONDS = 10;
@@ -8,14 +8,15 @@ const WINDOW_SECONDS = 10;
 @Injectable()
 export class TrafficStats implements OnModuleDestroy {
   readonly startedAt = Date.now();
-  private readonly gateways = new Map<GatewayName, GatewayTraffic>(
-    GATEWAY_NAMES.map((name) => [name, new GatewayTraffic()]),
-  );
+  private readonly gateways = new Map<GatewayName, GatewayTraffic>();
   private readonly samples: number[] = [];
   private readonly sampler = setInterval(() => this.sample(), 1000).unref();
 
+  /** The gateway's counters, from its first use on (zero until then). */
   of(gateway: GatewayName): GatewayTraffic {
-    return this.gateways.get(gateway)!;
+    let traffic = this.gateways.get(gateway);
+    if (!traffic) this.gateways.set(gateway, (traffic = new GatewayTraffic()));
+    return traffic;
   }
 
   get messagesIn(): number {
