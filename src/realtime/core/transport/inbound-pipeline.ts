@@ -155,7 +155,8 @@ export class InboundPipeline {
       return this.next(connection, state);
     }
     state.busy = true;
-    Promise.resolve(handler(frame, key))
+    // A handler that throws at once is a rejection like any other: logged, and the next frame goes on.
+    new Promise<unknown>((resolve) => resolve(handler(frame, key)))
       .then((result) => (isObservable(result) ? lastValueFrom(result, { defaultValue: undefined }) : result))
       .then(
         (reply) => {
