@@ -12,6 +12,8 @@ export default {
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
   transform: { '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: 'tsconfig.json' }] },
   testTimeout: 30_000,
+  // Every client frame of every test is checked against the AsyncAPI document (test/support/frame-contract.ts).
+  setupFilesAfterEnv: ['<rootDir>/test/support/frame-contract.setup.ts'],
   globalSetup: '<rootDir>/test/support/global-setup.mjs',
   globalTeardown: '<rootDir>/test/support/global-teardown.mjs',
 };

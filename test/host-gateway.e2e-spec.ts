@@ -80,7 +80,7 @@ describe('a host gateway on the shared transport (SPEC §2, §10, §11)', () => 
     expect(await alice.next()).toEqual({ type: 'moved', id: 'm1' });
 
     // the validation pipe, in the gateway's own error frame, with the request's id
-    alice.send({ type: 'move', id: 'm2', x: 'ten', y: 20 });
+    alice.send({ type: 'move', id: 'm2', x: 'ten', y: 20 }, { invalid: true });
     expect(await alice.nextOfType('error')).toEqual({
       type: 'error',
       id: 'm2',
@@ -104,7 +104,7 @@ describe('a host gateway on the shared transport (SPEC §2, §10, §11)', () => 
     expect(await alice.nextOfType('pong')).toEqual({ type: 'pong', answered_by: 'whiteboard' });
 
     // the transport's own refusals, worded by the gateway
-    alice.send({ type: 'jump', id: 'j1' });
+    alice.send({ type: 'jump', id: 'j1' }, { invalid: true });
     expect(await alice.nextOfType('error')).toEqual({
       type: 'error',
       id: 'j1',
@@ -173,7 +173,7 @@ describe('a host gateway under hostile input (SPEC §10)', () => {
 
     const output = captureOutput();
     try {
-      for (const c of cases) hostile.send(c.payload);
+      for (const c of cases) hostile.send(c.payload, { invalid: true });
       hostile.send({ type: 'ping' });
       await hostile.nextOfType('pong', 10_000);
     } finally {

@@ -30,6 +30,7 @@ export { CloseCode } from './core/gateway/realtime-error.js';
 export { GatewayPublisher, RealtimeTopics, type JoinPosition } from './core/registry/realtime-topics.service.js';
 export type { Connection } from './core/transport/connection.js';
 export type { PositionStyle, StreamPosition } from './bus/stream-position.js';
+export type { GatewayContract, JsonSchema, MessageContract } from './core/contract/index.js';
 export { RealtimeError, type RealtimeErrorKind } from './core/gateway/realtime-error.js';
 export { EVENT_BUS, type BusMessage, type BusStatus, type EventBus } from './bus/event-bus.js';
 export type { RedisClient, RedisOptions } from './redis/redis.options.js';

@@ -2,6 +2,7 @@ import { Module, type Provider } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
 import { AdminAuthGuard, AdminBodyGate, AdminCredentials, AdminValidationPipe } from './http/index.js';
 import { AdminDashboardController } from './admin/admin-dashboard.controller.js';
+import { AsyncApiController } from './admin/asyncapi.controller.js';
 import { ClientsController } from './admin/clients.controller.js';
 import { HealthController } from './admin/health.controller.js';
 import { HistoryController } from './admin/history.controller.js';
@@ -90,6 +91,7 @@ const CORE_PROVIDERS: Provider[] = [
     PublishController,
     AdminDashboardController,
     MetricsController,
+    AsyncApiController,
     ...FEATURES.flatMap((feature) => feature.controllers ?? []),
   ],
   providers: [

@@ -5,6 +5,7 @@ import {
   type RealtimeError,
   type RealtimeErrorKind,
 } from '../../src/realtime/index.js';
+import { WHITEBOARD_CONTRACT } from './whiteboard.contract.js';
 
 /** The example host gateway's error codes, carried in its error frame. */
 const CODES: Record<RealtimeErrorKind, number> = {
@@ -34,6 +35,7 @@ export const WHITEBOARD_PER_USER = 3;
 export const WHITEBOARD_GATEWAY: GatewayDefinition = {
   gateway: 'whiteboard',
   paths: ['/ws/whiteboards/:docId'],
+  contract: WHITEBOARD_CONTRACT,
   paramPatterns: { docId: '[a-z0-9-]{1,40}' },
   limits: () => ({ perUser: WHITEBOARD_PER_USER }),
   messageKey: (frame) => (typeof frame.type === 'string' ? frame.type : undefined),

@@ -3,6 +3,7 @@ import { Test } from '@nestjs/testing';
 import type { AddressInfo } from 'node:net';
 import type WebSocket from 'ws';
 import { RealtimeModule, RealtimeWsAdapter, type RealtimeModuleOptions } from '../../src/realtime/index.js';
+import { useContract } from './frame-contract.js';
 import { TestClient } from './test-client.js';
 import { hsToken, TEST_SECRET, type Claims } from './tokens.js';
 
@@ -37,7 +38,11 @@ export async function startTestApp(options: RealtimeModuleOptions = {}, imports:
   const app = moduleRef.createNestApplication({ logger: ['error', 'warn'] });
   app.useWebSocketAdapter(new RealtimeWsAdapter(app));
   await app.listen(0, '127.0.0.1');
-  return wrap(app);
+  const t = wrap(app);
+  // From now on the clients' frames are checked against what this app serves (its host gateways included).
+  const contract = await t.http('GET', '/ws/asyncapi.json', { token: ADMIN_TOKEN });
+  if (contract.status === 200) useContract(contract.body);
+  return t;
 }
 
 export function wrap(app: INestApplication): TestApp {

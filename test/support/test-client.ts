@@ -1,4 +1,5 @@
 import WebSocket from 'ws';
+import { channelOf, checkFrame } from './frame-contract.js';
 
 export type Frame = Record<string, any>;
 
@@ -18,11 +19,14 @@ export class TestClient {
   readonly opened: Promise<void>;
   private waiters: Array<{ match: (f: Frame) => boolean; resolve: (f: Frame) => void }> = [];
   private cursor = 0;
+  /** Where its frames are checked against the AsyncAPI document (none for a path no gateway serves). */
+  private readonly channel: ReturnType<typeof channelOf>;
 
   constructor(
     readonly url: string,
     options: WebSocket.ClientOptions = {},
   ) {
+    this.channel = channelOf(url);
     this.socket = new WebSocket(url, options);
     this.socket.on('error', () => undefined);
     this.opened = new Promise((resolve, reject) => {
@@ -45,7 +49,12 @@ export class TestClient {
     return client;
   }
 
-  send(frame: Frame | string | Buffer): void {
+  /**
+   * Sends `frame`, checked against the document's client frames unless marked `invalid` (a test that
+   * sends a bad frame on purpose).
+   */
+  send(frame: Frame | string | Buffer, { invalid = false }: { invalid?: boolean } = {}): void {
+    if (!invalid) checkFrame(this.channel, 'receive', sentFrame(frame));
     this.socket.send(typeof frame === 'string' || Buffer.isBuffer(frame) ? frame : JSON.stringify(frame));
   }
 
@@ -106,6 +115,7 @@ export class TestClient {
     } catch {
       frame = { unparsable: text };
     }
+    checkFrame(this.channel, 'send', frame);
     this.frames.push(frame);
     const waiter = this.waiters.find((w) => w.match(frame));
     if (waiter) {
@@ -113,6 +123,17 @@ export class TestClient {
       this.cursor = this.frames.length;
       waiter.resolve(frame);
     }
+  }
+}
+
+/** What a sent frame is as JSON: a binary or unparsable one is no frame of any contract. */
+function sentFrame(frame: Frame | string | Buffer): unknown {
+  if (Buffer.isBuffer(frame)) return { binary: frame.length };
+  if (typeof frame !== 'string') return frame;
+  try {
+    return JSON.parse(frame) as unknown;
+  } catch {
+    return { unparsable: frame.slice(0, 200) };
   }
 }
 

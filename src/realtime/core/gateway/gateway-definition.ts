@@ -1,4 +1,5 @@
 import type { PositionStyle } from '../../bus/stream-position.js';
+import type { GatewayContract } from '../contract/gateway-contract.js';
 import type { GatewayName } from './gateway-name.js';
 import { CloseCode, type RealtimeError } from './realtime-error.js';
 
@@ -79,6 +80,8 @@ export interface GatewayDefinition extends GatewayProtocol {
   readonly paramPatterns?: Readonly<Record<string, string>>;
   /** The path parameter that names the connection (its id in the registry and admin views). */
   readonly connectionIdParam?: string;
+  /** Its frames, each with a JSON Schema: the AsyncAPI document and the e2e suites' frame checks read it. */
+  readonly contract?: GatewayContract;
   /** The gateway's connection limits, read from its own section of the module options; none when absent. */
   limits?(options: object): ConnectionLimits;
 }
