@@ -342,7 +342,7 @@ describe('connection churn leaves nothing behind (SPEC §3, §9)', () => {
       `churn: ${TOTAL} connections in ${churnMs} ms; ${joins} joins seen; modes ${JSON.stringify(Object.fromEntries(modes))}`,
     );
     expect([...modes.keys()].sort()).toEqual([...MODES].sort());
-  });
+  }, 120_000); // 2,000 real connections: a loaded 2-core machine needs more than the default 30 s
 });
 
 describe('one large event', () => {

@@ -68,6 +68,7 @@ export class EnvironmentVariables {
   @IsNumber() @Min(0.1) WS_HEARTBEAT_TIMEOUT: number = CORE.heartbeatTimeoutMs / 1000;
   @Transform(toBoolean) @IsBoolean() WS_REQUIRE_ACL: boolean = CORE.requireAcl;
   @IsString() @IsOptional() WS_ADMIN_TOKEN?: string;
+  @Transform(toBoolean) @IsBoolean() WS_API_DOCS: boolean = true;
   @IsString() @IsOptional() WS_INSTANCE_ID?: string;
 
   @IsUrl({ protocols: ['redis', 'rediss'], require_tld: false, require_protocol: true })

@@ -44,6 +44,7 @@ export function realtimeOptionsFromEnv(config: ConfigService<EnvironmentVariable
     heartbeatTimeoutMs: get('WS_HEARTBEAT_TIMEOUT') * 1000,
     requireAcl: get('WS_REQUIRE_ACL'),
     adminToken: get('WS_ADMIN_TOKEN'),
+    apiDocs: get('WS_API_DOCS'),
     instanceId: get('WS_INSTANCE_ID'),
     redis:
       redisUrl || clusterNodes.length > 0 ? { url: redisUrl, clusterNodes, prefix: get('WS_REDIS_PREFIX') } : undefined,

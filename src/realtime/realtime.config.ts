@@ -30,6 +30,7 @@ export function resolveRealtimeConfig(options: RealtimeModuleOptions): RealtimeC
     heartbeatTimeoutMs: options.heartbeatTimeoutMs ?? defaults.heartbeatTimeoutMs,
     requireAcl: options.requireAcl ?? defaults.requireAcl,
     adminToken: options.adminToken || undefined,
+    apiDocs: options.apiDocs ?? true,
     redis: resolveRedis(options.redis),
     busBufferSize: options.busBufferSize ?? defaults.busBufferSize,
     history: resolveHistory(

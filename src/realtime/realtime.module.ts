@@ -2,7 +2,7 @@ import { Module, type Provider } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
 import { AdminAuthGuard, AdminBodyGate, AdminCredentials, AdminValidationPipe } from './http/index.js';
 import { AdminDashboardController } from './admin/admin-dashboard.controller.js';
-import { AsyncApiController } from './admin/asyncapi.controller.js';
+import { ApiDocsController, ApiDocsSwitch, AsyncApiController, OpenApiDocument } from './api-docs/index.js';
 import { ClientsController } from './admin/clients.controller.js';
 import { HealthController } from './admin/health.controller.js';
 import { HistoryController } from './admin/history.controller.js';
@@ -21,7 +21,7 @@ import {
 import { GatewayCatalog, PUBLISH_TARGETS, type RealtimeFeature } from './core/gateway/index.js';
 import { ClusterPresence, ClusterView, UserSlots } from './core/cluster/index.js';
 import { ConnectionRegistry, Fanout, RealtimeTopics, TopicLimit } from './core/registry/index.js';
-import { ClientAddress, RealtimeTransport, TrafficStats } from './core/transport/index.js';
+import { ApplicationRef, ClientAddress, RealtimeTransport, TrafficStats } from './core/transport/index.js';
 import { REALTIME_CONFIG, resolveRealtimeConfig, type RealtimeConfig } from './realtime.config.js';
 import { ConfigurableRealtimeModule, REALTIME_MODULE_OPTIONS } from './realtime.module-definition.js';
 import type { RealtimeModuleOptions } from './realtime.options.js';
@@ -71,6 +71,7 @@ const CORE_PROVIDERS: Provider[] = [
   TopicLimit,
   TrafficStats,
   ClientAddress,
+  ApplicationRef,
   Fanout,
   RealtimeTopics,
   RealtimeTransport,
@@ -92,6 +93,7 @@ const CORE_PROVIDERS: Provider[] = [
     AdminDashboardController,
     MetricsController,
     AsyncApiController,
+    ApiDocsController,
     ...FEATURES.flatMap((feature) => feature.controllers ?? []),
   ],
   providers: [
@@ -103,6 +105,8 @@ const CORE_PROVIDERS: Provider[] = [
     AdminBodyGate,
     AdminValidationPipe,
     publishTargetsProvider,
+    ApiDocsSwitch,
+    OpenApiDocument,
     ...FEATURES.flatMap((feature) => feature.providers),
   ],
   exports: [

@@ -118,6 +118,12 @@ export interface RealtimeModuleOptions {
    * @default false
    */
   requireAcl?: boolean;
+  /**
+   * Serve the API documents: `GET /ws/asyncapi.json`, `GET /ws/docs-json` (both with admin
+   * credentials) and the Swagger UI at `/ws/docs`. Off: those routes answer 404.
+   * @default true
+   */
+  apiDocs?: boolean;
   /** Static bearer token for the REST admin API (besides admin-role JWTs). */
   adminToken?: string;
   /** Redis, so that many instances act as one; without it the event bus stays in memory. */

@@ -1,3 +1,4 @@
+import { ApiOkResponse, ApiProduces, ApiTags } from '@nestjs/swagger';
 import { Get, Header, Logger } from '@nestjs/common';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -60,12 +61,15 @@ const page = loadDashboardPage();
  * `Authorization: Bearer`, which is where the access check happens.
  */
 @RealtimeController('ws')
+@ApiTags('admin')
 export class AdminDashboardController {
   constructor() {
     if (page.missing) new Logger(AdminDashboardController.name).warn(`Admin dashboard not found: ${page.missing}`);
   }
 
   @Get('admin')
+  @ApiProduces('text/html')
+  @ApiOkResponse({ description: 'The admin dashboard page (it asks for the admin token)' })
   @Header('Content-Type', 'text/html; charset=utf-8')
   @Header('Content-Security-Policy', page.contentSecurityPolicy)
   @Header('X-Content-Type-Options', 'nosniff')

@@ -1,14 +1,16 @@
-import { Delete, Get, Param, Query, UseGuards, UsePipes } from '@nestjs/common';
+import { ApiBadRequestResponse, ApiNotFoundResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { Delete, Get, Param, Query, UsePipes } from '@nestjs/common';
 import { ClusterView } from '../core/cluster/index.js';
 import { CloseCode, GatewayCatalog, RealtimeError } from '../core/gateway/index.js';
 import { ConnectionRegistry, Fanout, type ClientDescriptor } from '../core/registry/index.js';
-import { AdminAuthGuard, AdminValidationPipe, RealtimeController } from '../http/index.js';
+import { AdminOnly, AdminValidationPipe, ErrorBody, RealtimeController } from '../http/index.js';
 import { ListClientsQueryDto } from './admin.dto.js';
 import { RealtimeStats } from './realtime-stats.service.js';
 
 /** `GET /ws/stats`, `GET|DELETE /ws/clients…`: the admin views (admin credentials required). */
 @RealtimeController('ws')
-@UseGuards(AdminAuthGuard)
+@ApiTags('admin')
+@AdminOnly()
 @UsePipes(AdminValidationPipe)
 export class ClientsController {
   constructor(
@@ -20,12 +22,15 @@ export class ClientsController {
   ) {}
 
   @Get('stats')
+  @ApiOkResponse({ description: "This instance's and the cluster's connections, messages and rooms, per gateway" })
   getStats(): Promise<Record<string, unknown>> {
     return this.stats.stats();
   }
 
   /** Every instance's clients, oldest first; `next_cursor` resumes after the last one returned. */
   @Get('clients')
+  @ApiOkResponse({ description: 'A page of clients of every instance: `{clients, total, next_cursor}`' })
+  @ApiBadRequestResponse({ description: 'A bad query', type: ErrorBody })
   async list(@Query() query: ListClientsQueryDto): Promise<Record<string, unknown>> {
     if (query.gateway !== undefined) this.catalog.require(query.gateway);
     const matching = (await this.stats.clusterClients())
@@ -44,6 +49,8 @@ export class ClientsController {
   }
 
   @Get('clients/:clientId')
+  @ApiOkResponse({ description: 'The client, on whichever instance holds it' })
+  @ApiNotFoundResponse({ description: 'No instance holds it', type: ErrorBody })
   async get(@Param('clientId') clientId: string): Promise<ClientDescriptor> {
     const local = this.registry.get(clientId);
     return local ? this.stats.describe(local, true) : this.findElsewhere(clientId);
@@ -51,6 +58,8 @@ export class ClientsController {
 
   /** Closes the client with 4000 on whichever instance holds it. */
   @Delete('clients/:clientId')
+  @ApiOkResponse({ description: 'Closed with 4000 `Disconnected by administrator`: `{disconnected: true, id}`' })
+  @ApiNotFoundResponse({ description: 'No instance holds it', type: ErrorBody })
   async disconnect(@Param('clientId') clientId: string): Promise<Record<string, unknown>> {
     const local = this.registry.get(clientId);
     if (local) {

@@ -1,13 +1,15 @@
-import { Get, Inject, Query, UseGuards, UsePipes } from '@nestjs/common';
+import { ApiBadRequestResponse, ApiNotFoundResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { Get, Inject, Query, UsePipes } from '@nestjs/common';
 import { EVENT_BUS, type EventBus } from '../bus/index.js';
 import { GatewayCatalog, RealtimeError } from '../core/gateway/index.js';
 import { REALTIME_CONFIG, type RealtimeConfig } from '../config/index.js';
-import { AdminAuthGuard, AdminValidationPipe, RealtimeController } from '../http/index.js';
+import { AdminOnly, AdminValidationPipe, ErrorBody, RealtimeController } from '../http/index.js';
 import { HistoryQueryDto } from './admin.dto.js';
 
 /** `GET /ws/history`: a stream's retained events and its current position (SPEC.md §11; admin credentials required). */
 @RealtimeController('ws')
-@UseGuards(AdminAuthGuard)
+@ApiTags('admin')
+@AdminOnly()
 @UsePipes(AdminValidationPipe)
 export class HistoryController {
   constructor(
@@ -17,6 +19,11 @@ export class HistoryController {
   ) {}
 
   @Get('history')
+  @ApiOkResponse({
+    description: "A stream's retained events after `since` and its position: `{gateway, stream, position, events}`",
+  })
+  @ApiBadRequestResponse({ description: 'A bad query', type: ErrorBody })
+  @ApiNotFoundResponse({ description: 'History is off', type: ErrorBody })
   async history(@Query() query: HistoryQueryDto): Promise<Record<string, unknown>> {
     if (!this.config.history) throw RealtimeError.notFound('History is off (historySize or historyTtlSec is 0)');
     this.catalog.require(query.gateway);

@@ -1,14 +1,16 @@
-import { Body, HttpCode, Inject, Post, UseGuards } from '@nestjs/common';
+import { ApiBadRequestResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { Body, HttpCode, Inject, Post } from '@nestjs/common';
 import { PUBLISH_TARGETS, RealtimeError, type PublishTarget } from '../core/gateway/index.js';
 import { isRecord } from '../core/text/index.js';
-import { AdminAuthGuard, AdminValidationPipe, RealtimeController } from '../http/index.js';
+import { AdminOnly, AdminValidationPipe, ErrorBody, RealtimeController } from '../http/index.js';
 
 /**
  * `POST /ws/publish`: server events from services in other languages, dispatched to the gateway
  * the body names (`gateway`) or, without one, to the gateway whose shape it has (chat: `room`).
  */
 @RealtimeController('ws')
-@UseGuards(AdminAuthGuard)
+@ApiTags('admin')
+@AdminOnly()
 export class PublishController {
   constructor(
     @Inject(PUBLISH_TARGETS) private readonly targets: PublishTarget[],
@@ -16,6 +18,8 @@ export class PublishController {
   ) {}
 
   @Post('publish')
+  @ApiOkResponse({ description: 'Published to every instance' })
+  @ApiBadRequestResponse({ description: 'A body of no gateway, or an invalid one', type: ErrorBody })
   @HttpCode(200)
   async publish(@Body() body: unknown): Promise<Record<string, unknown>> {
     if (!isRecord(body)) throw RealtimeError.invalid(['body must be a JSON object']);

@@ -1,3 +1,4 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import {
   IsDefined,
@@ -53,16 +54,20 @@ export class SendMessageFrameDto extends RoomFrameDto {
 
 /** `POST /ws/publish` for the chat gateway: a server event to one room. */
 export class PublishChatEventDto {
+  @ApiProperty({ example: 'channel:1', description: 'channel|project|task:<digits> or user:<id>' })
   @IsString()
   @Matches(DELIVERABLE_ROOM, { message: 'room must be channel|project|task:<digits> or user:<id>' })
   room!: string;
 
+  @ApiProperty({ enum: PUBLISHABLE_CHAT_EVENT_TYPES })
   @IsIn(PUBLISHABLE_CHAT_EVENT_TYPES)
   type!: (typeof PUBLISHABLE_CHAT_EVENT_TYPES)[number];
 
+  @ApiProperty({ type: 'object', additionalProperties: true })
   @IsObject()
   data!: Record<string, unknown>;
 
+  @ApiPropertyOptional({ maxLength: 256 })
   @IsOptional()
   @IsString()
   @MaxLength(256)

@@ -25,6 +25,8 @@ export interface RealtimeConfig {
   heartbeatTimeoutMs: number;
   requireAcl: boolean;
   adminToken?: string;
+  /** The API documents are served (AsyncAPI, OpenAPI, Swagger UI). */
+  apiDocs: boolean;
   /** Present when Redis is configured (a URL, cluster nodes or a client). */
   redis?: RedisOptions & { prefix: string };
   busBufferSize: number;

@@ -5,3 +5,5 @@ export { AdminValidationPipe } from './admin-validation.pipe.js';
 export { RealtimeHttpExceptionFilter } from './realtime-http-exception.filter.js';
 export { RealtimeController } from './realtime-controller.decorator.js';
 export { SecurityHeadersInterceptor } from './security-headers.interceptor.js';
+export { ADMIN_SECURITY, AdminOnly } from './admin-only.decorator.js';
+export { ErrorBody } from './error-body.js';

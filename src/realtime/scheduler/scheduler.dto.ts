@@ -1,3 +1,4 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsIn, IsObject, IsOptional, IsString, Matches, ValidateIf, ValidateNested } from 'class-validator';
 import { SCHEDULER_EVENT_TYPES, type SchedulerEventType } from './scheduler-events.js';
@@ -36,21 +37,24 @@ export class SystemStatusFrameDto {
 }
 
 export class EventScopeDto {
-  @IsOptional() @IsString() @Matches(RESOURCE_ID) experimentId?: string;
-  @IsOptional() @IsString() @Matches(RESOURCE_ID) taskId?: string;
-  @IsOptional() @IsString() @Matches(RESOURCE_ID) projectId?: string;
-  @IsOptional() @IsString() @Matches(RESOURCE_ID) userId?: string;
-  @IsOptional() @IsString() @Matches(RESOURCE_ID) workerId?: string;
+  @ApiPropertyOptional() @IsOptional() @IsString() @Matches(RESOURCE_ID) experimentId?: string;
+  @ApiPropertyOptional() @IsOptional() @IsString() @Matches(RESOURCE_ID) taskId?: string;
+  @ApiPropertyOptional() @IsOptional() @IsString() @Matches(RESOURCE_ID) projectId?: string;
+  @ApiPropertyOptional() @IsOptional() @IsString() @Matches(RESOURCE_ID) userId?: string;
+  @ApiPropertyOptional() @IsOptional() @IsString() @Matches(RESOURCE_ID) workerId?: string;
 }
 
 /** `POST /ws/publish` for the scheduler gateway: `{type, data, scope}`. */
 export class PublishSchedulerEventDto {
+  @ApiProperty({ enum: SCHEDULER_EVENT_TYPES })
   @IsIn(SCHEDULER_EVENT_TYPES)
   type!: SchedulerEventType;
 
+  @ApiProperty({ type: 'object', additionalProperties: true, description: 'The seed-001 object of the event' })
   @IsObject()
   data!: Record<string, unknown>;
 
+  @ApiProperty({ type: EventScopeDto, description: 'The resources the event belongs to' })
   @IsObject()
   @ValidateNested()
   @Type(() => EventScopeDto)

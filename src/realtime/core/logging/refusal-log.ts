@@ -6,7 +6,7 @@ const WINDOW_MS = 1000;
 
 /**
  * Security refusals and rate limits, summarized (SPEC.md §10.1): at most one line per client
- * address (or user) per second; events within the second are counted and reported with the next
+ * address (or user) and kind of event per second; events within the second are counted and reported with the next
  * line (or when the second ends).
  */
 export class RefusalLog {
@@ -15,8 +15,9 @@ export class RefusalLog {
 
   constructor(private readonly log: LifecycleLog) {}
 
+  /** One line per address and kind of refusal per second: another kind's flood does not hide this one. */
   refused(event: string, ip: string | undefined, fields: Fields): void {
-    this.summarized(event, ip ?? 'unknown', { ...fields, ip }, { ip });
+    this.summarized(event, `${event} ${ip ?? 'unknown'}`, { ...fields, ip }, { ip });
   }
 
   /**

@@ -6,3 +6,4 @@ export { RealtimeWsAdapter } from './realtime-ws.adapter.js';
 export { GatewayTraffic } from './gateway-traffic.js';
 export { TrafficStats } from './traffic-stats.service.js';
 export { ClientAddress } from './client-address.service.js';
+export { ApplicationRef } from './application-ref.js';

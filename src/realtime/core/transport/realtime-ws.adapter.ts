@@ -7,6 +7,7 @@ import type { RealtimeGatewayOptions } from '../gateway/realtime-gateway.decorat
 import type { Connection } from './connection.js';
 import type { GatewayServer } from './gateway-server.js';
 import type { FrameHandler } from './inbound-pipeline.js';
+import { ApplicationRef } from './application-ref.js';
 import { RealtimeTransport } from './realtime-transport.service.js';
 
 /**
@@ -25,6 +26,8 @@ export class RealtimeWsAdapter extends AbstractWsAdapter {
     // No response of the app says what it runs on (SPEC.md §10.1), errors of the body parser included.
     const platform = app.getHttpAdapter().getInstance() as { disable?(setting: string): void };
     platform.disable?.('x-powered-by');
+    // What needs the whole application (the OpenAPI scan) finds it here: only the adapter is given it.
+    app.get(ApplicationRef, { strict: false }).app = app;
   }
 
   create(port: number, options?: RealtimeGatewayOptions): GatewayServer {
