@@ -124,7 +124,7 @@ describe('chat gateway (SPEC §3)', () => {
   it('puts every connection in its own user room, which clients cannot join or leave', async () => {
     const client = await t.chat({ sub: '30' });
     for (const type of ['join_room', 'leave_room']) {
-      client.send({ type, room: 'user:30' });
+      client.send({ type, room: 'user:30' }, { invalid: true });
       expect(await client.next()).toMatchObject({ type: 'error', data: { code: 4403 } });
     }
     const response = await t.http('POST', '/ws/publish', {
@@ -183,7 +183,7 @@ describe('chat gateway (SPEC §3)', () => {
     ];
 
     it.each(cases)('%s → error frame', async (_name, frame, code, message) => {
-      client.send(frame as never);
+      client.send(frame as never, { invalid: true });
       const error = await client.next();
       expect(error).toEqual({
         type: 'error',

@@ -73,6 +73,12 @@ const BAD_TOKEN_PARAMS: Array<[string, unknown]> = [
   ['garbage', { token: 'not.a.jwt' }],
 ];
 
+/** Whether `authenticate` params are malformed (no non-empty string token): sent as a frame the contract does not describe. */
+const malformed = (params: unknown): boolean => {
+  const token = (params as { token?: unknown }).token;
+  return typeof token !== 'string' || token === '';
+};
+
 describe('checkpoint gateway: authentication (SPEC §2, §5)', () => {
   let t: TestApp;
   let session: string;
@@ -161,7 +167,7 @@ describe('checkpoint gateway: authentication (SPEC §2, §5)', () => {
     it('answers an unknown method with Authentication required too (the seed checks auth before dispatch)', async () => {
       const c = track(await openAnonymous(t));
       for (const method of ['dance', 'toString', '']) {
-        const response = await rpc(c, method, {});
+        const response = await rpc(c, method, {}, { invalid: true });
         expect(response).toEqual(failure(response.id, AUTH_REQUIRED));
       }
     });
@@ -185,7 +191,7 @@ describe('checkpoint gateway: authentication (SPEC §2, §5)', () => {
       'refuses %s with Invalid authentication token; the connection stays unauthenticated',
       async (_what, params) => {
         const c = track(await openAnonymous(t));
-        const response = await rpc(c, 'authenticate', params);
+        const response = await rpc(c, 'authenticate', params, { invalid: malformed(params) });
         expect(response).toEqual(failure(response.id, INVALID_AUTH));
         const denied = await rpc(c, 'create_session', {});
         expect(denied).toEqual(failure(denied.id, AUTH_REQUIRED));
@@ -194,10 +200,13 @@ describe('checkpoint gateway: authentication (SPEC §2, §5)', () => {
 
     it('refuses authenticate without params, and a __proto__ token as invalid JSON', async () => {
       const c = track(await openAnonymous(t));
-      expect(await reply(c, { id: 'no-params', method: 'authenticate' })).toEqual(failure('no-params', INVALID_AUTH));
+      expect(await reply(c, { id: 'no-params', method: 'authenticate' }, { invalid: true })).toEqual(
+        failure('no-params', INVALID_AUTH),
+      );
       const polluted = await reply(
         c,
         `{"id":"proto","method":"authenticate","params":{"token":{"__proto__":{"authenticated":true}}}}`,
+        { invalid: true },
       );
       expect(polluted).toEqual(failure('proto', invalidJson()));
       const denied = await rpc(c, 'metrics');
@@ -220,7 +229,7 @@ describe('checkpoint gateway: authentication (SPEC §2, §5)', () => {
     ])('leaves a connection %s authenticated', async (_what, connect) => {
       const c = track(await connect());
       for (const [, params] of BAD_TOKEN_PARAMS.slice(0, 8)) {
-        const response = await rpc(c, 'authenticate', params);
+        const response = await rpc(c, 'authenticate', params, { invalid: malformed(params) });
         expect(response).toEqual(failure(response.id, INVALID_AUTH));
       }
       const own = await createSession(c);

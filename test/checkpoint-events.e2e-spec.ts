@@ -123,8 +123,8 @@ describe('checkpoint gateway: methods (SPEC §5)', () => {
       await subscribe(watcher, session);
       await rpc(actor, 'restore', { session_id: session, checkpoint_id: randomUUID() });
       await rpc(actor, 'delete_checkpoint', { session_id: session, checkpoint_id: randomUUID() });
-      await rpc(actor, 'compact', { session_id: session, keep: -1 });
-      await rpc(actor, 'checkpoint', { session_id: session, message: 5 });
+      await rpc(actor, 'compact', { session_id: session, keep: -1 }, { invalid: true });
+      await rpc(actor, 'checkpoint', { session_id: session, message: 5 }, { invalid: true });
       const marker = await checkpoint(actor, session, 'marker');
       await awaitCreated([watcher], marker);
       expect(events(watcher)).toEqual([eventFrame('checkpoint_created', marker, session)]);

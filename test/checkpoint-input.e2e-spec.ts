@@ -105,7 +105,7 @@ describe('hostile input on the checkpoint gateway (SPEC §10)', () => {
       try {
         const chunk = 25;
         for (let i = 0; i < cases.length; i += chunk) {
-          for (const c of cases.slice(i, i + chunk)) hostile.send(c.payload);
+          for (const c of cases.slice(i, i + chunk)) hostile.send(c.payload, { invalid: true });
           madeByThird.push(await checkpoint(third, session, `during ${i}`));
         }
         await eventually(
@@ -134,12 +134,13 @@ describe('hostile input on the checkpoint gateway (SPEC §10)', () => {
           { token: `${STATIC}\u0000` },
           { token: { toString: STATIC } },
         ]) {
-          const response = await rpc(hostile, 'authenticate', params);
+          const response = await rpc(hostile, 'authenticate', params, { invalid: typeof params.token !== 'string' });
           expect(response).toEqual(failure(response.id, INVALID_AUTH));
         }
         const polluted = await reply(
           hostile,
           `{"id":"p","method":"authenticate","params":{"token":{"__proto__":{"authenticated":true}}}}`,
+          { invalid: true },
         );
         expect(polluted).toEqual(failure('p', invalidJson()));
         const denied = await rpc(hostile, 'list_checkpoints', { session_id: session });
@@ -206,7 +207,7 @@ describe('bad frames on the checkpoint gateway (SPEC §5, §10)', () => {
     ['an object id', '{"id":{"a":1},"method":"metrics"}'],
     ['an array id', '{"id":["x"],"method":"metrics"}'],
   ])('answers %s with id unknown and Invalid JSON: …', async (_what, text) => {
-    expect(await reply(c, text)).toEqual(failure('unknown', invalidJson()));
+    expect(await reply(c, text, { invalid: true })).toEqual(failure('unknown', invalidJson()));
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
   });
 
@@ -223,7 +224,7 @@ describe('bad frames on the checkpoint gateway (SPEC §5, §10)', () => {
       '{"id":"p3","method":"create_session","params":{"name":"n","x":{"prototype":1}}}',
     ],
   ])('answers %s under the request id with Invalid JSON: …, merging nothing', async (_what, id, text) => {
-    expect(await reply(c, text)).toEqual(failure(id, invalidJson()));
+    expect(await reply(c, text, { invalid: true })).toEqual(failure(id, invalidJson()));
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
   });
 
@@ -233,16 +234,16 @@ describe('bad frames on the checkpoint gateway (SPEC §5, §10)', () => {
     ['a null method', '{"id":"m3","method":null}'],
     ['an array method', '{"id":"m4","method":["metrics"]}'],
   ])('answers %s with Invalid JSON: …', async (_what, text) => {
-    const response = await reply(c, text);
+    const response = await reply(c, text, { invalid: true });
     expect(response).toEqual(failure(response.id, invalidJson()));
     expect([JSON.parse(text).id, 'unknown']).toContain(response.id);
   });
 
   it('answers a binary frame with id unknown and Invalid JSON: …, even if it holds a valid request', async () => {
-    expect(await reply(c, Buffer.from(JSON.stringify({ id: 'bin', method: 'metrics' })))).toEqual(
+    expect(await reply(c, Buffer.from(JSON.stringify({ id: 'bin', method: 'metrics' })), { invalid: true })).toEqual(
       failure('unknown', invalidJson()),
     );
-    expect(await reply(c, Buffer.from([0, 1, 2, 255]))).toEqual(failure('unknown', invalidJson()));
+    expect(await reply(c, Buffer.from([0, 1, 2, 255]), { invalid: true })).toEqual(failure('unknown', invalidJson()));
     expect((await call(c, 'metrics')).connections).toBe(1);
   });
 
@@ -260,14 +261,16 @@ describe('bad frames on the checkpoint gateway (SPEC §5, §10)', () => {
     for (const state of [nestedObjects(31), `${'['.repeat(30)}{}${']'.repeat(30)}`, `{"a":[${nestedObjects(29)}]}`]) {
       const text = frame(state, 'deep-33');
       expect(depthOf(JSON.parse(text))).toBe(33);
-      expect(await reply(c, text)).toEqual(failure('unknown', invalidJson()));
+      expect(await reply(c, text, { invalid: true })).toEqual(failure('unknown', invalidJson()));
     }
     expect((await list(c, session)).map((e) => e.id)).toEqual([accepted.result]);
   });
 
   it('closes with 1009 on a frame over messageMaxSize, and 1007 on invalid UTF-8', async () => {
     const big = await openCheckpoint(t, { sub: 'big' });
-    big.send(JSON.stringify({ id: 'big', method: 'create_session', params: { name: 'x'.repeat(5000) } }));
+    big.send(JSON.stringify({ id: 'big', method: 'create_session', params: { name: 'x'.repeat(5000) } }), {
+      invalid: true,
+    });
     expect((await big.waitClose()).code).toBe(1009);
     const utf8 = await openCheckpoint(t, { sub: 'utf8' });
     utf8.socket.send(Buffer.from([0x7b, 0x22, 0x69, 0xff, 0xfe, 0xc3, 0x28, 0x22, 0x7d]), { binary: false });

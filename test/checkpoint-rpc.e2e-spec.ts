@@ -74,7 +74,7 @@ describe('checkpoint gateway: methods (SPEC §5)', () => {
         { method: 'checkpoint', params: { session_id: session, message: 'x3' } },
         { method: 'compact', params: { session_id: session, keep: 1 } },
         { method: 'list_checkpoints', params: { session_id: session } },
-        { method: 'no_such_method' },
+        { method: 'no_such_method', invalid: true },
         { method: 'checkpoint', params: { session_id: session, message: 'x4' } },
         { method: 'list_checkpoints', params: { session_id: session } },
       ]);
@@ -147,7 +147,7 @@ describe('checkpoint gateway: methods (SPEC §5)', () => {
 
     it('answers an unknown method with "Unknown method: M" and its id', async () => {
       for (const method of ['dance', 'Checkpoint', 'checkpoint ', 'toString', 'constructor', 'hasOwnProperty', '']) {
-        const response = await rpc(c, method, {});
+        const response = await rpc(c, method, {}, { invalid: true });
         expect(response).toEqual(failure(response.id, `Unknown method: ${method}`));
       }
     });
@@ -155,12 +155,12 @@ describe('checkpoint gateway: methods (SPEC §5)', () => {
     it.each(SESSION_METHODS)('%s: Missing session_id parameter when absent or not a string', async (method) => {
       for (const value of [undefined, 5, null, true, {}, [randomUUID()]]) {
         const params = value === undefined ? rest(method) : { ...rest(method), session_id: value };
-        const response = await rpc(c, method, params);
+        const response = await rpc(c, method, params, { invalid: true });
         expect(response).toEqual(failure(response.id, MISSING_SESSION));
       }
       // with every param omitted, only single-param methods have one defined error
       if (Object.keys(rest(method)).length === 0) {
-        const response = await rpc(c, method);
+        const response = await rpc(c, method, undefined, { invalid: true });
         expect(response).toEqual(failure(response.id, MISSING_SESSION));
       }
     });
@@ -175,7 +175,7 @@ describe('checkpoint gateway: methods (SPEC §5)', () => {
         `${session}x`,
         '../x',
       ]) {
-        const response = await rpc(c, method, { ...rest(method), session_id: value });
+        const response = await rpc(c, method, { ...rest(method), session_id: value }, { invalid: true });
         expect(response).toEqual(failure(response.id, BAD_SESSION));
       }
     });
@@ -203,7 +203,7 @@ describe('checkpoint gateway: methods (SPEC §5)', () => {
     it.each(['restore', 'delete_checkpoint'])('%s: fails for a missing or non-string checkpoint_id', async (method) => {
       for (const value of [undefined, 5, null, {}, [otherCheckpoint]]) {
         const params = value === undefined ? { session_id: session } : { session_id: session, checkpoint_id: value };
-        const response = await rpc(c, method, params);
+        const response = await rpc(c, method, params, { invalid: true });
         expect(response).toEqual(failure(response.id, someError()));
       }
       expect((await list(c, session)).map((e) => e.message)).toEqual(['keep me']);

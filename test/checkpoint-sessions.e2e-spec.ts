@@ -59,7 +59,7 @@ describe('checkpoint gateway: methods (SPEC §5)', () => {
     ])('refuses a name that is %s, and creates nothing', async (_what, name) => {
       const c = await client();
       const before = await metrics(c);
-      const response = await rpc(c, 'create_session', { name });
+      const response = await rpc(c, 'create_session', { name }, { invalid: true });
       expect(response).toEqual(failure(response.id, someError()));
       expect((await metrics(c)).sessions).toBe(before.sessions);
     });
@@ -160,7 +160,7 @@ describe('checkpoint gateway: methods (SPEC §5)', () => {
     ])('refuses a message that is %s, and stores nothing', async (_what, message) => {
       const c = await client();
       const session = await createSession(c);
-      const response = await rpc(c, 'checkpoint', { session_id: session, message });
+      const response = await rpc(c, 'checkpoint', { session_id: session, message }, { invalid: true });
       expect(response).toEqual(failure(response.id, someError()));
       expect(await list(c, session)).toEqual([]);
       expect(await checkpoint(c, session)).toMatch(UUID);
@@ -262,7 +262,7 @@ describe('checkpoint gateway: methods (SPEC §5)', () => {
       for (let i = 1; i <= 3; i++) await checkpoint(c, session, `m${i}`);
       const entries = await list(c, session);
       const params = keep === undefined ? { session_id: session } : { session_id: session, keep };
-      const response = await rpc(c, 'compact', params);
+      const response = await rpc(c, 'compact', params, { invalid: true });
       expect(response).toEqual(failure(response.id, someError()));
       expect(await list(c, session)).toEqual(entries);
     });

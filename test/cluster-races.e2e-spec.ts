@@ -15,6 +15,7 @@ import { events as schedulerEvents, openScheduler } from './support/scheduler-cl
 import { ADMIN_TOKEN, type Endpoints } from './support/test-app.js';
 import { TestClient, closeAll, eventually, sleep, type Closed, type Frame } from './support/test-client.js';
 import { hsToken } from './support/tokens.js';
+import { sampleExperimentProgress } from './support/scheduler-client.js';
 
 /**
  * SPEC §9 "both hold under races" (issue 12), on three app processes sharing one private Redis,
@@ -285,7 +286,7 @@ describe.each([
           body: {
             gateway: 'scheduler',
             type: 'experiment_progress',
-            data: { experimentId: 'e-900', progress: i },
+            data: sampleExperimentProgress('e-900', { progress: i }),
             scope: { experimentId: 'e-900', projectId: 'p-900' },
           },
         });

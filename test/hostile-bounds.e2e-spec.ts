@@ -276,7 +276,7 @@ describe('keys and elements per frame, at the edge, on every gateway (SPEC §10.
     await notify.next((f) => f.type === 'connected');
     notify.send(sized({ type: 'ping', meta: { ping_id: 'p1' } }, 100));
     expect(await notify.next((f) => f.type === 'pong')).toMatchObject({ meta: { ping_id: 'p1' } });
-    notify.send(sized({ type: 'ping', meta: { ping_id: 'p2' } }, 101));
+    notify.send(sized({ type: 'ping', meta: { ping_id: 'p2' } }, 101), { invalid: true });
     expect(await notify.next((f) => f.type === 'error')).toMatchObject({
       content: 'JSON with more than 100 keys and elements',
     });

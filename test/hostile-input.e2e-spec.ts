@@ -44,7 +44,7 @@ describe('hostile input on the chat gateway (SPEC §10)', () => {
     try {
       const chunk = 25;
       for (let i = 0; i < cases.length; i += chunk) {
-        for (const c of cases.slice(i, i + chunk)) hostile.send(c.payload);
+        for (const c of cases.slice(i, i + chunk)) hostile.send(c.payload, { invalid: true });
         third.send({ type: 'send_message', room: HOSTILE_ROOM, data: { content: `during ${sentByThird++}` } });
         await sleep(1);
       }
@@ -120,7 +120,7 @@ describe('hostile input on the chat gateway (SPEC §10)', () => {
     for (const data of [nestedObjects(32), `${'['.repeat(31)}{}${']'.repeat(31)}`, `{"a":[${nestedObjects(30)}]}`]) {
       const text = `{"type":"ping","data":${data}}`;
       expect(depthOf(JSON.parse(text))).toBe(33);
-      client.send(text);
+      client.send(text, { invalid: true });
       expectChatError(await client.next(), 4400, /nested|deep|depth/i, '33 levels');
     }
     client.send({ type: 'ping' });
@@ -163,7 +163,7 @@ describe('frame size bound (SPEC §10, messageMaxSize 4096)', () => {
   it('closes with 1009 on one byte more', async () => {
     const client = await t.chat({ sub: 'size' });
     const id = client.frames[0].data.connection_id as string;
-    client.send(pingOfBytes(4097));
+    client.send(pingOfBytes(4097), { invalid: true });
     expect((await client.waitClose()).code).toBe(1009);
     expect(client.ofType('pong')).toHaveLength(0);
     await eventually(() => t.app.get(ConnectionRegistry).get(id) === undefined, 3000, 'connection released');
@@ -171,7 +171,7 @@ describe('frame size bound (SPEC §10, messageMaxSize 4096)', () => {
 
   it('closes with 1009 on a binary frame over the bound too', async () => {
     const client = await t.chat({ sub: 'size' });
-    client.send(Buffer.alloc(4097, 0x20));
+    client.send(Buffer.alloc(4097, 0x20), { invalid: true });
     expect((await client.waitClose()).code).toBe(1009);
   });
 });

@@ -58,7 +58,7 @@ describe('GET /metrics', () => {
     const chat = await t.chat({ sub: 'm1' });
     chat.send({ type: 'join_room', room: 'channel:1' });
     await chat.nextOfType('room_joined');
-    chat.send('{not json');
+    chat.send('{not json', { invalid: true });
     await chat.nextOfType('error');
     for (let i = 0; i < 3; i++) chat.send({ type: 'ping' });
     for (let i = 0; i < 3; i++) await chat.nextOfType('pong');

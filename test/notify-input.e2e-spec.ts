@@ -66,7 +66,7 @@ describe('hostile input on the notify gateway (SPEC §10)', () => {
     try {
       const chunk = 25;
       for (let i = 0; i < cases.length; i += chunk) {
-        for (const c of cases.slice(i, i + chunk)) hostile.send(c.payload);
+        for (const c of cases.slice(i, i + chunk)) hostile.send(c.payload, { invalid: true });
         // a well-formed frame amid the barrage: the only thing the host may receive
         hostile.send({ type: 'legit', content: legit++, meta: { chunk: i / chunk } });
         publisher.notify({ type: 'tick', content: ticks++ });
@@ -154,7 +154,7 @@ describe('hostile input on the notify gateway (SPEC §10)', () => {
       ];
       for (const text of refused) {
         expect(depthOf(JSON.parse(text))).toBe(MAX_DEPTH + 1);
-        expectNotifyError(await reply(client, text), /nest|deep|depth/i, text.slice(0, 40));
+        expectNotifyError(await reply(client, text, 3000, { invalid: true }), /nest|deep|depth/i, text.slice(0, 40));
       }
       await quiet([client]);
       expect(host.items).toHaveLength(3);
@@ -207,7 +207,7 @@ describe('frame size bound on the notify gateway (SPEC §10, messageMaxSize 4096
       const bystander = await openNotify(t, 'size-bystander', { sub: 's' });
       for (const payload of [bigOfBytes(4097), Buffer.alloc(4097, 0x20)]) {
         const client = await openNotify(t, 'size-big', { sub: 's' });
-        client.send(payload);
+        client.send(payload, { invalid: true });
         expect((await client.waitClose()).code).toBe(1009);
         expect(client.frames).toEqual([connectedFrame('size-big')]);
         await eventually(
@@ -285,7 +285,7 @@ describe('inbound rate limit on the notify gateway (SPEC §10, 5/s, burst 10)', 
 
   it('refuses a binary frame within the budget with its own error, not the rate-limit one', async () => {
     const client = await openNotify(t, 'binary', { sub: 'b' });
-    expect(await reply(client, Buffer.from('{"type":"x"}'))).toEqual(errorFrame(BINARY));
+    expect(await reply(client, Buffer.from('{"type":"x"}'), 3000, { invalid: true })).toEqual(errorFrame(BINARY));
     client.close();
   });
 });

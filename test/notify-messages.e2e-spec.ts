@@ -271,7 +271,7 @@ describe('notify gateway: frames from clients (SPEC §6, §10)', () => {
     const host = collectInbound(t);
     try {
       const client = track(await openNotify(t, 'wrong', { sub: 'w' }));
-      const answer = await reply(client, payload);
+      const answer = await reply(client, payload, 3000, { invalid: true });
       expect(answer).toEqual(errorFrame(typeof error === 'string' ? error : expect.stringMatching(error)));
       await ping(client);
       client.send({ type: 'after', content: 'fine' });

@@ -12,6 +12,7 @@ import {
   quiet,
   reply,
   sampleExperiment,
+  sampleStatus,
   sampleTask,
   sampleWorker,
   subscribe,
@@ -171,7 +172,7 @@ describe('scheduler routing across two instances on Redis (SPEC §9)', () => {
     await unsubscribe(receivers.nothingB, 'experiment', 'e-none');
     const chatB = await b.chat({ sub: 'chatter' });
     open.push(chatB);
-    const data = { status: 'healthy', workers: 2 };
+    const data = sampleStatus({ status: 'healthy', workers: 2 });
     const id = pubA.systemStatus(data);
     await expectRouted(id, 'system_status', receivers, {});
     expect(events(receivers.userB)[0]).toEqual({ type: 'system_status', id, timestamp: isoTimestamp(), data });
@@ -188,7 +189,7 @@ describe('scheduler routing across two instances on Redis (SPEC §9)', () => {
     await waitEvents(client, (f) => f.id === first && f.type === 'experiment_created');
     await unsubscribe(client, 'project', 'p-sub');
     pubA.experimentCompleted(sampleExperiment('e-sub', { projectId: 'p-sub', status: 'COMPLETED' }));
-    const sentinel = pubA.systemStatus({ sentinel: true });
+    const sentinel = pubA.systemStatus(sampleStatus());
     await waitEvents(client, (f) => f.id === sentinel);
     await quiet([client], 300);
     expect(events(client).map((f) => f.type)).toEqual(['experiment_created', 'system_status']);
@@ -197,12 +198,21 @@ describe('scheduler routing across two instances on Redis (SPEC §9)', () => {
   it('publishes with POST /ws/publish on B to a subscriber on A once, and the generic publish from B', async () => {
     const onA = await conn(a, '/ws/experiments/e-rest', { sub: 'viewer' });
     const negativeOnA = await conn(a, '/ws/experiments/e-rest-2', { sub: 'viewer' });
+    const experimentData = {
+      experiment: sampleExperiment('e-rest', { status: 'FAILED' }),
+      summary: { id: 'e-rest', name: 'Parameter Sweep e-rest', status: 'FAILED', ownerId: 'user-456' },
+    };
+    const task = sampleTask('t-rest', { experimentId: 'e-rest', status: 'FAILED', error: 'x' });
+    const taskData = {
+      task,
+      summary: { id: 't-rest', experimentId: 'e-rest', status: 'FAILED', workerId: null, error: 'x' },
+    };
     const response = await b.http('POST', '/ws/publish', {
       token: ADMIN_TOKEN,
       body: {
         gateway: 'scheduler',
         type: 'experiment_failed',
-        data: { reason: 'x' },
+        data: experimentData,
         scope: { experimentId: 'e-rest' },
       },
     });
@@ -210,17 +220,13 @@ describe('scheduler routing across two instances on Redis (SPEC §9)', () => {
       status: 200,
       body: { published: true, gateway: 'scheduler', type: 'experiment_failed', id: idPattern('exp_e-rest') },
     });
-    const generic = pubB.publish(
-      'task_failed',
-      { task: { id: 't-rest' } },
-      { taskId: 't-rest', experimentId: 'e-rest' },
-    );
+    const generic = pubB.publish('task_failed', taskData, { taskId: 't-rest', experimentId: 'e-rest' });
     await waitEvents(onA, (f) => f.id === response.body.id && f.type === 'experiment_failed');
     await waitEvents(onA, (f) => f.id === generic && f.type === 'task_failed');
     await quiet([onA, negativeOnA], 300);
     expect(events(onA)).toEqual([
-      { type: 'experiment_failed', id: response.body.id, timestamp: isoTimestamp(), data: { reason: 'x' } },
-      { type: 'task_failed', id: generic, timestamp: isoTimestamp(), data: { task: { id: 't-rest' } } },
+      { type: 'experiment_failed', id: response.body.id, timestamp: isoTimestamp(), data: experimentData },
+      { type: 'task_failed', id: generic, timestamp: isoTimestamp(), data: taskData },
     ]);
     expect(events(negativeOnA)).toEqual([]);
   });

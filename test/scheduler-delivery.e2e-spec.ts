@@ -3,6 +3,7 @@ import {
   events,
   quiet,
   sampleExperiment,
+  sampleStatus,
   sampleTask,
   sampleWorker,
   subscribe,
@@ -59,7 +60,7 @@ describe('scheduler events and routing (SPEC §4)', () => {
           },
           scope,
         ),
-        pub.systemStatus({ sentinel: true }),
+        pub.systemStatus(sampleStatus()),
       ];
       await waitEvents(client, (f) => f.type === 'system_status', 1);
       await waitEvents(sameUserTab, (f) => f.type === 'system_status', 1);
@@ -81,7 +82,7 @@ describe('scheduler events and routing (SPEC §4)', () => {
       await waitEvents(admin, (f) => f.type === 'worker_offline');
       await unsubscribe(admin, 'system');
       pub.workerOffline(sampleWorker('w1', { status: 'OFFLINE' }));
-      pub.systemStatus({ sentinel: true });
+      pub.systemStatus(sampleStatus());
       await waitEvents(admin, (f) => f.type === 'system_status');
       await quiet([admin]);
       expect(events(admin).map((f) => f.type)).toEqual(['worker_updated', 'worker_offline', 'system_status']);

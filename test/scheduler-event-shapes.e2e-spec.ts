@@ -3,6 +3,7 @@ import {
   expectEventId,
   isoTimestamp,
   sampleExperiment,
+  sampleStatus,
   sampleTask,
   sampleWorker,
   subscribe,
@@ -207,14 +208,7 @@ describe('scheduler events and routing (SPEC §4)', () => {
 
     it('systemStatus → system_status with id system_<unixSeconds> and the data as given', async () => {
       const client = await conn('/ws/projects/proj-1', { sub: 'watcher' });
-      const data = {
-        totalConnections: 150,
-        activeConnections: 120,
-        totalMessages: 15420,
-        messagesPerSecond: 25.5,
-        averageLatency: '0.05s',
-        uptime: '2h 30m 15s',
-      };
+      const data = sampleStatus();
       const before = Date.now();
       const id = pub.systemStatus(data);
       expectEventId(id, 'system', before, Date.now());

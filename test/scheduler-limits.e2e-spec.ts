@@ -35,11 +35,11 @@ const TOO_MANY = { frames: [errorFrame('Too many connections')], code: 4429, rea
 const schedulerCount = async (t: TestApp): Promise<number> =>
   (await t.http('GET', '/ws/stats', { token: ADMIN_TOKEN })).body.connections.by_gateway.scheduler as number;
 
-/** Sends every frame in one TCP write, so the server sees them as one burst. */
-function sendBurst(client: TestClient, frames: Frame[]): void {
+/** Sends every frame in one TCP write, so the server sees them as one burst (those in `invalid` on purpose). */
+function sendBurst(client: TestClient, frames: Frame[], invalid: ReadonlySet<Frame> = new Set()): void {
   const socket = (client.socket as unknown as { _socket: { cork(): void; uncork(): void } })._socket;
   socket.cork();
-  for (const frame of frames) client.send(frame);
+  for (const frame of frames) client.send(frame, { invalid: invalid.has(frame) });
   socket.uncork();
 }
 
@@ -209,9 +209,10 @@ describe('scheduler inbound rate limit (5/s, burst 10)', () => {
     for (let i = 0; i < 4; i++) frames.push({ type: 'ping', id: `ping-${i}` });
     for (let i = 0; i < 3; i++)
       frames.push({ type: 'system_status', data: { action: 'subscribe', resourceType: 'task', resourceId: `t-${i}` } });
-    for (let i = 0; i < 3; i++) frames.push({ type: 'dance' });
+    const unknown: Frame[] = Array.from({ length: 3 }, () => ({ type: 'dance' }));
+    frames.push(...unknown);
     for (let i = 0; i < 5; i++) frames.push({ type: 'ping', id: `ping-x${i}` });
-    sendBurst(client, frames);
+    sendBurst(client, frames, new Set(unknown));
     await eventually(() => client.frames.length >= 1 + 10 + 1, 3000, '11 replies');
     await sleep(300);
     const replies = client.frames.slice(1);
@@ -277,7 +278,7 @@ describe('hostile input on the scheduler gateway (SPEC §10)', () => {
     try {
       const chunk = 25;
       for (let i = 0; i < cases.length; i += chunk) {
-        for (const c of cases.slice(i, i + chunk)) hostile.send(c.payload);
+        for (const c of cases.slice(i, i + chunk)) hostile.send(c.payload, { invalid: true });
         publish();
         await sleep(1);
       }

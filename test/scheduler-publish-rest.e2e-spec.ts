@@ -7,7 +7,9 @@ import {
   isoTimestamp,
   quiet,
   sampleExperiment,
+  sampleStatus,
   sampleTask,
+  sampleWorker,
   subscribe,
   unsubscribe,
   waitEvents,
@@ -26,7 +28,10 @@ const experimentData = {
   experiment: sampleExperiment('e-rest', { projectId: 'p-rest', ownerId: 'u-rest' }),
   summary: { id: 'e-rest', name: 'Parameter Sweep e-rest', status: 'CREATED', ownerId: 'u-rest' },
 };
-const taskData = { task: sampleTask('t-rest', { experimentId: 'e-rest', status: 'COMPLETED' }) };
+const taskData = {
+  task: sampleTask('t-rest', { experimentId: 'e-rest', status: 'COMPLETED' }),
+  summary: { id: 't-rest', experimentId: 'e-rest', status: 'COMPLETED', workerId: null },
+};
 
 const restRows: RestCase[] = [
   {
@@ -85,6 +90,7 @@ describe('scheduler events and routing (SPEC §4)', () => {
 
     it('publishes worker and system events', async () => {
       const admin = await conn('/ws/user', ADMIN);
+      const status = sampleStatus({ maintenance: true });
       await subscribe(admin, 'worker', 'w-rest');
       const experiment = await conn('/ws/experiments/e-rest', { sub: 'viewer' });
       const worker = await t.http('POST', '/ws/publish', {
@@ -92,7 +98,10 @@ describe('scheduler events and routing (SPEC §4)', () => {
         body: {
           gateway: 'scheduler',
           type: 'worker_offline',
-          data: { worker: { id: 'w-rest' } },
+          data: {
+            worker: sampleWorker('w-rest', { status: 'OFFLINE' }),
+            summary: { id: 'w-rest', computeResourceId: 'compute-123', experimentId: 'exp-123', status: 'OFFLINE' },
+          },
           scope: { workerId: 'w-rest', experimentId: 'e-rest' },
         },
       });
@@ -102,7 +111,7 @@ describe('scheduler events and routing (SPEC §4)', () => {
       });
       const system = await t.http('POST', '/ws/publish', {
         token: ADMIN_TOKEN,
-        body: { gateway: 'scheduler', type: 'system_status', data: { maintenance: true }, scope: {} },
+        body: { gateway: 'scheduler', type: 'system_status', data: status, scope: {} },
       });
       expect(system).toEqual({
         status: 200,
@@ -113,7 +122,7 @@ describe('scheduler events and routing (SPEC §4)', () => {
       await quiet([admin, experiment]);
       expect(events(admin).map((f) => f.type)).toEqual(['worker_offline', 'system_status']);
       expect(events(experiment)).toEqual([
-        { type: 'system_status', id: system.body.id, timestamp: isoTimestamp(), data: { maintenance: true } },
+        { type: 'system_status', id: system.body.id, timestamp: isoTimestamp(), data: status },
       ]);
     });
 

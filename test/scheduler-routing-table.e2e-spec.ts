@@ -1,6 +1,6 @@
 import type { EventScope, SchedulerEventType, SchedulerPublisher } from '../src/realtime/index.js';
 import { sleep } from './support/test-client.js';
-import { isoTimestamp, sampleExperiment, sampleTask, sampleWorker } from './support/scheduler-client.js';
+import { isoTimestamp, sampleExperiment, sampleStatus, sampleTask, sampleWorker } from './support/scheduler-client.js';
 import {
   ADMIN,
   at,
@@ -250,7 +250,13 @@ const genericRows: GenericCase[] = [
       system: at('/ws/user', ADMIN, sub('system')),
     },
     type: 'task_progress',
-    data: { taskId: 't1', experimentId: 'e1', status: 'RUNNING', progressPercent: 50 },
+    data: {
+      taskId: 't1',
+      experimentId: 'e1',
+      status: 'RUNNING',
+      progressPercent: 50,
+      lastUpdated: '2024-01-15T10:32:00Z',
+    },
     scope: { taskId: 't1', experimentId: 'e1', projectId: 'p1', userId: OWNER },
     idPrefix: 'task_t1',
   },
@@ -265,7 +271,10 @@ const genericRows: GenericCase[] = [
       otherWorker: at('/ws/user', { ...ADMIN, sub: 'r3' }, sub('worker', 'w2')),
     },
     type: 'worker_updated',
-    data: { worker: sampleWorker('w1', { experimentId: 'e1' }) },
+    data: {
+      worker: sampleWorker('w1', { experimentId: 'e1' }),
+      summary: { id: 'w1', computeResourceId: 'compute-123', experimentId: 'e1', status: 'RUNNING' },
+    },
     scope: { workerId: 'w1', experimentId: 'e1' },
     idPrefix: 'worker_w1',
   },
@@ -277,7 +286,7 @@ const genericRows: GenericCase[] = [
     },
     negatives: {},
     type: 'system_status',
-    data: { note: 'maintenance' },
+    data: sampleStatus({ note: 'maintenance' }),
     scope: {},
     idPrefix: 'system',
   },
@@ -296,7 +305,7 @@ describe('scheduler events and routing (SPEC §4)', () => {
       chat.send({ type: 'join_room', room: 'project:1' });
       await chat.nextOfType('room_joined');
 
-      const data = { healthy: true, workers: 3 };
+      const data = sampleStatus({ healthy: true, workers: 3 });
       const systemCase: RoutingCase = {
         name: 'system event',
         receivers: {

@@ -29,7 +29,7 @@ describe('scheduler gateway: frame size and encoding (SPEC §10, messageMaxSize 
     expect((await text.waitClose()).code).toBe(1009);
     expect(text.ofType('pong')).toHaveLength(0);
     const binary = await conn('/ws/tasks/t-big', { sub: 'big' });
-    binary.send(Buffer.alloc(4097, 0x20));
+    binary.send(Buffer.alloc(4097, 0x20), { invalid: true });
     expect((await binary.waitClose()).code).toBe(1009);
   });
 

@@ -7,6 +7,7 @@ import { range, streamGateways, type Position, type StreamGateway } from './supp
 import { ADMIN_TOKEN, startTestApp, type Endpoints, type TestApp } from './support/test-app.js';
 import { TestClient, eventually, sleep } from './support/test-client.js';
 import { hsToken } from './support/tokens.js';
+import { sampleExperimentProgress } from './support/scheduler-client.js';
 
 /**
  * SPEC.md §11 on every gateway: a client names the last position it saw and gets exactly what it
@@ -107,7 +108,12 @@ async function resumeOverlappingSubscriptions(
   const other = `ov-other-${tag}`;
   const project = `ov-proj-${tag}`;
   const publish = async (type: string, i: number, experimentId: string): Promise<void> => {
-    const body = { gateway: 'scheduler', type, data: { i }, scope: { experimentId, projectId: project } };
+    const body = {
+      gateway: 'scheduler',
+      type,
+      data: sampleExperimentProgress(experimentId, { i }),
+      scope: { experimentId, projectId: project },
+    };
     expect((await publisher.http('POST', '/ws/publish', { token: ADMIN_TOKEN, body })).status).toBe(200);
   };
   const token = hsToken({ sub: `ov-${tag}` });

@@ -100,11 +100,22 @@ export function request(method: unknown, params?: unknown, id: unknown = nextId(
   return params === undefined ? { id, method } : { id, method, params };
 }
 
+/** How a request is sent: `invalid` marks a frame the AsyncAPI document does not describe, sent on purpose. */
+export interface SendOptions {
+  timeoutMs?: number;
+  invalid?: boolean;
+}
+
 /** Sends `{id, method, params}` with a unique id and resolves with the response carrying that id. */
-export function rpc(client: TestClient, method: string, params?: unknown, timeoutMs = 5000): Promise<Frame> {
+export function rpc(
+  client: TestClient,
+  method: string,
+  params?: unknown,
+  { timeoutMs = 5000, invalid = false }: SendOptions = {},
+): Promise<Frame> {
   const frame = request(method, params);
   const start = client.frames.length;
-  client.send(frame);
+  client.send(frame, { invalid });
   return waitFrame(
     client,
     (f) => f.id === frame.id && isResponse(f),
@@ -117,12 +128,12 @@ export function rpc(client: TestClient, method: string, params?: unknown, timeou
 /** Sends several requests without waiting, then resolves with their responses (matched by id). */
 export async function pipeline(
   client: TestClient,
-  requests: Array<{ method: string; params?: unknown }>,
+  requests: Array<{ method: string; params?: unknown; invalid?: boolean }>,
   timeoutMs = 15_000,
 ): Promise<{ ids: string[]; responses: Frame[] }> {
   const start = client.frames.length;
   const frames = requests.map(({ method, params }) => request(method, params));
-  for (const frame of frames) client.send(frame);
+  frames.forEach((frame, i) => client.send(frame, { invalid: requests[i].invalid }));
   const ids = frames.map((f) => f.id as string);
   const wanted = new Set(ids);
   await eventually(
@@ -140,8 +151,15 @@ export async function pipeline(
 }
 
 /** Sends `payload` as is and resolves with the first response frame after it. */
-export function reply(client: TestClient, payload: Frame | string | Buffer, timeoutMs = 5000): Promise<Frame> {
-  return replyTo(client, payload, isResponse, timeoutMs);
+export function reply(
+  client: TestClient,
+  payload: Frame | string | Buffer,
+  { timeoutMs = 5000, invalid = false }: SendOptions = {},
+): Promise<Frame> {
+  if (!invalid) return replyTo(client, payload, isResponse, timeoutMs);
+  const start = client.frames.length;
+  client.send(payload, { invalid });
+  return waitFrame(client, isResponse, start, timeoutMs, 'a response');
 }
 
 /** A successful call: checks the exact success envelope and returns `result`. */
@@ -156,8 +174,13 @@ export async function call(client: TestClient, method: string, params?: unknown)
 }
 
 /** A failed call: returns the response; callers compare it with `failure(…)`. */
-export async function fail(client: TestClient, method: string, params?: unknown): Promise<Frame> {
-  return rpc(client, method, params);
+export async function fail(
+  client: TestClient,
+  method: string,
+  params?: unknown,
+  options: SendOptions = {},
+): Promise<Frame> {
+  return rpc(client, method, params, options);
 }
 
 /** The exact error response for request `id` (or any id when `id` is a matcher). */

@@ -121,10 +121,20 @@ export function messages(client: TestClient, type?: string): Frame[] {
 
 /**
  * Sends `payload` and resolves with the first frame after it that is not a server heartbeat
- * (the reply). Reads the frames array only, so `next()`'s cursor is left alone.
+ * (the reply). Reads the frames array only, so `next()`'s cursor is left alone. A frame sent wrong
+ * on purpose is marked `invalid` (it is then not checked against the AsyncAPI document).
  */
-export function reply(client: TestClient, payload: Frame | string | Buffer, timeoutMs = 3000): Promise<Frame> {
-  return replyTo(client, payload, (f) => f.type !== 'ping', timeoutMs);
+export function reply(
+  client: TestClient,
+  payload: Frame | string | Buffer,
+  timeoutMs = 3000,
+  { invalid = false }: { invalid?: boolean } = {},
+): Promise<Frame> {
+  const isReply = (f: Frame): boolean => f.type !== 'ping';
+  if (!invalid) return replyTo(client, payload, isReply, timeoutMs);
+  const start = client.frames.length;
+  client.send(payload, { invalid });
+  return waitFrame(client, isReply, start, timeoutMs, 'a reply to an invalid frame');
 }
 
 let roundTrips = 0;
@@ -135,7 +145,7 @@ export function answerPings(client: TestClient): TestClient {
     const text = (data as Buffer).toString();
     if (!text.includes('"ping"')) return;
     const ping = JSON.parse(text) as Frame;
-    if (ping.type === 'ping') client.send(pongFrame(ping.meta?.ping_id));
+    if (ping.type === 'ping') client.send({ type: 'pong', content: 'pong', meta: { ping_id: ping.meta?.ping_id } });
   });
   return client;
 }

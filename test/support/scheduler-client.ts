@@ -1,5 +1,5 @@
 import { hostileFrames, int, j, pick, type Categories, type HostileCase, type Rng } from './hostile-frames.js';
-import { TestClient, eventually, frameWaiter, quietAfter, replyTo, type Frame } from './test-client.js';
+import { TestClient, eventually, frameWaiter, quietAfter, replyTo, waitFrame, type Frame } from './test-client.js';
 import { openWithToken, type Endpoints, type TokenOptions } from './test-app.js';
 import type { Claims } from './tokens.js';
 
@@ -94,6 +94,13 @@ export function isServerPush(frame: Frame): boolean {
  */
 export function reply(client: TestClient, frame: Frame | string | Buffer, timeoutMs = 3000): Promise<Frame> {
   return replyTo(client, frame, (f) => !isServerPush(f), timeoutMs);
+}
+
+/** `reply` to a frame the contract does not describe, sent so on purpose (not checked against the AsyncAPI document). */
+export function replyToInvalid(client: TestClient, frame: Frame | string | Buffer, timeoutMs = 3000): Promise<Frame> {
+  const start = client.frames.length;
+  client.send(frame, { invalid: true });
+  return waitFrame(client, (f) => !isServerPush(f), start, timeoutMs, 'the reply to an invalid frame');
 }
 
 export function subscribeMessage(
@@ -204,6 +211,19 @@ export function sampleWorker<T extends object = Record<never, never>>(id: string
     experimentId: 'exp-123',
     status: 'RUNNING',
     currentTaskId: null as string | null,
+    ...over,
+  };
+}
+
+/** Seed 001's system statistics, the data of a `system_status` event (a host may add fields: `over`). */
+export function sampleStatus<T extends object = Record<never, never>>(over: T = {} as T) {
+  return {
+    totalConnections: 150,
+    activeConnections: 120,
+    totalMessages: 15420,
+    messagesPerSecond: 25.5,
+    averageLatency: '0.05s',
+    uptime: '2h 30m 15s',
     ...over,
   };
 }
@@ -391,4 +411,21 @@ export function expectSchedulerError(frame: Frame | undefined, errors: string[],
     errors.includes(frame.error) &&
     Object.keys(frame).sort().join() === 'error,id,timestamp,type';
   if (!ok) throw new Error(`${label}: expected error ${errors.join(' | ')} but got ${JSON.stringify(frame)}`);
+}
+
+/** An `experiment_progress` payload of seed 001's shape, with `over` (e.g. a test's own counter) added. */
+export function sampleExperimentProgress<T extends object = Record<never, never>>(
+  experimentId: string,
+  over: T = {} as T,
+) {
+  return {
+    experimentId,
+    totalTasks: 10,
+    completedTasks: 4,
+    failedTasks: 0,
+    runningTasks: 2,
+    progressPercent: 40,
+    lastUpdated: new Date().toISOString(),
+    ...over,
+  };
 }

@@ -1,6 +1,7 @@
 import { ADMIN_TOKEN, type Endpoints } from './test-app.js';
 import { TestClient, type Frame } from './test-client.js';
 import { hsToken } from './tokens.js';
+import { sampleExperimentProgress } from './scheduler-client.js';
 
 /** A position in a stream (SPEC.md §11). */
 export interface Position {
@@ -103,7 +104,7 @@ export function streamGateways(tag: string): { gateways: StreamGateway[]; close(
         const body = {
           gateway: 'scheduler',
           type: 'experiment_progress',
-          data: { i },
+          data: sampleExperimentProgress(experiment, { i }),
           scope: { experimentId: experiment },
         };
         expectOk((await t.http('POST', '/ws/publish', { token: ADMIN_TOKEN, body })).status, 'publish');

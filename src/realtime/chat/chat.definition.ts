@@ -6,6 +6,7 @@ import {
   type RealtimeErrorKind,
 } from '../core/gateway/index.js';
 import { timestamp } from './chat-events.js';
+import { CHAT_CONTRACT } from './chat.contract.js';
 import { resolveChatConfig, type ChatOptions } from './chat.options.js';
 
 /** Seed 000's error codes, carried in `data.code` of the chat error frame. */
@@ -31,6 +32,7 @@ function errorFrame(error: RealtimeError): object {
 export const CHAT_GATEWAY: GatewayDefinition = {
   gateway: 'chat',
   paths: ['/api/v1/ws/connect'],
+  contract: CHAT_CONTRACT,
   limits: (options: { chat?: ChatOptions }) => ({ perUser: resolveChatConfig(options).maxConnectionsPerUser }),
   messageKey: (frame: InboundFrame) => (typeof frame.type === 'string' ? frame.type : undefined),
   errorFrame,

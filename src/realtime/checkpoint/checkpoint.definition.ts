@@ -6,6 +6,7 @@ import {
   type RealtimeError,
   type Refusal,
 } from '../core/gateway/index.js';
+import { CHECKPOINT_CONTRACT } from './checkpoint.contract.js';
 import { resolveCheckpointConfig, type CheckpointOptions } from './checkpoint.options.js';
 
 /** A response of seed 003: `{id, success, result?, error?}`, absent fields omitted. */
@@ -57,6 +58,7 @@ const initError = (error: string): RpcResponse => ({ id: 'init', success: false,
 export const CHECKPOINT_GATEWAY: GatewayDefinition = {
   gateway: 'checkpoint',
   paths: ['/ws/checkpoints'],
+  contract: CHECKPOINT_CONTRACT,
   allowsAnonymous: true,
   unauthenticatedFrameLimit: 8 * 1024,
   answersEveryRequest: true,

@@ -6,6 +6,7 @@ import {
   type RealtimeError,
 } from '../core/gateway/index.js';
 import { notifyFrame } from './notify-events.js';
+import { NOTIFY_CONTRACT } from './notify.contract.js';
 import { resolveNotifyConfig, type NotifyOptions } from './notify.options.js';
 
 /** Client frames answered by the gateway itself; any other type goes to the host app. */
@@ -21,6 +22,7 @@ const errorFrame = (error: RealtimeError): object => notifyFrame('error', error.
 export const NOTIFY_GATEWAY: GatewayDefinition = {
   gateway: 'notify',
   paths: ['/ws', '/ws/:clientId'],
+  contract: NOTIFY_CONTRACT,
   paramPatterns: { clientId: '[A-Za-z0-9_.-]{1,64}' },
   connectionIdParam: 'clientId',
   livenessByFrames: true,

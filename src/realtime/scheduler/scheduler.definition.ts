@@ -7,6 +7,7 @@ import {
   type RealtimeErrorKind,
 } from '../core/gateway/index.js';
 import { timestamp, type SchedulerFrame } from './scheduler-events.js';
+import { SCHEDULER_CONTRACT } from './scheduler.contract.js';
 import { resolveSchedulerConfig, type SchedulerOptions } from './scheduler.options.js';
 
 /** Seed 001 words malformed frames and unknown types with fixed messages, whatever the detail. */
@@ -35,6 +36,7 @@ export const SCHEDULER_GATEWAY: GatewayDefinition = {
   gateway: 'scheduler',
   positionStyle: 'map',
   paths: ['/ws/experiments/:experimentId', '/ws/tasks/:taskId', '/ws/projects/:projectId', '/ws/user'],
+  contract: SCHEDULER_CONTRACT,
   limits: (options: { scheduler?: SchedulerOptions }) => {
     const config = resolveSchedulerConfig(options);
     return { perUser: config.maxConnectionsPerUser, perIp: config.maxConnectionsPerIp, total: config.maxConnections };
