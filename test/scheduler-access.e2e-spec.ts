@@ -14,6 +14,7 @@ import {
   refused,
   reply,
   replyToInvalid,
+  sampleExperiment,
   subscribeMessage,
   subscribedFrame,
   upgradeStatus,
@@ -30,7 +31,7 @@ import { schedulerApp } from './support/scheduler-fixtures.js';
 const nowSec = (): number => Math.floor(Date.now() / 1000);
 
 describe('scheduler gateway: connect and SPEC §2 on every path', () => {
-  const { t, conn, track } = schedulerApp({
+  const { t, pub, conn, track } = schedulerApp({
     auth: { secret: TEST_SECRET, clockToleranceSec: 0 },
     allowedOrigins: ['https://ok.example'],
   });
@@ -64,6 +65,18 @@ describe('scheduler gateway: connect and SPEC §2 on every path', () => {
     expect(await client.next()).toEqual(pathSubscribedFrame('user', '42'));
     client.close();
   });
+
+  it.each(['auth0|abc123', 'jane@example.com', 'google-oauth2|1049'])(
+    'subscribes /ws/user to a sub as identity providers write it (%s) and delivers that user’s events',
+    async (sub) => {
+      const client = track(await TestClient.open(t.wsUrl('/ws/user', hsToken({ sub }))));
+      expect(await client.next()).toEqual(pathSubscribedFrame('user', sub));
+      pub.experimentCreated(sampleExperiment('exp-owned', { ownerId: sub }));
+      const event = await client.next((frame) => frame.type === 'experiment_created');
+      expect(event.data.experiment.ownerId).toBe(sub);
+      expect(Object.keys(event.positions)).toContain(`user:${sub}`);
+    },
+  );
 
   it.each(SCHEDULER_PATHS)('accepts the token from an Authorization: Bearer header on %s', async (path) => {
     const client = await conn(path, { sub: 'bob' }, { viaHeader: true });

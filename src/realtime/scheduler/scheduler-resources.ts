@@ -8,6 +8,11 @@ export type SchedulerResourceType = (typeof SCHEDULER_RESOURCE_TYPES)[number];
 
 /** A resource id as paths and subscriptions carry it. */
 export const RESOURCE_ID = /^[A-Za-z0-9_.:~-]{1,128}$/;
+/**
+ * A user id: a token's `sub` as the identity provider writes it (`auth0|abc123`, an e-mail address):
+ * no whitespace or control characters, at most 256 characters.
+ */
+export const USER_ID = /^[^\s\u0000-\u001f\u007f]{1,256}$/;
 
 /** A subscription target as the wire shows it: `system`'s id is `"system"`. */
 export interface Subscription {
@@ -39,6 +44,7 @@ export function subscription(
     return { resourceType, resourceId: 'system', resource: { type: 'system' } };
   }
   const id = resourceId ?? (resourceType === 'user' ? principal.sub : undefined);
-  if (id === undefined || !RESOURCE_ID.test(id)) throw RealtimeError.badFrame('Missing or invalid resourceId');
+  const format = resourceType === 'user' ? USER_ID : RESOURCE_ID;
+  if (id === undefined || !format.test(id)) throw RealtimeError.badFrame('Missing or invalid resourceId');
   return { resourceType, resourceId: id, resource: { type: resourceType, id } };
 }

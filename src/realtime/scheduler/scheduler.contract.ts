@@ -1,5 +1,5 @@
 import type { GatewayContract, JsonSchema, MessageContract } from '../core/contract/index.js';
-import { RESOURCE_ID, SCHEDULER_RESOURCE_TYPES } from './scheduler-resources.js';
+import { RESOURCE_ID, SCHEDULER_RESOURCE_TYPES, USER_ID } from './scheduler-resources.js';
 
 // ---------------------------------------------------------------------------------------------
 // JSON Schema pieces (draft-07), local to the scheduler's contract
@@ -33,6 +33,8 @@ const nullable = (schema: JsonSchema): JsonSchema => ({ anyOf: [schema, { type: 
 const UUID = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}';
 /** A resource id as paths, subscriptions and scopes carry it (`RESOURCE_ID` without its anchors). */
 const RESOURCE = RESOURCE_ID.source.replace(/^\^/, '').replace(/\$$/, '');
+/** A user id (`USER_ID` without its anchors): a token's `sub`. */
+const USER = USER_ID.source.replace(/^\^/, '').replace(/\$$/, '');
 
 /** `Date.prototype.toISOString()`: UTC with milliseconds. */
 const TIMESTAMP: JsonSchema = {
@@ -50,6 +52,11 @@ const RESOURCE_ID_SCHEMA: JsonSchema = {
   type: 'string',
   pattern: RESOURCE_ID.source,
   description: '1 to 128 characters of A-Z a-z 0-9 _ . : ~ -',
+};
+const USER_ID_SCHEMA: JsonSchema = {
+  type: 'string',
+  pattern: USER_ID.source,
+  description: "A user's id, its token's `sub`: 1 to 256 characters, no whitespace or control characters",
 };
 
 /** Keys the server refuses anywhere in a frame (SPEC §10): a frame holding one is answered `Invalid message format`. */
@@ -86,7 +93,9 @@ function positions(streams: readonly string[]): JsonSchema {
     type: 'object',
     description: `SPEC §11: the event's position in each of its streams (${shown}); absent when history is off`,
     minProperties: 1,
-    propertyNames: { pattern: `^(?:${streams.map((stream) => topicKey(stream, RESOURCE)).join('|')})$` },
+    propertyNames: {
+      pattern: `^(?:${streams.map((stream) => topicKey(stream, stream === 'user' ? USER : RESOURCE)).join('|')})$`,
+    },
     additionalProperties: closed({ offset: { type: 'integer', minimum: 1 }, epoch: EPOCH }, ['offset', 'epoch']),
   };
 }
@@ -126,7 +135,7 @@ const TARGETS: JsonSchema[] = [
     properties: { resourceType: { enum: ['experiment', 'task', 'project', 'worker'] }, resourceId: RESOURCE_ID_SCHEMA },
     required: ['resourceId'],
   },
-  { properties: { resourceType: { const: 'user' }, resourceId: RESOURCE_ID_SCHEMA } },
+  { properties: { resourceType: { const: 'user' }, resourceId: USER_ID_SCHEMA } },
   { properties: { resourceType: { const: 'system' }, resourceId: { const: 'system' } } },
 ];
 
@@ -139,7 +148,7 @@ function subscription(action: 'subscribe' | 'unsubscribe', extra: Properties = {
         properties: {
           action: { const: action },
           resourceType: RESOURCE_TYPE,
-          resourceId: RESOURCE_ID_SCHEMA,
+          resourceId: USER_ID_SCHEMA,
           ...extra,
         },
         required: ['action', 'resourceType'],
@@ -211,7 +220,7 @@ function subscriptionResponse(action: 'subscribed' | 'unsubscribed', extra: Prop
           {
             action: { const: action },
             resourceType: RESOURCE_TYPE,
-            resourceId: RESOURCE_ID_SCHEMA,
+            resourceId: USER_ID_SCHEMA,
             status: { const: 'success' },
             ...extra,
           },

@@ -3,7 +3,7 @@ import { Type } from 'class-transformer';
 import { IsIn, IsObject, IsOptional, IsString, Matches, ValidateIf, ValidateNested } from 'class-validator';
 import { SCHEDULER_EVENT_TYPES, type SchedulerEventType } from './scheduler-events.js';
 import { SinceField, type StreamPositionDto } from '../core/gateway/index.js';
-import { RESOURCE_ID, SCHEDULER_RESOURCE_TYPES, type SchedulerResourceType } from './scheduler-resources.js';
+import { RESOURCE_ID, SCHEDULER_RESOURCE_TYPES, USER_ID, type SchedulerResourceType } from './scheduler-resources.js';
 
 const hasAction = (data: SystemStatusDataDto): boolean => data.action !== undefined;
 
@@ -17,9 +17,10 @@ export class SystemStatusDataDto {
   @IsIn(SCHEDULER_RESOURCE_TYPES)
   resourceType!: SchedulerResourceType;
 
+  /** A user id or a resource id; which one its `resourceType` takes is checked by the subscription. */
   @ValidateIf((data: SystemStatusDataDto) => hasAction(data) && data.resourceId !== undefined)
   @IsString()
-  @Matches(RESOURCE_ID)
+  @Matches(USER_ID)
   resourceId?: string;
 
   /** With `subscribe`: the last position the client saw in the resource's stream (SPEC.md §11). */
@@ -40,7 +41,7 @@ export class EventScopeDto {
   @ApiPropertyOptional() @IsOptional() @IsString() @Matches(RESOURCE_ID) experimentId?: string;
   @ApiPropertyOptional() @IsOptional() @IsString() @Matches(RESOURCE_ID) taskId?: string;
   @ApiPropertyOptional() @IsOptional() @IsString() @Matches(RESOURCE_ID) projectId?: string;
-  @ApiPropertyOptional() @IsOptional() @IsString() @Matches(RESOURCE_ID) userId?: string;
+  @ApiPropertyOptional() @IsOptional() @IsString() @Matches(USER_ID) userId?: string;
   @ApiPropertyOptional() @IsOptional() @IsString() @Matches(RESOURCE_ID) workerId?: string;
 }
 
