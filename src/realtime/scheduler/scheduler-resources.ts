@@ -12,6 +12,7 @@ export const RESOURCE_ID = /^[A-Za-z0-9_.:~-]{1,128}$/;
  * A user id: a token's `sub` as the identity provider writes it (`auth0|abc123`, an e-mail address):
  * no whitespace or control characters, at most 256 characters.
  */
+// eslint-disable-next-line no-control-regex -- the control characters are what it refuses
 export const USER_ID = /^[^\s\u0000-\u001f\u007f]{1,256}$/;
 
 /** A subscription target as the wire shows it: `system`'s id is `"system"`. */
