@@ -13,9 +13,10 @@ import type { Frame } from './test-client.js';
 
 type Json = Record<string, any>;
 
+/** One direction of a channel: its messages, each compiled on first use (a file pays only for what it sees). */
 interface Direction {
   names: string[];
-  validators: ValidateFunction[];
+  schemas: Array<{ id: string; payload: object }>;
 }
 
 interface Channel {
@@ -41,17 +42,15 @@ export function useContract(document: Json): void {
     const segments = address.split('/').filter(Boolean);
     const direction = (action: 'receive' | 'send'): Direction => {
       const names: string[] = [];
-      const validators: ValidateFunction[] = [];
+      const schemas: Direction['schemas'] = [];
       for (const [key, ref] of Object.entries(channel.messages as Json)) {
         if (!key.startsWith(`${action}.`)) continue;
         const id = String((ref as Json).$ref).replace('#/components/messages/', '');
         const message = document.components.messages[id];
-        let validate = compiled.get(id);
-        if (!validate) compiled.set(id, (validate = ajv.compile(message.payload)));
         names.push(message.name);
-        validators.push(validate);
+        schemas.push({ id, payload: message.payload });
       }
-      return { names, validators };
+      return { names, schemas };
     };
     return {
       address,
@@ -80,16 +79,24 @@ export function channelOf(url: string): Channel | undefined {
  * (`receive`: what a client sends; `send`: what the server sends).
  */
 export function checkFrame(channel: Channel | undefined, action: 'receive' | 'send', frame: unknown): void {
-  if (!channel || channel[action].validators.length === 0) return;
-  const { names, validators } = channel[action];
-  if (validators.some((validate) => validate(frame))) return;
-  const type = (frame as Frame | null)?.type;
-  const likely = names.indexOf(typeof type === 'string' ? type : '');
-  const detail = likely >= 0 ? ` (as ${names[likely]}: ${ajv.errorsText(validators[likely].errors)})` : '';
+  if (!channel || channel[action].schemas.length === 0) return;
+  const { names, schemas } = channel[action];
+  // The message named like the frame's type or method first: most frames need one compiled schema.
+  const named = (frame as Frame | null)?.type ?? (frame as Frame | null)?.method;
+  const likely = names.indexOf(typeof named === 'string' ? named : '');
+  if (likely >= 0 && validatorOf(schemas[likely])(frame)) return;
+  if (schemas.some((schema, index) => index !== likely && validatorOf(schema)(frame))) return;
+  const detail = likely >= 0 ? ` (as ${names[likely]}: ${ajv.errorsText(validatorOf(schemas[likely]).errors)})` : '';
   const who = action === 'send' ? 'server sent' : 'client sent';
   violations.push(
     `${channel.address}: ${who} a frame no message of the AsyncAPI document describes${detail}: ${JSON.stringify(frame).slice(0, 400)}`,
   );
+}
+
+function validatorOf({ id, payload }: { id: string; payload: object }): ValidateFunction {
+  let validate = compiled.get(id);
+  if (!validate) compiled.set(id, (validate = ajv.compile(payload)));
+  return validate;
 }
 
 /** Fails with every violation recorded since the last call (and forgets them). */
