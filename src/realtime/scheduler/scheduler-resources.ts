@@ -45,7 +45,11 @@ export function subscription(
     return { resourceType, resourceId: 'system', resource: { type: 'system' } };
   }
   const id = resourceId ?? (resourceType === 'user' ? principal.sub : undefined);
-  const format = resourceType === 'user' ? USER_ID : RESOURCE_ID;
-  if (id === undefined || !format.test(id)) throw RealtimeError.badFrame('Missing or invalid resourceId');
+  // The user's own id is its token's `sub`, as its identity provider writes it; any other id a client
+  // names is a resource id.
+  const own = resourceType === 'user' && id === principal.sub;
+  if (id === undefined || !(own ? USER_ID : RESOURCE_ID).test(id)) {
+    throw RealtimeError.badFrame('Missing or invalid resourceId');
+  }
   return { resourceType, resourceId: id, resource: { type: resourceType, id } };
 }
