@@ -3,7 +3,7 @@ import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { validateEnvironment } from './config/environment.js';
-import { BatchingConsoleLogger, RealtimeWsAdapter } from './realtime/index.js';
+import { BatchingConsoleLogger, GatewayCatalog, RealtimeWsAdapter } from './realtime/index.js';
 
 /** SIGTERM/SIGINT: close sockets (1001) and the bus, then exit; past this, exit anyway (SPEC.md §9). */
 const SHUTDOWN_DEADLINE_MS = 10_000;
@@ -32,9 +32,12 @@ async function bootstrap(): Promise<void> {
   const port = Number(process.env.PORT ?? 3000);
   const host = process.env.HOST ?? '0.0.0.0';
   await app.listen(port, host);
+  const gateways = app
+    .get(GatewayCatalog)
+    .definitions.map((definition) => `${definition.gateway} ${definition.paths.join(' ')}`)
+    .join(', ');
   Logger.log(
-    `Listening on http://${host}:${port}: chat /api/v1/ws/connect, scheduler /ws/{experiments,tasks,projects}/:id ` +
-      'and /ws/user, checkpoints /ws/checkpoints, notify /ws/:clientId; admin dashboard /ws/admin',
+    `Listening on http://${host}:${port}: ${gateways}; admin dashboard /ws/admin, API docs /ws/docs`,
     'Realtime',
   );
 }
