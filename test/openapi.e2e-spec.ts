@@ -62,6 +62,12 @@ describe('the OpenAPI document and Swagger UI (SPEC §8)', () => {
       });
       if (open.includes(route)) {
         expect({ route, security: operation.security }).toEqual({ route, security: undefined });
+      } else if (route === 'POST /ws/ticket') {
+        // Any user who authenticates like an upgrade: a JWT, or the host authenticator's own credential.
+        expect({ security: operation.security, refused: Object.keys(operation.responses).sort() }).toEqual({
+          security: [{ user: [] }],
+          refused: ['200', '401', '503'],
+        });
       } else {
         expect({ route, security: operation.security, refused: Object.keys(operation.responses) }).toEqual({
           route,

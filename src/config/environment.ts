@@ -47,6 +47,15 @@ export class EnvironmentVariables {
   @IsString() @IsOptional() JWT_ISSUER?: string;
   @IsString() @IsOptional() JWT_AUDIENCE?: string;
   @IsNumber() @Min(0) @Max(300) JWT_CLOCK_TOLERANCE: number = CORE.clockToleranceSec;
+  @IsUrl({ protocols: ['http', 'https'], require_tld: false, require_protocol: true })
+  @IsOptional()
+  JWT_JWKS_URL?: string;
+  @IsNumber() @Min(1) JWT_JWKS_CACHE_MAX_AGE: number = CORE.jwksCacheMaxAgeSec;
+  @IsNumber() @Min(0) JWT_JWKS_COOLDOWN: number = CORE.jwksCooldownSec;
+  @IsNumber() @Min(0.05) @Max(60) WS_AUTH_TIMEOUT: number = CORE.authTimeoutMs / 1000;
+  @Transform(toBoolean) @IsBoolean() WS_ALLOW_QUERY_TOKEN: boolean = CORE.allowQueryToken;
+  @IsInt() @Min(1) @Max(3600) WS_TICKET_TTL: number = CORE.ticketTtlSec;
+  @IsNumber() @Min(0) WS_TOKEN_EXPIRY_NOTICE: number = CORE.tokenExpiryNoticeSec;
 
   @Transform(csv) @IsString({ each: true }) WS_ALLOWED_ORIGINS: string[] = [];
   @Transform(csv) @IsString({ each: true }) WS_TRUSTED_PROXIES: string[] = [];
@@ -114,10 +123,10 @@ export function validateEnvironment(raw: Record<string, unknown>): EnvironmentVa
     const reasons = errors.flatMap((error) => Object.values(error.constraints ?? {}));
     throw new Error(`Invalid environment: ${reasons.join('; ')}`);
   }
-  if (env.NODE_ENV === 'production' && !env.JWT_PUBLIC_KEY) {
+  if (env.NODE_ENV === 'production' && !env.JWT_PUBLIC_KEY && !env.JWT_JWKS_URL) {
     if (!env.JWT_SECRET || KNOWN_SECRETS.has(env.JWT_SECRET) || env.JWT_SECRET.length < 32) {
       throw new Error(
-        'Invalid environment: JWT_SECRET must be set to a real secret of at least 32 characters (or JWT_PUBLIC_KEY) when NODE_ENV=production',
+        'Invalid environment: JWT_SECRET must be set to a real secret of at least 32 characters (or JWT_PUBLIC_KEY, or JWT_JWKS_URL) when NODE_ENV=production',
       );
     }
   }

@@ -9,11 +9,12 @@ export function realtimeOptionsFromEnv(config: ConfigService<EnvironmentVariable
     config.get(key, { infer: true });
   const publicKey = get('JWT_PUBLIC_KEY');
   let secret = get('JWT_SECRET');
-  if (!secret && !publicKey) {
+  const jwksUrl = get('JWT_JWKS_URL');
+  if (!secret && !publicKey && !jwksUrl) {
     secret = DEV_JWT_SECRET;
     new Logger('Realtime').warn(
       '!!! JWT_SECRET is not set: using the INSECURE development secret. Anyone can mint tokens. ' +
-        'Set JWT_SECRET (or JWT_PUBLIC_KEY) before exposing this server. !!!',
+        'Set JWT_SECRET (or JWT_PUBLIC_KEY, or JWT_JWKS_URL) before exposing this server. !!!',
     );
   }
   const redisUrl = get('REDIS_URL');
@@ -25,6 +26,13 @@ export function realtimeOptionsFromEnv(config: ConfigService<EnvironmentVariable
       issuer: get('JWT_ISSUER'),
       audience: get('JWT_AUDIENCE'),
       clockToleranceSec: get('JWT_CLOCK_TOLERANCE'),
+      jwksUrl,
+      jwksCacheMaxAgeSec: get('JWT_JWKS_CACHE_MAX_AGE'),
+      jwksCooldownSec: get('JWT_JWKS_COOLDOWN'),
+      timeoutMs: get('WS_AUTH_TIMEOUT') * 1000,
+      allowQueryToken: get('WS_ALLOW_QUERY_TOKEN'),
+      ticketTtlSec: get('WS_TICKET_TTL'),
+      tokenExpiryNoticeSec: get('WS_TOKEN_EXPIRY_NOTICE'),
     },
     allowedOrigins: get('WS_ALLOWED_ORIGINS'),
     trustedProxies: get('WS_TRUSTED_PROXIES'),

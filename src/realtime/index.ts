@@ -9,6 +9,16 @@ export { RealtimeWsAdapter } from './core/transport/realtime-ws.adapter.js';
 export { BatchingConsoleLogger } from './core/logging/batching-console-logger.js';
 export { ConnectionRegistry } from './core/registry/connection-registry.service.js';
 export { TokenVerifier } from './core/auth/token-verifier.service.js';
+export { JwtAuthenticator } from './core/auth/jwt-authenticator.js';
+export {
+  REALTIME_AUTHENTICATOR,
+  type AuthenticatedUser,
+  type AuthenticationRequest,
+  type AuthenticationSource,
+  type RealtimeAuthenticator,
+} from './core/auth/authenticator.js';
+export { ConnectTickets } from './core/auth/connect-tickets.service.js';
+export { BEARER_SUBPROTOCOL_PREFIX, REALTIME_SUBPROTOCOL } from './core/auth/upgrade-credentials.js';
 export { RealtimeMetrics } from './admin/realtime-metrics.service.js';
 export { ACCESS_POLICY, DefaultAccessPolicy, type AccessPolicy, type ResourceRef } from './core/auth/access-policy.js';
 export type { Principal } from './core/auth/principal.js';
@@ -23,7 +33,9 @@ export {
   type GatewayProtocol,
   type InboundFrame,
   type Refusal,
+  type TokenRefreshFrames,
 } from './core/gateway/gateway-definition.js';
+export { DEFAULT_TOKEN_REFRESH } from './core/gateway/token-refresh-frames.js';
 export { framePipe, frameValidationPipe } from './core/gateway/frame-validation.pipe.js';
 export { SinceField, StreamPositionDto } from './core/gateway/stream-position.dto.js';
 export { CloseCode } from './core/gateway/realtime-error.js';

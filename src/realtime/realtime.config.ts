@@ -11,7 +11,7 @@ export function resolveRealtimeConfig(options: RealtimeModuleOptions): RealtimeC
   const defaults = REALTIME_DEFAULTS;
   const rateLimitBytesPerSec = options.rateLimitBytesPerSec ?? defaults.rateLimitBytesPerSec;
   return {
-    auth: { ...options.auth, clockToleranceSec: options.auth?.clockToleranceSec ?? defaults.clockToleranceSec },
+    auth: resolveAuth(options.auth),
     allowedOrigins: options.allowedOrigins ?? [],
     trustedProxies: options.trustedProxies ?? [],
     messageMaxSize: options.messageMaxSize ?? defaults.messageMaxSize,
@@ -38,6 +38,30 @@ export function resolveRealtimeConfig(options: RealtimeModuleOptions): RealtimeC
       options.historyTtlSec ?? defaults.historyTtlSec,
     ),
     instanceId: options.instanceId ?? `${hostname()}-${randomUUID().slice(0, 8)}`,
+  };
+}
+
+function resolveAuth(auth: RealtimeModuleOptions['auth'] = {}): RealtimeConfig['auth'] {
+  const defaults = REALTIME_DEFAULTS;
+  const timeoutMs = auth.timeoutMs ?? defaults.authTimeoutMs;
+  return {
+    secret: auth.secret,
+    publicKey: auth.publicKey,
+    jwks: auth.jwksUrl
+      ? {
+          url: auth.jwksUrl,
+          cacheMaxAgeMs: (auth.jwksCacheMaxAgeSec ?? defaults.jwksCacheMaxAgeSec) * 1000,
+          cooldownMs: (auth.jwksCooldownSec ?? defaults.jwksCooldownSec) * 1000,
+          timeoutMs,
+        }
+      : undefined,
+    issuer: auth.issuer,
+    audience: auth.audience,
+    clockToleranceSec: auth.clockToleranceSec ?? defaults.clockToleranceSec,
+    timeoutMs,
+    allowQueryToken: auth.allowQueryToken ?? defaults.allowQueryToken,
+    ticketTtlSec: auth.ticketTtlSec ?? defaults.ticketTtlSec,
+    expiryNoticeSec: auth.tokenExpiryNoticeSec ?? defaults.tokenExpiryNoticeSec,
   };
 }
 

@@ -4,6 +4,12 @@
  */
 export const REALTIME_DEFAULTS = {
   clockToleranceSec: 5,
+  authTimeoutMs: 5_000,
+  allowQueryToken: true,
+  ticketTtlSec: 30,
+  tokenExpiryNoticeSec: 30,
+  jwksCacheMaxAgeSec: 600,
+  jwksCooldownSec: 30,
   messageMaxSize: 1_048_576,
   maxJsonDepth: 32,
   maxTopicsPerConnection: 128,

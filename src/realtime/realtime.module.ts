@@ -13,11 +13,17 @@ import { RealtimeStats } from './admin/realtime-stats.service.js';
 import { EVENT_BUS, EventBusLifecycle, eventBusProvider, StreamStyles } from './bus/index.js';
 import {
   ACCESS_POLICY,
+  Authentication,
+  ConnectTickets,
   DefaultAccessPolicy,
+  JwtAuthenticator,
+  REALTIME_AUTHENTICATOR,
   ResourceAccess,
+  ticketStoreProvider,
   TokenVerifier,
   UpgradeAuthenticator,
 } from './core/auth/index.js';
+import { TicketController } from './tickets/ticket.controller.js';
 import { GatewayCatalog, PUBLISH_TARGETS, type RealtimeFeature } from './core/gateway/index.js';
 import { ClusterPresence, ClusterView, UserSlots } from './core/cluster/index.js';
 import { ConnectionRegistry, Fanout, RealtimeTopics, TopicLimit } from './core/registry/index.js';
@@ -47,6 +53,12 @@ const accessPolicyProvider: Provider = {
     options.accessPolicy ?? new DefaultAccessPolicy(config),
 };
 
+const authenticatorProvider: Provider = {
+  provide: REALTIME_AUTHENTICATOR,
+  inject: [REALTIME_MODULE_OPTIONS, JwtAuthenticator],
+  useFactory: (options: RealtimeModuleOptions, jwt: JwtAuthenticator) => options.auth?.authenticator ?? jwt,
+};
+
 const publishTargetsProvider: Provider = {
   provide: PUBLISH_TARGETS,
   inject: FEATURES.flatMap((feature) => feature.publishTarget ?? []),
@@ -62,6 +74,11 @@ const CORE_PROVIDERS: Provider[] = [
   GatewayCatalog,
   EventBusLifecycle,
   TokenVerifier,
+  JwtAuthenticator,
+  authenticatorProvider,
+  Authentication,
+  ticketStoreProvider,
+  ConnectTickets,
   UpgradeAuthenticator,
   ResourceAccess,
   ConnectionRegistry,
@@ -87,6 +104,7 @@ const CORE_PROVIDERS: Provider[] = [
   imports: [DiscoveryModule],
   controllers: [
     HealthController,
+    TicketController,
     ClientsController,
     HistoryController,
     PublishController,
@@ -114,6 +132,9 @@ const CORE_PROVIDERS: Provider[] = [
     GatewayCatalog,
     RealtimeTopics,
     TokenVerifier,
+    JwtAuthenticator,
+    Authentication,
+    ConnectTickets,
     ACCESS_POLICY,
     EVENT_BUS,
     REALTIME_CONFIG,

@@ -2,6 +2,7 @@ import type { ChatOptions } from './chat/chat.options.js';
 import type { CheckpointOptions } from './checkpoint/checkpoint.options.js';
 import type { NotifyOptions } from './notify/notify.options.js';
 import type { AccessPolicy } from './core/auth/access-policy.js';
+import type { RealtimeAuthenticator } from './core/auth/authenticator.js';
 import type { RedisOptions } from './redis/redis.options.js';
 import type { SchedulerOptions } from './scheduler/scheduler.options.js';
 
@@ -10,12 +11,56 @@ import type { SchedulerOptions } from './scheduler/scheduler.options.js';
  * @publicApi
  */
 export interface RealtimeModuleOptions {
-  /** JWT verification for every gateway's upgrade and the admin API. */
+  /** Who connects: JWT verification (static key or JWKS), or the host's own authenticator. */
   auth?: {
+    /**
+     * The host's authenticator (a session cookie, API keys, …): decides every upgrade, admin
+     * request, connect ticket, refresh and checkpoint `authenticate`. Default: JWT verification.
+     */
+    authenticator?: RealtimeAuthenticator;
     /** HS256 shared secret. */
     secret?: string;
     /** RS256/ES256 public key (PEM); when set, `secret` is ignored. */
     publicKey?: string;
+    /**
+     * The identity provider's JWKS endpoint; when set, tokens are checked against its keys (by
+     * `kid`) and `publicKey`/`secret` are ignored.
+     */
+    jwksUrl?: string;
+    /**
+     * Seconds a fetched key set is used before it is fetched again (while the provider is
+     * unreachable, the last one keeps working).
+     * @default 600
+     */
+    jwksCacheMaxAgeSec?: number;
+    /**
+     * Least seconds between two fetches of the key set caused by unknown `kid`s.
+     * @default 30
+     */
+    jwksCooldownSec?: number;
+    /**
+     * Milliseconds an authenticator (or a JWKS fetch) may take; past it the upgrade is refused
+     * 1011 (503 on REST).
+     * @default 5000
+     */
+    timeoutMs?: number;
+    /**
+     * Whether the `token` query parameter is read (seed clients use it; tokens in URLs reach logs
+     * of proxies). Tickets and the `Sec-WebSocket-Protocol` bearer form do not need it.
+     * @default true
+     */
+    allowQueryToken?: boolean;
+    /**
+     * Seconds a connect ticket (`POST /ws/ticket`) stays valid.
+     * @default 30
+     */
+    ticketTtlSec?: number;
+    /**
+     * Seconds before its token's expiry a connection is sent the notice to refresh (at most half
+     * of the token's remaining lifetime).
+     * @default 30
+     */
+    tokenExpiryNoticeSec?: number;
     /** Required `iss` claim, when set. */
     issuer?: string;
     /** Required `aud` claim, when set. */

@@ -16,6 +16,7 @@ const CODES: Record<RealtimeErrorKind, number> = {
   not_found: 4404,
   rate_limited: 4429,
   capacity: 4429,
+  unavailable: 4503,
   internal: 4500,
 };
 

@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import { EVENT_BUS, type EventBus } from '../bus/index.js';
+import { Authentication, TokenVerifier } from '../core/auth/index.js';
 import { GatewayCatalog } from '../core/gateway/index.js';
 import { ConnectionRegistry } from '../core/registry/index.js';
 import { TrafficStats, type GatewayTraffic } from '../core/transport/index.js';
@@ -22,6 +23,8 @@ export class RealtimeMetrics {
     private readonly traffic: TrafficStats,
     private readonly connections: ConnectionRegistry,
     @Inject(EVENT_BUS) private readonly bus: EventBus,
+    private readonly authentication: Authentication,
+    private readonly verifier: TokenVerifier,
   ) {
     collectDefaultMetrics({ register: this.registry });
     this.gauge('realtime_connections', 'Open connections', ['gateway'], (set) => {
@@ -49,6 +52,23 @@ export class RealtimeMetrics {
       for (const gateway of this.catalog.names) {
         for (const [code, count] of this.traffic.of(gateway).closeCodes) inc({ gateway, code: String(code) }, count);
       }
+    });
+    this.counter(
+      'realtime_authentications_total',
+      'Authentications (upgrade, http, refresh, rpc) by result: ok, refused, error, timeout',
+      ['source', 'result'],
+      (inc) => {
+        for (const [key, count] of this.authentication.counters) {
+          const [source, result] = key.split(' ');
+          inc({ source, result }, count);
+        }
+      },
+    );
+    this.counter('realtime_jwks_fetches_total', 'Fetches of the JWKS key set, by result', ['result'], (inc) => {
+      const counters = this.verifier.jwksCounters;
+      if (!counters) return;
+      inc({ result: 'ok' }, counters.fetched);
+      inc({ result: 'failed' }, counters.failed);
     });
     this.counter('realtime_bus_published_total', 'Messages published to the bus', [], (inc) =>
       inc({}, this.bus.counters.published),

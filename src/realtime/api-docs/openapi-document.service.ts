@@ -29,13 +29,21 @@ export class OpenApiDocument {
     const config = new DocumentBuilder()
       .setTitle('Realtime admin API')
       .setDescription(
-        'REST side of the realtime gateways: health, stats, clients, history, publish, send-message, metrics. ' +
+        'REST side of the realtime gateways: health, connect tickets, stats, clients, history, publish, send-message, metrics. ' +
           'Admin routes take `Authorization: Bearer <WS admin token or admin-role JWT>`.',
       )
       .setVersion(CONTRACT_VERSION)
       .addBearerAuth(
         { type: 'http', scheme: 'bearer', description: 'The admin token or a JWT with role admin' },
         ADMIN_SECURITY,
+      )
+      .addBearerAuth(
+        {
+          type: 'http',
+          scheme: 'bearer',
+          description: "A user's JWT (or the host authenticator's own credential, e.g. a session cookie)",
+        },
+        'user',
       )
       .build();
     this.built = SwaggerModule.createDocument(app, config, {

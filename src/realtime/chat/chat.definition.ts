@@ -7,6 +7,7 @@ import {
 } from '../core/gateway/index.js';
 import { timestamp } from './chat-events.js';
 import { CHAT_CONTRACT } from './chat.contract.js';
+import { CHAT_TOKEN_REFRESH } from './chat-token-refresh.js';
 import { resolveChatConfig, type ChatOptions } from './chat.options.js';
 
 /** Seed 000's error codes, carried in `data.code` of the chat error frame. */
@@ -18,6 +19,7 @@ const ERROR_CODES: Record<RealtimeErrorKind, number> = {
   not_found: 4404,
   rate_limited: 4429,
   capacity: 4429,
+  unavailable: 4503,
   internal: 4500,
 };
 
@@ -37,4 +39,5 @@ export const CHAT_GATEWAY: GatewayDefinition = {
   messageKey: (frame: InboundFrame) => (typeof frame.type === 'string' ? frame.type : undefined),
   errorFrame,
   refusal: standardRefusal(errorFrame),
+  tokenRefresh: CHAT_TOKEN_REFRESH,
 };

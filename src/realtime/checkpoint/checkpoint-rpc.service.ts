@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { timingSafeEqual } from 'node:crypto';
-import { TokenVerifier, type Principal } from '../core/auth/index.js';
+import { Authentication, type Principal } from '../core/auth/index.js';
 import { RealtimeError } from '../core/gateway/index.js';
 import { REALTIME_MODULE_OPTIONS } from '../core/gateway/index.js';
 import type { StreamPosition } from '../bus/index.js';
@@ -12,6 +12,11 @@ import { resolveCheckpointConfig, type CheckpointOptions } from './checkpoint.op
 import { CheckpointService } from './checkpoint.service.js';
 
 const INVALID_TOKEN = new RealtimeError('unauthenticated', 'Invalid authentication token');
+
+/** A refresh refused for its token is answered in seed 003's words; an authenticator error as itself. */
+function refusedAs(error: unknown): never {
+  throw error instanceof RealtimeError && error.kind === 'unauthenticated' ? INVALID_TOKEN : error;
+}
 
 /**
  * The connection side of the checkpoint RPC: who is authenticated (a JWT at the upgrade or through
@@ -26,7 +31,7 @@ export class CheckpointRpc {
   constructor(
     private readonly checkpoints: CheckpointService,
     private readonly registry: ConnectionRegistry,
-    private readonly verifier: TokenVerifier,
+    private readonly authentication: Authentication,
     private readonly transport: RealtimeTransport,
     private readonly topicLimit: TopicLimit,
     private readonly fanout: Fanout,
@@ -46,16 +51,36 @@ export class CheckpointRpc {
   }
 
   /**
-   * A JWT, or the static token (its own principal, SPEC.md §5). A failure leaves the connection as it
-   * was (SPEC.md §10); so does a full gateway, which the transport refuses in its own words.
+   * The static token (its own principal, SPEC.md §5), or a credential the authenticator accepts
+   * (a JWT by default). A failure leaves the connection as it was (SPEC.md §10); so does a full
+   * gateway, which the transport refuses in its own words. On an authenticated connection it is
+   * a refresh: the same subject, a new expiry.
    */
-  authenticate(connection: Connection, token: unknown): { authenticated: true } {
+  async authenticate(connection: Connection, token: unknown): Promise<{ authenticated: true }> {
     if (typeof token !== 'string' || token === '') throw INVALID_TOKEN;
-    const principal = this.isStaticToken(token) ? STATIC_TOKEN_PRINCIPAL : this.verifier.verify(token);
-    if (!principal) throw INVALID_TOKEN;
+    const isStatic = this.isStaticToken(token);
+    if (connection.principal) {
+      // The static token names no one: it leaves an authenticated connection as it is.
+      if (!isStatic) await this.transport.refresh(connection, token).catch(refusedAs);
+      return { authenticated: true };
+    }
+    const principal = isStatic ? STATIC_TOKEN_PRINCIPAL : await this.verified(connection, token);
     const refused = this.transport.authenticated(connection, principal);
     if (refused) throw refused;
     return { authenticated: true };
+  }
+
+  private async verified(connection: Connection, token: string): Promise<Principal> {
+    const outcome = await this.authentication.authenticate({
+      source: 'rpc',
+      headers: {},
+      ip: connection.ip,
+      path: '',
+      query: new URLSearchParams(),
+      token,
+    });
+    if (outcome.error) throw outcome.error.kind === 'unauthenticated' ? INVALID_TOKEN : outcome.error;
+    return outcome.principal;
   }
 
   /** Who the requests of an authenticated connection act for. */

@@ -7,6 +7,7 @@ import {
   type Refusal,
 } from '../core/gateway/index.js';
 import { CHECKPOINT_CONTRACT } from './checkpoint.contract.js';
+import { CHECKPOINT_TOKEN_REFRESH } from './checkpoint-token-refresh.js';
 import { resolveCheckpointConfig, type CheckpointOptions } from './checkpoint.options.js';
 
 /** A response of seed 003: `{id, success, result?, error?}`, absent fields omitted. */
@@ -70,4 +71,5 @@ export const CHECKPOINT_GATEWAY: GatewayDefinition = {
     typeof frame.id === 'string' && typeof frame.method === 'string' ? frame.method : undefined,
   errorFrame,
   refusal,
+  tokenRefresh: CHECKPOINT_TOKEN_REFRESH,
 };

@@ -46,12 +46,12 @@ export class CheckpointGateway {
 
   @OpenMethod()
   @SubscribeMessage('authenticate')
-  authenticate(
+  async authenticate(
     @ConnectedSocket() connection: Connection,
     @MessageBody() frame: InboundFrame,
     @Params() params: AuthenticateParams,
-  ): RpcResponse {
-    return ok(frame, this.rpc.authenticate(connection, params.token));
+  ): Promise<RpcResponse> {
+    return ok(frame, await this.rpc.authenticate(connection, params.token));
   }
 
   @SubscribeMessage('create_session')

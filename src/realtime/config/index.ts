@@ -1,1 +1,1 @@
-export { REALTIME_CONFIG, type RealtimeConfig } from './realtime-config.js';
+export { REALTIME_CONFIG, type JwksSettings, type RealtimeConfig } from './realtime-config.js';

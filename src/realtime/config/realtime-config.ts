@@ -6,7 +6,23 @@ import type { RedisOptions } from '../redis/redis.options.js';
  * options section (`*.options.ts`).
  */
 export interface RealtimeConfig {
-  auth: { secret?: string; publicKey?: string; issuer?: string; audience?: string; clockToleranceSec: number };
+  auth: {
+    secret?: string;
+    publicKey?: string;
+    /** The provider's key set, when JWTs are checked against a JWKS endpoint. */
+    jwks?: JwksSettings;
+    issuer?: string;
+    audience?: string;
+    clockToleranceSec: number;
+    /** The longest an authenticator may take before the attempt fails (1011 / 503). */
+    timeoutMs: number;
+    /** Whether `?token=` is read at all. */
+    allowQueryToken: boolean;
+    /** Seconds a connect ticket stays valid. */
+    ticketTtlSec: number;
+    /** Seconds before expiry a connection is told to refresh (at most half its remaining lifetime). */
+    expiryNoticeSec: number;
+  };
   allowedOrigins: string[];
   trustedProxies: string[];
   messageMaxSize: number;
@@ -33,6 +49,17 @@ export interface RealtimeConfig {
   /** Per-stream history for resuming clients; `undefined` when off (size or TTL 0). */
   history?: { size: number; ttlMs: number };
   instanceId: string;
+}
+
+/** A JWKS endpoint and when its key set is fetched. */
+export interface JwksSettings {
+  url: string;
+  /** How long a fetched key set is used before it is fetched again (in the background). */
+  cacheMaxAgeMs: number;
+  /** The least time between two fetches caused by unknown `kid`s or a failure. */
+  cooldownMs: number;
+  /** A fetch that takes longer fails. */
+  timeoutMs: number;
 }
 
 /** @publicApi */

@@ -7,8 +7,8 @@ import { AdminCredentials } from './admin-credentials.service.js';
 export class AdminAuthGuard implements CanActivate {
   constructor(private readonly credentials: AdminCredentials) {}
 
-  canActivate(context: ExecutionContext): boolean {
-    const refusal = this.credentials.refusal(context.switchToHttp().getRequest<IncomingMessage>());
+  async canActivate(context: ExecutionContext): Promise<boolean> {
+    const refusal = await this.credentials.refusal(context.switchToHttp().getRequest<IncomingMessage>());
     if (refusal) throw refusal;
     return true;
   }

@@ -57,11 +57,27 @@ export class AdminBodyGate implements OnApplicationBootstrap, OnApplicationShutd
     const url = request.url ?? '/';
     const query = url.indexOf('?');
     const path = query < 0 ? url : url.slice(0, query);
-    if (!this.routes.has(routeKey(request.method ?? '', path)) || !this.credentials.refusal(request)) return;
+    if (!this.routes.has(routeKey(request.method ?? '', path))) return;
+    const refusal = this.credentials.refusal(request);
+    if (refusal instanceof Promise) return holdBody(request, response, refusal);
+    if (!refusal) return;
     delete request.headers['content-length'];
     delete request.headers['transfer-encoding'];
     response.setHeader('Connection', 'close');
   }
+}
+
+/**
+ * An asynchronous authenticator is still deciding: the body is not read meanwhile (a paused
+ * request stays paused when the body parser listens), then read, the connection closing after
+ * the answer when the request was refused.
+ */
+function holdBody(request: IncomingMessage, response: ServerResponse, decision: Promise<unknown>): void {
+  request.pause();
+  void decision.then((refusal) => {
+    if (refusal) response.setHeader('Connection', 'close');
+    request.resume();
+  });
 }
 
 /** How Express matches a route: case aside, a trailing slash aside. */

@@ -10,6 +10,7 @@ const STATUS: Record<RealtimeErrorKind, HttpStatus> = {
   not_found: HttpStatus.NOT_FOUND,
   rate_limited: HttpStatus.TOO_MANY_REQUESTS,
   capacity: HttpStatus.TOO_MANY_REQUESTS,
+  unavailable: HttpStatus.SERVICE_UNAVAILABLE,
   internal: HttpStatus.INTERNAL_SERVER_ERROR,
 };
 

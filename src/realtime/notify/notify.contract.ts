@@ -137,8 +137,9 @@ export const NOTIFY_CONTRACT: GatewayContract = {
     },
     {
       name: 'message',
-      summary: 'Any other type: handed to the host app (`NotifyPublisher.messages()`), nothing is sent back',
-      payload: received({ ...messageType, not: { enum: ['ping', 'pong'] } }, openMeta),
+      summary:
+        'Any other type (`ping`, `pong` and `refresh` are the gateway’s own): handed to the host app (`NotifyPublisher.messages()`), nothing is sent back',
+      payload: received({ ...messageType, not: { enum: ['ping', 'pong', 'refresh'] } }, openMeta),
     },
   ],
   sends: [

@@ -7,10 +7,11 @@ import {
 } from '../core/gateway/index.js';
 import { notifyFrame } from './notify-events.js';
 import { NOTIFY_CONTRACT } from './notify.contract.js';
+import { NOTIFY_TOKEN_REFRESH } from './notify-token-refresh.js';
 import { resolveNotifyConfig, type NotifyOptions } from './notify.options.js';
 
 /** Client frames answered by the gateway itself; any other type goes to the host app. */
-const OWN_TYPES = new Set(['ping', 'pong']);
+const OWN_TYPES = new Set(['ping', 'pong', NOTIFY_TOKEN_REFRESH.messageKey]);
 
 const errorFrame = (error: RealtimeError): object => notifyFrame('error', error.message);
 
@@ -36,5 +37,6 @@ export const NOTIFY_GATEWAY: GatewayDefinition = {
   },
   errorFrame,
   refusal: standardRefusal(errorFrame),
+  tokenRefresh: NOTIFY_TOKEN_REFRESH,
   heartbeat: () => notifyFrame('ping', 'ping', { ping_id: randomUUID() }),
 };

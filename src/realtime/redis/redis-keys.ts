@@ -28,6 +28,11 @@ export class RedisKeys {
     return { meta: `${base}:meta`, history: `${base}:history`, channel: `${base}:events` };
   }
 
+  /** A connect ticket, by the SHA-256 of its value (a key list shows no usable ticket); tagged by itself, so tickets spread over the slots. */
+  connectTicket(digest: string): string {
+    return `${this.prefix}{ws:ticket:${digest}}`;
+  }
+
   /** Present while the instance is alive: written every cluster tick under a lease (same slot as `instances`). */
   instanceAlive(instanceId: string): string {
     return `${this.prefix}{ws:cluster}:instance:${instanceId}:alive`;

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 /** Server → client event types of the scheduler gateway (seed 001, SPEC.md §4). @publicApi */
 export const SCHEDULER_EVENT_TYPES = [
   'experiment_created',
@@ -99,3 +100,6 @@ export interface SchedulerFrame {
 }
 
 export const timestamp = (): string => new Date().toISOString();
+
+/** A fresh frame id: `<prefix>-<uuid>`. */
+export const frameId = (prefix: string): string => `${prefix}-${randomUUID()}`;

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import {
   standardRefusal,
   type GatewayDefinition,
@@ -6,7 +5,8 @@ import {
   type RealtimeError,
   type RealtimeErrorKind,
 } from '../core/gateway/index.js';
-import { timestamp, type SchedulerFrame } from './scheduler-events.js';
+import { frameId, timestamp, type SchedulerFrame } from './scheduler-events.js';
+import { SCHEDULER_TOKEN_REFRESH } from './scheduler-token-refresh.js';
 import { SCHEDULER_CONTRACT } from './scheduler.contract.js';
 import { resolveSchedulerConfig, type SchedulerOptions } from './scheduler.options.js';
 
@@ -16,7 +16,7 @@ const FIXED_WORDING: Partial<Record<RealtimeErrorKind, string>> = {
   unknown_type: 'Unknown message type',
 };
 
-export const frameId = (prefix: string): string => `${prefix}-${randomUUID()}`;
+export { frameId } from './scheduler-events.js';
 
 /** An error answers a request under the request's own id when it has one (SPEC.md §4), else a fresh one. */
 function errorFrame(error: RealtimeError, frame?: InboundFrame): SchedulerFrame {
@@ -44,5 +44,6 @@ export const SCHEDULER_GATEWAY: GatewayDefinition = {
   messageKey: (frame: InboundFrame) => (typeof frame.type === 'string' ? frame.type : undefined),
   errorFrame,
   refusal: standardRefusal(errorFrame),
+  tokenRefresh: SCHEDULER_TOKEN_REFRESH,
   heartbeat: () => ({ type: 'ping', id: frameId('ping'), timestamp: timestamp() }),
 };

@@ -1,5 +1,6 @@
 import type { GatewayDefinition } from '../gateway/gateway-definition.js';
-import type { JsonSchema, MessageContract } from './gateway-contract.js';
+import { DEFAULT_TOKEN_REFRESH } from '../gateway/token-refresh-frames.js';
+import type { GatewayContract, JsonSchema, MessageContract } from './gateway-contract.js';
 
 /** Where the document says the server is, and what it calls itself. */
 export interface AsyncApiInfo {
@@ -37,7 +38,7 @@ export function asyncApiDocument(definitions: readonly GatewayDefinition[], info
   const operations: Json = {};
   const messages: Json = {};
   for (const definition of definitions) {
-    const contract = definition.contract;
+    const contract = withTokenRefresh(definition);
     const refs = (direction: 'receive' | 'send', list: readonly MessageContract[]): Json => {
       const out: Json = {};
       for (const message of list) {
@@ -94,6 +95,8 @@ export function asyncApiDocument(definitions: readonly GatewayDefinition[], info
         protocol: info.protocol,
         description: 'Every gateway, on one port; upgrades are routed by path.',
         security: [
+          { $ref: '#/components/securitySchemes/subprotocolBearer' },
+          { $ref: '#/components/securitySchemes/ticket' },
           { $ref: '#/components/securitySchemes/bearer' },
           { $ref: '#/components/securitySchemes/queryToken' },
         ],
@@ -104,8 +107,26 @@ export function asyncApiDocument(definitions: readonly GatewayDefinition[], info
     components: {
       messages,
       securitySchemes: {
+        subprotocolBearer: {
+          type: 'httpApiKey',
+          name: 'Sec-WebSocket-Protocol',
+          in: 'header',
+          description:
+            'Offer `realtime.v1` and `base64url.bearer.<the token, base64url without padding>`; the server selects `realtime.v1`',
+        },
+        ticket: {
+          type: 'httpApiKey',
+          name: 'ticket',
+          in: 'query',
+          description: 'A one-time connect ticket from `POST /ws/ticket` (valid 30 s by default, single use)',
+        },
         bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'Authorization: Bearer <JWT>' },
-        queryToken: { type: 'httpApiKey', name: 'token', in: 'query', description: 'The JWT as ?token=' },
+        queryToken: {
+          type: 'httpApiKey',
+          name: 'token',
+          in: 'query',
+          description: 'The JWT as ?token= (for seed clients; off with WS_ALLOW_QUERY_TOKEN=false)',
+        },
       },
     },
   };
@@ -117,8 +138,26 @@ function upgradeQuery(own: JsonSchema | undefined): JsonSchema {
   return {
     type: 'object',
     properties: {
-      token: { type: 'string', description: 'The JWT, when no Authorization header is sent' },
+      ticket: { type: 'string', description: 'A one-time connect ticket (`POST /ws/ticket`)' },
+      token: {
+        type: 'string',
+        description: 'The JWT (unless WS_ALLOW_QUERY_TOKEN=false); prefer a ticket or the subprotocol',
+      },
       ...ownProperties,
     },
+  };
+}
+
+/** The gateway's contract with its refresh frames (its own wording, or the default's) added. */
+function withTokenRefresh(definition: GatewayDefinition): GatewayContract | undefined {
+  const contract = definition.contract;
+  if (!contract) return undefined;
+  const refresh = (definition.tokenRefresh ?? DEFAULT_TOKEN_REFRESH).contract;
+  const add = (list: readonly MessageContract[], message?: MessageContract): readonly MessageContract[] =>
+    message && !list.some((known) => known.name === message.name) ? [...list, message] : list;
+  return {
+    ...contract,
+    receives: add(contract.receives, refresh.request),
+    sends: add(add(contract.sends, refresh.refreshed), refresh.expiring),
   };
 }

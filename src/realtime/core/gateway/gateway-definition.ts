@@ -1,5 +1,5 @@
 import type { PositionStyle } from '../../bus/stream-position.js';
-import type { GatewayContract } from '../contract/gateway-contract.js';
+import type { GatewayContract, MessageContract } from '../contract/gateway-contract.js';
 import type { GatewayName } from './gateway-name.js';
 import { CloseCode, type RealtimeError } from './realtime-error.js';
 
@@ -48,18 +48,40 @@ export interface GatewayProtocol {
   /** Only frames prove the client alive (seed 002's heartbeat): protocol-level pongs do not. */
   readonly livenessByFrames?: boolean;
   /**
+   * How it words a token refresh on a live connection and the notice before expiry (SPEC.md §2);
+   * `DEFAULT_TOKEN_REFRESH` (`{type:"refresh", token}`) when absent.
+   */
+  readonly tokenRefresh?: TokenRefreshFrames;
+  /**
    * How its events carry positions (SPEC.md §11): `flat` (the default) when each event belongs to one
    * stream, `map` when one event belongs to several (a scheduler event to its experiment, task, project).
    */
   readonly positionStyle?: PositionStyle;
 }
 
+/**
+ * A protocol's refresh frames. A gateway with no handler of its own for `messageKey` gets the
+ * module's, which reads `token(frame)`, answers `refreshed(…)` or the protocol's error frame; a
+ * gateway with its own handler (checkpoint `authenticate`) calls `RealtimeTransport.refresh` itself.
+ */
+export interface TokenRefreshFrames {
+  readonly messageKey: string;
+  token(frame: InboundFrame): unknown;
+  /** The answer to a refresh; `expiresAt` in epoch milliseconds, undefined when the new identity has no expiry. */
+  refreshed(expiresAt: number | undefined, frame: InboundFrame): object;
+  /** Sent some seconds before the token expires, so that a client without its own timer refreshes in time. */
+  expiring(expiresAt: number, secondsLeft: number): object;
+  /** Their schemas, for the AsyncAPI document; `request`/`refreshed` absent when an existing frame is used. */
+  readonly contract: { request?: MessageContract; refreshed?: MessageContract; expiring: MessageContract };
+}
+
 /** The message key of a gateway handler that takes every frame no other handler has a key for. */
 export const FALLBACK_HANDLER = '*';
 
-/** SPEC.md's close code for a refused connection: 4401 unauthenticated, 4403 forbidden, else 4429. */
+/** SPEC.md's close code for a refused connection: 4401 unauthenticated, 4403 forbidden, 1011 an authenticator error, else 4429. */
 export function refusalCode(error: RealtimeError): number {
   if (error.kind === 'unauthenticated') return CloseCode.UNAUTHENTICATED;
+  if (error.kind === 'unavailable' || error.kind === 'internal') return CloseCode.INTERNAL_ERROR;
   return error.kind === 'forbidden' ? CloseCode.FORBIDDEN : CloseCode.TOO_MANY_CONNECTIONS;
 }
 

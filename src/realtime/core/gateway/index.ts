@@ -8,6 +8,7 @@ export {
   type GatewayProtocol,
   type InboundFrame,
   type Refusal,
+  type TokenRefreshFrames,
 } from './gateway-definition.js';
 export { GatewayCatalog } from './gateway-catalog.service.js';
 export { GATEWAY_NAME_FORMAT, type GatewayName } from './gateway-name.js';
@@ -25,3 +26,4 @@ export { RealtimeGateway, type RealtimeGatewayOptions } from './realtime-gateway
 export { PUBLISH_TARGETS, type PublishTarget, type RealtimeFeature } from './realtime-feature.js';
 export { SinceField, StreamPositionDto } from './stream-position.dto.js';
 export { REALTIME_MODULE_OPTIONS } from './module-options.js';
+export { DEFAULT_TOKEN_REFRESH, expiryText } from './token-refresh-frames.js';

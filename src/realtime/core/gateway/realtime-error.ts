@@ -7,6 +7,7 @@ export type RealtimeErrorKind =
   | 'unauthenticated'
   | 'capacity'
   | 'not_found'
+  | 'unavailable'
   | 'internal';
 
 /**
@@ -62,6 +63,8 @@ export class RealtimeError extends Error {
 export const RATE_LIMITED = new RealtimeError('rate_limited', 'Rate limit exceeded');
 export const AUTH_REQUIRED = new RealtimeError('unauthenticated', 'Authentication required');
 export const INVALID_TOKEN = new RealtimeError('unauthenticated', 'Invalid or expired token');
+/** A refresh whose token names someone else: refused, and the connection keeps its old expiry. */
+export const SUBJECT_MISMATCH = new RealtimeError('unauthenticated', 'Token subject does not match the connection');
 export const TOO_MANY_CONNECTIONS = new RealtimeError('capacity', 'Too many connections');
 
 /** Close codes shared by every gateway (RFC 6455 and the 4xxx range of SPEC.md). */

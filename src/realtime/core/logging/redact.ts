@@ -10,6 +10,7 @@ const SECRET_PARAMS = new Set([
   'api_key',
   'password',
   'secret',
+  'ticket',
 ]);
 
 /**

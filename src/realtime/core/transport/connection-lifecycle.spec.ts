@@ -72,7 +72,13 @@ describe('ConnectionLifecycle', () => {
       () => undefined,
     );
     traffic = new GatewayTraffic();
-    lifecycle = new ConnectionLifecycle(CLOCK_TOLERANCE_SEC, registry, pending, log, refusals);
+    lifecycle = new ConnectionLifecycle(
+      { clockToleranceSec: CLOCK_TOLERANCE_SEC, expiryNoticeSec: 30 },
+      registry,
+      pending,
+      log,
+      refusals,
+    );
     clients = [];
     server = new WebSocketServer({ port: 0, WebSocket: RealtimeSocket });
     await once(server, 'listening');

@@ -2,6 +2,7 @@ import type { Socket } from 'node:net';
 import type { Principal } from '../auth/principal.js';
 import type { UserSlot } from '../cluster/user-slots.service.js';
 import { AUTH_REQUIRED, CloseCode, RealtimeError } from '../gateway/realtime-error.js';
+import { DEFAULT_TOKEN_REFRESH } from '../gateway/token-refresh-frames.js';
 import type { LifecycleLog } from '../logging/lifecycle-log.js';
 import type { RefusalLog } from '../logging/refusal-log.js';
 import type { ConnectionRegistry } from '../registry/connection-registry.service.js';
@@ -20,6 +21,8 @@ interface ConnectionHooks {
   onClose: Array<() => void>;
   /** When its token expires (epoch ms), while scheduled. */
   expiresAt?: number;
+  /** When it is told to refresh (epoch ms), while scheduled. */
+  noticeAt?: number;
   slot?: UserSlot;
   /** Whether its connect line was written (its disconnect is logged only then). */
   announced?: boolean;
@@ -38,6 +41,7 @@ export class ConnectionLifecycle {
   private readonly expiries = new ExpirySchedule<Connection>((connection) =>
     connection.close(CloseCode.UNAUTHENTICATED, 'Token expired'),
   );
+  private readonly notices = new ExpirySchedule<Connection>((connection) => this.noticeExpiry(connection));
   /** Shared by every admitted socket: each finds its connection on itself. */
   private readonly socketListeners = {
     pong: sharedListener((socket: RealtimeSocket) => socket.connection?.pongReceived(Date.now())),
@@ -49,7 +53,7 @@ export class ConnectionLifecycle {
   };
 
   constructor(
-    private readonly clockToleranceSec: number,
+    private readonly expiry: { clockToleranceSec: number; expiryNoticeSec: number },
     private readonly registry: ConnectionRegistry,
     private readonly pending: PendingConnections,
     private readonly log: LifecycleLog,
@@ -113,9 +117,21 @@ export class ConnectionLifecycle {
     return undefined;
   }
 
+  /**
+   * A live connection presented a new token of the same subject (SPEC.md §2, refresh): its new
+   * principal and expiry; its limits, rooms and positions are untouched.
+   */
+  refreshed(connection: Connection, principal: Principal): void {
+    const hooks = this.hooks.get(connection);
+    if (!hooks) return;
+    connection.principal = principal;
+    this.closeAtExpiry(connection, hooks);
+  }
+
   /** Forgets every scheduled expiry (the transport detaches). */
   clear(): void {
     this.expiries.clear();
+    this.notices.clear();
   }
 
   private authenticationDeadline(connection: Connection): NodeJS.Timeout {
@@ -130,13 +146,30 @@ export class ConnectionLifecycle {
     this.cancelExpiry(connection, hooks);
     const exp = connection.principal?.exp;
     if (exp === undefined) return;
-    hooks.expiresAt = (exp + this.clockToleranceSec) * 1000;
+    hooks.expiresAt = (exp + this.expiry.clockToleranceSec) * 1000;
     this.expiries.add(connection, hooks.expiresAt);
+    // The notice comes `expiryNoticeSec` before `exp`, or halfway through a shorter remaining lifetime.
+    const remaining = exp * 1000 - Date.now();
+    if (remaining <= 0) return;
+    hooks.noticeAt = Math.ceil(exp * 1000 - Math.min(this.expiry.expiryNoticeSec * 1000, remaining / 2));
+    this.notices.add(connection, hooks.noticeAt);
   }
 
   private cancelExpiry(connection: Connection, hooks: ConnectionHooks): void {
     if (hooks.expiresAt !== undefined) this.expiries.delete(connection, hooks.expiresAt);
+    if (hooks.noticeAt !== undefined) this.notices.delete(connection, hooks.noticeAt);
     hooks.expiresAt = undefined;
+    hooks.noticeAt = undefined;
+  }
+
+  /** `token_expiring` in the gateway's words: refresh now, or be closed 4401 at `exp`. */
+  private noticeExpiry(connection: Connection): void {
+    const hooks = this.hooks.get(connection);
+    const exp = connection.principal?.exp;
+    if (!hooks || exp === undefined) return;
+    hooks.noticeAt = undefined;
+    const wording = connection.protocol.tokenRefresh ?? DEFAULT_TOKEN_REFRESH;
+    connection.send(wording.expiring(exp * 1000, Math.max(0, Math.round(exp - Date.now() / 1000))));
   }
 
   private release(connection: Connection, hooks: ConnectionHooks, code: number): void {

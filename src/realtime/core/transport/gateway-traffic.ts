@@ -21,6 +21,7 @@ export class GatewayTraffic {
     unauthenticated: 0,
     capacity: 0,
     not_found: 0,
+    unavailable: 0,
     internal: 0,
   };
   /** Connections closed, by close code. */

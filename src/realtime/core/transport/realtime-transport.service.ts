@@ -7,6 +7,10 @@ import WebSocket, { WebSocketServer } from 'ws';
 import { REALTIME_CONFIG, type RealtimeConfig } from '../../config/index.js';
 import { REALTIME_MODULE_OPTIONS } from '../gateway/module-options.js';
 import type { Principal } from '../auth/principal.js';
+import { Authentication } from '../auth/authentication.service.js';
+import { selectSubprotocol } from '../auth/upgrade-credentials.js';
+import { DEFAULT_TOKEN_REFRESH } from '../gateway/token-refresh-frames.js';
+import { TokenRefresh } from './token-refresh.js';
 import { UpgradeAuthenticator, type UpgradeAuthResult } from '../auth/upgrade-authenticator.js';
 import type { GatewayDefinition } from '../gateway/gateway-definition.js';
 import type { GatewayName } from '../gateway/gateway-name.js';
@@ -25,7 +29,7 @@ import { ConnectionLifecycle } from './connection-lifecycle.js';
 import { GatewayRouter, type RouteMatch } from './gateway-router.js';
 import { GatewayServer } from './gateway-server.js';
 import { Heartbeat } from './heartbeat.js';
-import { InboundPipeline, type BoundHandlers } from './inbound-pipeline.js';
+import { InboundPipeline, type BoundHandlers, type FrameHandler } from './inbound-pipeline.js';
 import { OpenRequests } from './open-requests.js';
 import { PendingConnections } from './pending-connections.js';
 import { RealtimeSocket } from './realtime-socket.js';
@@ -33,7 +37,7 @@ import type { RegisteredGateway } from './registered-gateway.js';
 import { SharedByteBudgets } from './shared-byte-budgets.js';
 import { sharedListener } from './shared-listener.js';
 import { TrafficStats } from './traffic-stats.service.js';
-import { rejectUpgrade, UpgradeGate } from './upgrade-gate.js';
+import { rejectUpgrade, UpgradeGate, type GateDecision } from './upgrade-gate.js';
 import { releaseSlot, UserSlotClaim, type SlotClaim } from './user-slot-claim.js';
 
 const SHUTDOWN_CLOSE_TIMEOUT_MS = 5_000;
@@ -73,6 +77,7 @@ export class RealtimeTransport implements BeforeApplicationShutdown, OnApplicati
   private readonly heartbeat: Heartbeat;
   private readonly connections: ConnectionFactory;
   private readonly inbound: InboundPipeline;
+  private readonly tokenRefresh: TokenRefresh;
   private readonly pending: PendingConnections;
   private readonly openRequests: OpenRequests;
   private readonly sharedBudgets: SharedByteBudgets;
@@ -96,11 +101,12 @@ export class RealtimeTransport implements BeforeApplicationShutdown, OnApplicati
     /** Each gateway reads its limits from its own section of these. */
     @Inject(REALTIME_MODULE_OPTIONS) private readonly moduleOptions: object,
     private readonly auth: UpgradeAuthenticator,
+    authentication: Authentication,
     private readonly registry: ConnectionRegistry,
     traffic: TrafficStats,
     userSlots: UserSlots,
     private readonly cluster: ClusterView,
-    address: ClientAddress,
+    private readonly address: ClientAddress,
   ) {
     const bounds = { perIp: config.maxPendingUpgradesPerIp, total: config.maxPendingUpgrades };
     const isProxy = (peer: string): boolean => address.isProxy(peer);
@@ -109,14 +115,9 @@ export class RealtimeTransport implements BeforeApplicationShutdown, OnApplicati
     this.openRequests = new OpenRequests({ ...bounds, bodyTimeoutMs: HEADER_TIMEOUT_MS }, isProxy, dropped);
     this.gate = new UpgradeGate(this.router, this.gateways, config.allowedOrigins, address, this.refusals);
     this.slots = new UserSlotClaim(userSlots, registry, cluster);
-    this.lifecycle = new ConnectionLifecycle(
-      config.auth.clockToleranceSec,
-      registry,
-      this.pending,
-      this.log,
-      this.refusals,
-    );
+    this.lifecycle = new ConnectionLifecycle(config.auth, registry, this.pending, this.log, this.refusals);
     this.heartbeat = new Heartbeat(config, registry, this.log);
+    this.tokenRefresh = new TokenRefresh(authentication, this.lifecycle, this.refusals);
     this.connections = new ConnectionFactory(config, address, traffic);
     this.sharedBudgets = new SharedByteBudgets({
       perUser: config.rateLimitBytesPerSecPerUser,
@@ -139,6 +140,8 @@ export class RealtimeTransport implements BeforeApplicationShutdown, OnApplicati
       perMessageDeflate: false,
       clientTracking: false,
       WebSocket: RealtimeSocket,
+      // The 101 answer selects `realtime.v1`, never the bearer entry that carries the token.
+      handleProtocols: selectSubprotocol,
     });
   }
 
@@ -187,6 +190,20 @@ export class RealtimeTransport implements BeforeApplicationShutdown, OnApplicati
     this.inbound.bind(connection, handlers);
   }
 
+  /** The module's own handlers a gateway gets unless it has one for the key: the token refresh. */
+  builtInHandlers(connection: Connection): Array<{ message: string; callback: FrameHandler }> {
+    const key = (connection.protocol.tokenRefresh ?? DEFAULT_TOKEN_REFRESH).messageKey;
+    return [{ message: key, callback: this.tokenRefresh.handler(connection) }];
+  }
+
+  /**
+   * A new token of the same subject for a live connection (a gateway's own refresh handler, e.g.
+   * checkpoint `authenticate`): the new principal, or throws why it was refused.
+   */
+  refresh(connection: Connection, token: unknown): Promise<Principal> {
+    return this.tokenRefresh.refresh(connection, token);
+  }
+
   onClose(connection: Connection, callback: () => void): void {
     this.lifecycle.onClose(connection, callback);
   }
@@ -230,8 +247,21 @@ export class RealtimeTransport implements BeforeApplicationShutdown, OnApplicati
     this.pending.headersReceived(socket as Socket);
     const decision = this.gate.decide(request, this.shuttingDown);
     if ('status' in decision) return rejectUpgrade(socket, decision.status, decision.body);
-    const { route, gateway, url } = decision;
-    const authResult = this.auth.authenticate(request, url);
+    const authResult = this.auth.authenticate(request, decision.url, this.address.of(request));
+    // The socket stays a pending one of its address while an authenticator answers (SPEC.md §10.1).
+    if (authResult instanceof Promise)
+      void authResult.then((result) => this.admit(request, socket, head, decision, result));
+    else this.admit(request, socket, head, decision, authResult);
+  }
+
+  /** Claims the user's place, then completes the upgrade (an authentication failure is told after it). */
+  private admit(
+    request: IncomingMessage,
+    socket: Duplex,
+    head: Buffer,
+    { route, gateway, url }: Extract<GateDecision, { route: RouteMatch }>,
+    authResult: UpgradeAuthResult,
+  ): void {
     // Claimed before the upgrade, so no frame can arrive while the cluster is asked.
     void this.slots.claim(gateway, authResult.principal, route).then((slot) => {
       if (this.shuttingDown) {

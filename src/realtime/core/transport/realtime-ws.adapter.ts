@@ -53,12 +53,15 @@ export class RealtimeWsAdapter extends AbstractWsAdapter {
     // Replies are sent by the transport, in the gateway's framing, not through Nest's transform.
     _transform: (data: unknown) => Observable<unknown>,
   ): void {
-    const callbacks = handlers.map((handler) => handler.callback as FrameHandler);
-    this.resolveTransport().bindHandlers(client, { keys: this.keysOf(client.gateway, handlers), callbacks });
+    const transport = this.resolveTransport();
+    const own = new Set(handlers.map((handler) => String(handler.message)));
+    const all = [...handlers, ...transport.builtInHandlers(client).filter((builtIn) => !own.has(builtIn.message))];
+    const callbacks = all.map((handler) => handler.callback as FrameHandler);
+    transport.bindHandlers(client, { keys: this.keysOf(client.gateway, all), callbacks });
   }
 
   /** The gateway's key index, built at its first connection (Nest lists a gateway's handlers in one order). */
-  private keysOf(gateway: GatewayName, handlers: MessageMappingProperties[]): ReadonlyMap<string, number> {
+  private keysOf(gateway: GatewayName, handlers: ReadonlyArray<{ message: unknown }>): ReadonlyMap<string, number> {
     const known = this.handlerKeys.get(gateway);
     const same = known?.size === handlers.length && handlers.every((h, i) => known.get(String(h.message)) === i);
     if (known && same) return known;
