@@ -9,6 +9,8 @@ describe('redactUrl', () => {
     ['/ws/user?%54%4f%4b%45%4e=abc', '/ws/user?TOKEN=[REDACTED]'],
     ['/ws/user?a=1&access_token=x&b=2', '/ws/user?a=1&access_token=[REDACTED]&b=2'],
     ['/ws/user?token=a&token=b', '/ws/user?token=[REDACTED]&token=[REDACTED]'],
+    ['/ws/user?ticket=kq3Xabc&offset=4', '/ws/user?ticket=[REDACTED]&offset=4'],
+    ['/ws/user?TiCkEt=kq3Xabc', '/ws/user?TiCkEt=[REDACTED]'],
     ['/ws/user', '/ws/user'],
   ])('shows %s as %s', (url, shown) => {
     expect(redactUrl(url)).toBe(shown);
