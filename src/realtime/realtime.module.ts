@@ -56,7 +56,13 @@ const accessPolicyProvider: Provider = {
 const authenticatorProvider: Provider = {
   provide: REALTIME_AUTHENTICATOR,
   inject: [REALTIME_MODULE_OPTIONS, JwtAuthenticator],
-  useFactory: (options: RealtimeModuleOptions, jwt: JwtAuthenticator) => options.auth?.authenticator ?? jwt,
+  useFactory: (options: RealtimeModuleOptions, jwt: JwtAuthenticator) => {
+    const auth = options.auth ?? {};
+    if (!auth.authenticator && !auth.secret && !auth.publicKey && !auth.jwksUrl) {
+      throw new Error('Realtime auth needs a JWT secret, a public key, a JWKS URL or an authenticator');
+    }
+    return auth.authenticator ?? jwt;
+  },
 };
 
 const publishTargetsProvider: Provider = {

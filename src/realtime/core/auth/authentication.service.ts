@@ -10,6 +10,7 @@ import {
   type AuthenticationSource,
   type RealtimeAuthenticator,
 } from './authenticator.js';
+import { JwtAuthenticator } from './jwt-authenticator.js';
 import { principalOf, type Principal } from './principal.js';
 
 /** An authentication's outcome: a principal, or why not (`unauthenticated`, or `internal` for an authenticator error). */
@@ -38,6 +39,7 @@ export class Authentication implements OnApplicationShutdown {
 
   constructor(
     @Inject(REALTIME_AUTHENTICATOR) private readonly authenticator: RealtimeAuthenticator,
+    private readonly jwt: JwtAuthenticator,
     @Inject(REALTIME_CONFIG) config: RealtimeConfig,
   ) {
     this.timeoutMs = config.auth.timeoutMs;
@@ -46,7 +48,7 @@ export class Authentication implements OnApplicationShutdown {
   authenticate(request: AuthenticationRequest): AuthOutcome | Promise<AuthOutcome> {
     let answer: ReturnType<RealtimeAuthenticator['authenticate']>;
     try {
-      answer = this.authenticator.authenticate(request);
+      answer = this.ask(request);
     } catch (error) {
       return this.failed(request, 'error', nameOf(error));
     }
@@ -67,6 +69,21 @@ export class Authentication implements OnApplicationShutdown {
         },
       );
     });
+  }
+
+  /** The host authenticator's answer; `undefined` from it hands the request to the JWT check. */
+  private ask(request: AuthenticationRequest): ReturnType<RealtimeAuthenticator['authenticate']> {
+    const answer = this.authenticator.authenticate(request);
+    if (this.authenticator === this.jwt) return answer;
+    if (isPromiseLike(answer)) return Promise.resolve(answer).then((user) => user ?? this.fallback(request, user));
+    return answer ?? this.fallback(request, answer);
+  }
+
+  private fallback(
+    request: AuthenticationRequest,
+    user: null | undefined,
+  ): ReturnType<RealtimeAuthenticator['authenticate']> {
+    return user === null ? null : this.jwt.authenticate(request);
   }
 
   private decide(request: AuthenticationRequest, user: AuthenticatedUser | null | undefined): AuthOutcome {

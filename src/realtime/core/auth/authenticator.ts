@@ -44,10 +44,10 @@ export interface AuthenticatedUser {
 
 /**
  * Decides who an upgrade, an admin REST request, a refresh or a checkpoint `authenticate` belongs
- * to. Return the user, or `undefined`/`null` to refuse (4401 / 401); throwing (or taking longer
- * than `auth.timeoutMs`) is an error of the authenticator (1011 / 503), never a crash or a hang.
- * The default verifies JWTs (`JwtAuthenticator`); a host replaces it with `auth.authenticator`, and
- * may delegate to the default for tokens (inject `JwtAuthenticator`).
+ * to. Return the user; `null` refuses (4401 / 401); `undefined` leaves the decision to the JWT
+ * check (the default authenticator, `JwtAuthenticator`), so that tokens keep working beside, say,
+ * a session cookie. Throwing (or taking longer than `auth.timeoutMs`) is an error of the
+ * authenticator (1011 / 503), never a crash or a hang. A host sets its own with `auth.authenticator`.
  * @publicApi
  */
 export interface RealtimeAuthenticator {

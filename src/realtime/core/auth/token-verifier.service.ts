@@ -22,6 +22,7 @@ export type Verified = Principal | undefined | Promise<Principal | undefined>;
 @Injectable()
 export class TokenVerifier implements OnModuleInit {
   private readonly jwt: JwtService;
+  /** None when no key is configured (a host authenticator decides alone): every token is then invalid. */
   private readonly staticKey?: { key: KeyObject; algorithms: string[] };
   private readonly jwks?: JwksKeys;
 
@@ -32,8 +33,7 @@ export class TokenVerifier implements OnModuleInit {
     } else if (publicKey) {
       const key = createPublicKey(publicKey.replace(/\\n/g, '\n'));
       this.staticKey = { key, algorithms: algorithmsOf(key) };
-    } else {
-      if (!secret) throw new Error('Realtime auth needs a JWT secret, a public key or a JWKS URL');
+    } else if (secret) {
       this.staticKey = { key: createSecretKey(Buffer.from(secret)), algorithms: ['HS256'] };
     }
     this.jwt = new JwtService({
@@ -58,7 +58,8 @@ export class TokenVerifier implements OnModuleInit {
   /** The principal of a valid token, or undefined for any invalid, expired or unsigned one. */
   verify(token: string): Verified {
     if (this.staticKey) return this.check(token, this.staticKey.key, this.staticKey.algorithms);
-    const jwks = this.jwks!;
+    const jwks = this.jwks;
+    if (!jwks) return undefined;
     const kid = keyIdOf(token);
     if (kid === null) return undefined;
     const key = jwks.known(kid);
