@@ -345,8 +345,9 @@ describe('token refresh on a live connection (issue 24, deliver 4)', () => {
       await client.nextOfType('room_joined', 5000);
       await waitFrame(other, (f) => f.type === 'user_joined' && f.data?.user_id === sub, 0, 5000, 'user_joined');
 
-      const reply = await CHAT_GATEWAY.refresh(client, { value: longToken(sub) });
-      expect(reply).toMatchObject({ type: 'token_refreshed' });
+      const newExp = nowSec() + 600;
+      const reply = await CHAT_GATEWAY.refresh(client, { value: token(sub, newExp) });
+      expect(reply).toEqual(CHAT_GATEWAY.refreshed(newExp, reply));
       await pastTime(oldExp * 1000 + 250);
 
       // a message from the other member reaches it, and it may still send to the room (membership kept)
@@ -394,14 +395,10 @@ describe('token refresh on a live connection (issue 24, deliver 4)', () => {
       );
 
       const from = client.frames.length;
-      client.send({ type: 'refresh', data: { token: longToken(sub) } });
+      const newExp = nowSec() + 600;
+      client.send({ type: 'refresh', data: { token: token(sub, newExp) } });
       const reply = await waitFrame(client, (f) => f.type === 'token_refreshed', from, 5000, 'token_refreshed');
-      expect(reply).toEqual({
-        type: 'token_refreshed',
-        id: expect.stringMatching(/\S/),
-        timestamp: expect.stringMatching(ISO_MS),
-        data: { expires_at: expect.stringMatching(ISO_MS) },
-      });
+      expect(reply).toEqual(SCHEDULER_GATEWAY.refreshed(newExp, { id: expect.stringMatching(/\S/) }));
       await pastTime(oldExp * 1000 + 250);
 
       const publish = (experimentId: string, scope: Frame): Promise<{ status: number; body: any }> =>
@@ -433,8 +430,9 @@ describe('token refresh on a live connection (issue 24, deliver 4)', () => {
       const oldExp = shortExp();
       const client = await connect(NOTIFY_GATEWAY, sub, token(sub, oldExp), path);
 
-      const reply = await NOTIFY_GATEWAY.refresh(client, { value: longToken(sub) });
-      expect(reply).toMatchObject({ type: 'token_refreshed' });
+      // a token without `exp`: no expiry at all from now on
+      const reply = await NOTIFY_GATEWAY.refresh(client, { value: hsToken({ sub, exp: undefined }) });
+      expect(reply).toEqual({ ...NOTIFY_GATEWAY.refreshed(0, reply), meta: { expires_at: null } });
       await pastTime(oldExp * 1000 + 250);
 
       const from = client.frames.length;
@@ -445,6 +443,8 @@ describe('token refresh on a live connection (issue 24, deliver 4)', () => {
       expect(sent.status).toBe(200);
       const message = await waitFrame(client, (f) => f.type === 'task_success', from, 5000, 'the message');
       expect(message).toMatchObject({ type: 'task_success', content: 'after the old expiry' });
+      // the old expiry's notice was cancelled with it: none came after the refresh
+      expect(client.frames.slice(client.frames.indexOf(reply)).filter(NOTIFY_GATEWAY.isNotice)).toEqual([]);
     }
 
     /** checkpoint: the session subscription still gets events, and it still acts for its subject. */
@@ -493,8 +493,9 @@ describe('token refresh on a live connection (issue 24, deliver 4)', () => {
       const path = gw.path(sub);
       const first = await connect(gw, sub, longToken(sub));
       const second = await connect(gw, sub, longToken(sub));
-      const reply = await gw.refresh(first, { value: longToken(sub) });
-      expect(reply).toMatchObject({ type: 'token_refreshed' });
+      const newExp = nowSec() + 600;
+      const reply = await gw.refresh(first, { value: token(sub, newExp) });
+      expect(reply).toEqual(gw.refreshed(newExp, reply));
 
       // still two: a third is refused
       const third = await refused(t.wsUrl(path, longToken(sub)), {}, 5000);

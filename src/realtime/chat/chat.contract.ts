@@ -260,9 +260,9 @@ const SENDS: MessageContract[] = [
           {
             error: { type: 'string', minLength: 1 },
             code: {
-              enum: [4400, 4401, 4403, 4429, 4500],
+              enum: [4400, 4401, 4403, 4429, 4500, 4503],
               description:
-                '4400 malformed frame, 4401 authentication, 4403 bad room / access denied / not a member, 4429 rate limit, too many rooms or connections, 4500 internal',
+                '4400 malformed frame, 4401 authentication (a refused refresh too), 4403 bad room / access denied / not a member, 4429 rate limit, too many rooms or connections, 4500 internal, 4503 authentication unavailable (the authenticator failed)',
             },
           },
           ['error', 'code'],

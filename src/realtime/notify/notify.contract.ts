@@ -71,6 +71,8 @@ const received = (type: JsonSchema, meta: JsonSchema, required: string[] = []): 
 const ERRORS = [
   'Authentication required',
   'Invalid or expired token',
+  'Token subject does not match the connection',
+  'Authentication unavailable',
   'Too many connections',
   'Client id in use',
   'Rate limit exceeded',

@@ -220,6 +220,8 @@ const sends: MessageContract[] = [
             'Too many connections',
             'Authentication required',
             'Invalid or expired token',
+            'Token subject does not match the connection',
+            'Authentication unavailable',
             'Internal server error',
           ],
         },
