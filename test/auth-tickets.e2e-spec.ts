@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { captureOutput, expectNoCrash, type Captured } from './support/capture-output.js';
 import { clusterPrefix, startPair, stopAll } from './support/cluster-pair.js';
-import { TestClient, closeAll, type Frame } from './support/test-client.js';
+import { TestClient, closeAll, eventually, type Frame } from './support/test-client.js';
 import { startTestApp, type Endpoints, type TestApp } from './support/test-app.js';
 import { hsToken, TEST_SECRET, type Claims } from './support/tokens.js';
 
@@ -45,7 +45,7 @@ describe('one-time connect tickets (issue 24)', () => {
   const open: TestClient[] = [];
   beforeAll(async () => {
     output = captureOutput();
-    t = await startTestApp({ auth: { secret: TEST_SECRET, ticketTtlSec: 1 } });
+    t = await startTestApp({ auth: { secret: TEST_SECRET, ticketTtlSec: 1 } }, [], { logLines: true });
   });
   afterEach(() => closeAll(open.splice(0)));
   afterAll(async () => {
@@ -137,7 +137,10 @@ describe('one-time connect tickets (issue 24)', () => {
     expect((await client.next()).type).toBe('connected');
     client.close();
     await client.closed;
-    // Every line this file's apps wrote (refusals of used and forged tickets included) is free of tickets.
+    // Every line this app wrote (connects, refusals of used and forged tickets) is free of tickets.
+    await eventually(() => output.lines.some((line) => line.includes('disconnect')), 3000, 'the disconnect line');
+    expect(output.lines.some((line) => line.includes('ticket=[REDACTED]'))).toBe(true);
+    expect(output.lines.some((line) => line.includes('auth_failed'))).toBe(true);
     expect(output.lines.join('\n')).not.toContain(value);
     expectNoCrash(output);
   });

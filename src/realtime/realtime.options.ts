@@ -39,8 +39,8 @@ export interface RealtimeModuleOptions {
      */
     jwksCooldownSec?: number;
     /**
-     * Milliseconds an authenticator (or a JWKS fetch) may take; past it the upgrade is refused
-     * 1011 (503 on REST).
+     * Milliseconds an authenticator may take; past it the upgrade is refused 1011 (503 on REST).
+     * It also bounds a JWKS fetch, which then fails: a token of an unknown `kid` is refused 4401.
      * @default 5000
      */
     timeoutMs?: number;

@@ -1,4 +1,4 @@
-import type { INestApplication, ModuleMetadata } from '@nestjs/common';
+import { ConsoleLogger, type INestApplication, type ModuleMetadata } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import type { AddressInfo } from 'node:net';
 import type WebSocket from 'ws';
@@ -27,15 +27,25 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
-/** The realtime module on an ephemeral port, configured like a host app would. */
-export async function startTestApp(options: RealtimeModuleOptions = {}, imports: HostImports = []): Promise<TestApp> {
-  const moduleRef = await Test.createTestingModule({
+/**
+ * The realtime module on an ephemeral port, configured like a host app would. `logLines`: every log
+ * line (connects, security events) reaches stdout, where `captureOutput()` reads it; otherwise Nest's
+ * testing logger drops all but errors.
+ */
+export async function startTestApp(
+  options: RealtimeModuleOptions = {},
+  imports: HostImports = [],
+  { logLines = false }: { logLines?: boolean } = {},
+): Promise<TestApp> {
+  const builder = Test.createTestingModule({
     imports: [
       RealtimeModule.forRoot({ auth: { secret: TEST_SECRET }, adminToken: ADMIN_TOKEN, ...options }),
       ...imports,
     ],
-  }).compile();
-  const app = moduleRef.createNestApplication({ logger: ['error', 'warn'] });
+  });
+  if (logLines) builder.setLogger(new ConsoleLogger('Test', { colors: false }));
+  const moduleRef = await builder.compile();
+  const app = moduleRef.createNestApplication({ logger: logLines ? ['log', 'error', 'warn'] : ['error', 'warn'] });
   app.useWebSocketAdapter(new RealtimeWsAdapter(app));
   await app.listen(0, '127.0.0.1');
   const t = wrap(app);

@@ -3,7 +3,9 @@ import { GUARDS_METADATA, METHOD_METADATA, PATH_METADATA } from '@nestjs/common/
 import { DiscoveryService, HttpAdapterHost, MetadataScanner } from '@nestjs/core';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { AdminAuthGuard } from './admin-auth.guard.js';
+import type { RealtimeError } from '../core/gateway/index.js';
 import { AdminCredentials } from './admin-credentials.service.js';
+import { httpFailure } from './realtime-http-exception.filter.js';
 
 /** Nest's RequestMethod values of the verbs that carry a body: POST, PUT, PATCH. */
 const BODY_METHODS: Readonly<Record<number, string>> = { 1: 'POST', 2: 'PUT', 4: 'PATCH' };
@@ -69,14 +71,30 @@ export class AdminBodyGate implements OnApplicationBootstrap, OnApplicationShutd
 
 /**
  * An asynchronous authenticator is still deciding: the body is not read meanwhile (a paused
- * request stays paused when the body parser listens), then read, the connection closing after
- * the answer when the request was refused.
+ * request stays paused when the body parser listens). Allowed, it is read as usual; refused, the
+ * refusal is answered here at once and the connection closed, the body never read (the parser's
+ * wait ends with the socket, after the answer).
  */
-function holdBody(request: IncomingMessage, response: ServerResponse, decision: Promise<unknown>): void {
+function holdBody(
+  request: IncomingMessage,
+  response: ServerResponse,
+  decision: Promise<RealtimeError | undefined>,
+): void {
   request.pause();
   void decision.then((refusal) => {
-    if (refusal) response.setHeader('Connection', 'close');
-    request.resume();
+    if (!refusal) return void request.resume();
+    if (response.headersSent) return void request.socket.destroy();
+    const { status, body } = httpFailure(refusal);
+    const json = JSON.stringify(body);
+    response.writeHead(status, {
+      'Content-Type': 'application/json; charset=utf-8',
+      'Content-Length': Buffer.byteLength(json),
+      'X-Content-Type-Options': 'nosniff',
+      'Cache-Control': 'no-store',
+      Connection: 'close',
+    });
+    response.once('finish', () => request.socket.destroy());
+    response.end(json);
   });
 }
 

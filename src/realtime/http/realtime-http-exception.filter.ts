@@ -33,7 +33,7 @@ export class RealtimeHttpExceptionFilter implements ExceptionFilter {
     const response = host.switchToHttp().getResponse<JsonResponse>();
     if (response.headersSent) return;
     const [status, reasons] = this.describe(error);
-    response.status(status).json({ statusCode: status, error: STATUS_CODES[status] ?? 'Error', message: reasons });
+    response.status(status).json(errorBody(status, reasons));
   }
 
   private describe(error: unknown): [number, readonly string[]] {
@@ -42,6 +42,17 @@ export class RealtimeHttpExceptionFilter implements ExceptionFilter {
     this.logger.error(error instanceof Error ? (error.stack ?? error.message) : String(error));
     return [HttpStatus.INTERNAL_SERVER_ERROR, ['Internal server error']];
   }
+}
+
+/** The body of every failure: `{statusCode, error: <reason phrase>, message: reasons}`. */
+export function errorBody(status: number, reasons: readonly string[]): object {
+  return { statusCode: status, error: STATUS_CODES[status] ?? 'Error', message: reasons };
+}
+
+/** The status and body a `RealtimeError` is answered with on REST. */
+export function httpFailure(error: RealtimeError): { status: number; body: object } {
+  const status = STATUS[error.kind];
+  return { status, body: errorBody(status, error.reasons) };
 }
 
 function reasonsOf(error: HttpException): string[] {

@@ -1,6 +1,7 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { createRemoteJWKSet, customFetch } from 'jose';
 import type { JwksSettings } from '../../config/index.js';
+import { LifecycleLog } from '../logging/lifecycle-log.js';
 import { isRecord } from '../text/json-decode.js';
 
 /** A JWKS document larger than this is refused unread (a provider is not expected to publish more). */
@@ -27,6 +28,7 @@ export class JwksKeys {
   private attemptedAt = Number.NEGATIVE_INFINITY;
   private pending?: Promise<void>;
   private readonly remote: ReturnType<typeof createRemoteJWKSet>;
+  private readonly log = new LifecycleLog();
 
   constructor(private readonly settings: JwksSettings) {
     this.remote = createRemoteJWKSet(new URL(settings.url), {
@@ -59,13 +61,19 @@ export class JwksKeys {
     this.pending = this.remote
       .reload()
       .then(() => {
-        this.keys = keyObjects(this.remote.jwks());
+        const keys = keyObjects(this.remote.jwks());
+        if (keys.size === 0) throw new Error('no usable signing key in the JWKS document');
+        this.keys = keys;
         this.fetchedAt = Date.now();
         this.counters.fetched++;
       })
-      .catch(() => {
-        // The last good set stays; the failure is counted (`/metrics`), and retried after the cooldown.
+      .catch((error: unknown) => {
+        // The last good set stays; the failure is counted and logged (at most once per cooldown), and retried after it.
         this.counters.failed++;
+        this.log.security('jwks_fetch_failed', {
+          reason: error instanceof Error ? error.message : String(error),
+          keys_kept: this.keys.size,
+        });
       })
       .finally(() => (this.pending = undefined));
     return this.pending;
