@@ -42,7 +42,11 @@ export class RealtimeMetrics {
       'Sockets closed 1013 for their backlog',
       (t) => t.slowConsumerCloses,
     );
-    this.perGateway('realtime_auth_failures_total', 'Upgrades refused for their token', (t) => t.authFailures);
+    this.perGateway(
+      'realtime_auth_failures_total',
+      'Upgrades refused at authentication (a missing or bad credential, or an authenticator error)',
+      (t) => t.authFailures,
+    );
     this.counter('realtime_errors_total', 'Error frames sent, by kind', ['gateway', 'kind'], (inc) => {
       for (const gateway of this.catalog.names) {
         for (const [kind, count] of Object.entries(this.traffic.of(gateway).errors)) inc({ gateway, kind }, count);
