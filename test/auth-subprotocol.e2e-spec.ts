@@ -1,4 +1,4 @@
-import type { INestApplication } from '@nestjs/common';
+import { ConsoleLogger, type INestApplication } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import type { IncomingHttpHeaders } from 'node:http';
 import WebSocket from 'ws';
@@ -85,15 +85,18 @@ class OfferingClient {
         }
         return found !== undefined;
       };
-      const onClose = (): void =>
+      const onClose = (): void => {
         setImmediate(() => {
           if (check()) return;
           cleanup();
           reject(new Error(`closed before the frame; frames ${JSON.stringify(this.frames).slice(0, 400)}`));
         });
+      };
       const timer = setTimeout(() => {
         cleanup();
-        reject(new Error(`no matching frame within ${timeoutMs} ms; frames ${JSON.stringify(this.frames).slice(0, 400)}`));
+        reject(
+          new Error(`no matching frame within ${timeoutMs} ms; frames ${JSON.stringify(this.frames).slice(0, 400)}`),
+        );
       }, timeoutMs);
       const cleanup = (): void => {
         clearTimeout(timer);
@@ -184,27 +187,32 @@ async function usersOf(t: Endpoints, gateway: string): Promise<unknown[]> {
     .map((client) => client.user_id);
 }
 
-/** A raw upgrade of `path` with this `Sec-WebSocket-Protocol` header: the status, the head, the JSON frames and the close. */
+/**
+ * A raw upgrade of `path` with this `Sec-WebSocket-Protocol` header (any bytes: no client-side checks):
+ * the status and head, the body of a refusal, or the JSON frames until the close (or the first frame).
+ */
 async function rawOffer(
   t: TestApp,
   path: string,
   protocols: string,
-): Promise<{ status: number; head: string; frames: Frame[]; close?: Closed }> {
+  until: 'close' | 'first frame' = 'close',
+): Promise<{ status: number; head: string; body?: string; frames: Frame[]; close?: Closed }> {
   const raw = await RawSocket.open(t.port);
   try {
     raw.write(upgradeRequest(path, { 'Sec-WebSocket-Protocol': protocols }));
     const { status, head } = await raw.response(5000);
-    if (status !== 101) return { status, head, frames: [] };
-    const close = await raw.waitFrame((frame) => frame.opcode === 0x8, 5000, 'a close frame');
-    return { status, head, frames: jsonFrames(raw.frames()), close: closeOf(close) };
+    if (status !== 101) {
+      await raw.ended;
+      return { status, head, body: raw.received.subarray(head.length + 4).toString(), frames: [] };
+    }
+    const awaited = until === 'close' ? (frame: { opcode: number }) => frame.opcode === 0x8 : () => true;
+    await raw.waitFrame(awaited, 5000, `the ${until}`);
+    const close = raw.frames().find((frame) => frame.opcode === 0x8);
+    return { status, head, frames: jsonFrames(raw.frames()), close: close && closeOf(close) };
   } finally {
     raw.destroy();
   }
 }
-
-/** The `Sec-WebSocket-Protocol` header lines of a raw response head. */
-const protocolHeaders = (head: string): string[] =>
-  head.split('\r\n').filter((line) => line.toLowerCase().startsWith('sec-websocket-protocol:'));
 
 describe('the Sec-WebSocket-Protocol bearer (issue 24)', () => {
   let t: TestApp;
@@ -226,8 +234,9 @@ describe('the Sec-WebSocket-Protocol bearer (issue 24)', () => {
   beforeAll(async () => {
     output = captureOutput();
     t = await startTestApp({ auth: { secret: TEST_SECRET } });
-    // The connect lines (with their redacted URL) are info lines: logged here, so that they are checked too.
-    // t.app.useLogger(['log', 'warn', 'error']);
+    // The testing module's logger prints errors only: the connect lines (their URL redacted) and the
+    // security warnings are printed here, so that they are checked too.
+    t.app.useLogger(new ConsoleLogger({ logLevels: ['log', 'warn', 'error'], colors: false }));
   });
   afterEach(() => closeAll(open.splice(0)));
   afterAll(async () => {
@@ -269,6 +278,7 @@ describe('the Sec-WebSocket-Protocol bearer (issue 24)', () => {
   it('takes the bearer entry before ?token= and the Authorization header: a bad one is refused whatever they hold', async () => {
     const good = token({ sub: 'order-good' });
     const bad = hsToken({ sub: 'order-bad' }, 'another-secret-0123456789-0123456789');
+    offered.push(bad);
     const client = new OfferingClient(t.wsUrl(CHAT, good), [REALTIME, bearer(bad)], {
       headers: { authorization: `Bearer ${good}` },
     });
@@ -285,7 +295,7 @@ describe('the Sec-WebSocket-Protocol bearer (issue 24)', () => {
     ['an empty bearer entry', () => [REALTIME, PREFIX]],
     ['an entry that decodes to nothing', () => [REALTIME, `${PREFIX}A`]],
     ['the raw JWT instead of its base64url (dots)', () => [REALTIME, `${PREFIX}${token({ sub: 'raw' })}`]],
-    ['standard base64 (a +)', () => [REALTIME, `${PREFIX}${Buffer.from('>>>?').toString('base64')}`]],
+    ['standard base64 (a +)', () => [REALTIME, `${PREFIX}${Buffer.from('>>>').toString('base64')}`]],
     ['a valid entry beside an empty one', () => [REALTIME, bearer(token({ sub: 'beside' })), PREFIX]],
   ];
 
@@ -298,22 +308,6 @@ describe('the Sec-WebSocket-Protocol bearer (issue 24)', () => {
       expect(await client.waitClose()).toEqual({ code: 4401, reason: INVALID });
       expect(client.frames).toEqual(GATEWAYS[0].refusal(INVALID));
       expect(client.socket.protocol).toBe(REALTIME);
-    },
-  );
-
-  it.each([
-    ['a padded standard base64 (=, /)', `${REALTIME}, ${PREFIX}${Buffer.from('??>>?').toString('base64')}`],
-    ['a space inside the entry', `${REALTIME}, ${PREFIX}abc def`],
-  ])(
-    'refuses %s (characters no ws client sends) before reading any token: 4401, or 400 from ws',
-    async (_name, header) => {
-      const result = await rawOffer(t, CHAT, header);
-      if (result.status === 101) {
-        expect(result.frames).toEqual(GATEWAYS[0].refusal(INVALID));
-        expect(result.close).toEqual({ code: 4401, reason: INVALID });
-      } else {
-        expect(result.status).toBe(400);
-      }
     },
   );
 
@@ -332,15 +326,32 @@ describe('the Sec-WebSocket-Protocol bearer (issue 24)', () => {
     expect(client.frames).toEqual(GATEWAYS[0].refusal(INVALID));
   });
 
-  it('answers a duplicated entry with HTTP 400 (ws refuses the header), and admits nobody', async () => {
-    const entry = bearer(token({ sub: 'dup' }));
-    for (const header of [`${REALTIME}, ${entry}, ${entry}`, `${REALTIME}, ${REALTIME}, ${entry}`]) {
-      expect(await upgradeStatus(t.wsUrl(CHAT), { headers: { 'Sec-WebSocket-Protocol': header } })).toBe(400);
-      const raw = await rawOffer(t, CHAT, header);
+  it.each([
+    [
+      'the same bearer entry twice',
+      () => {
+        const entry = bearer(token({ sub: 'dup' }));
+        return `${REALTIME}, ${entry}, ${entry}`;
+      },
+    ],
+    ['realtime.v1 twice', () => `${REALTIME}, ${REALTIME}, ${bearer(token({ sub: 'dup' }))}`],
+    [
+      'an entry in padded standard base64 (=, /)',
+      () => `${REALTIME}, ${PREFIX}${Buffer.from('??>>?').toString('base64')}`,
+    ],
+    ['a space inside an entry', () => `${REALTIME}, ${PREFIX}abc def`],
+  ])(
+    'answers %s with HTTP 400 before the upgrade (ws refuses the header), and admits nobody',
+    async (_name, header) => {
+      const value = header();
+      const raw = await rawOffer(t, CHAT, value);
       expect(raw.status).toBe(400);
-    }
-    expect(await usersOf(t, 'chat')).toEqual([]);
-  });
+      expect(raw.body).toBe('Invalid Sec-WebSocket-Protocol header');
+      // A ws client that sends such a header itself (ws refuses to build it from a list of protocols).
+      expect(await upgradeStatus(t.wsUrl(CHAT), { headers: { 'Sec-WebSocket-Protocol': value } })).toBe(400);
+      expect(await usersOf(t, 'chat')).not.toContain('dup');
+    },
+  );
 
   it('refuses 20 KB of bearer entries before the upgrade (HTTP 431), and keeps serving', async () => {
     const entries: string[] = [];
@@ -355,32 +366,33 @@ describe('the Sec-WebSocket-Protocol bearer (issue 24)', () => {
     expect(status).toBe(431);
     expect(raw.frames()).toEqual([]);
 
-    // A hundred entries that fit Node's header limit reach the module: refused as several entries.
-    const hundred = offer(CHAT, [REALTIME, ...entries.slice(0, 100)]);
-    expect(await hundred.waitClose()).toEqual({ code: 4401, reason: INVALID });
-    expect(hundred.frames).toEqual(GATEWAYS[0].refusal(INVALID));
+    // As many entries as fit Node's header limit reach the module: refused as several entries.
+    const many = entries.slice(0, 40);
+    expect(many.join(', ').length).toBeLessThan(14_000);
+    const fitting = offer(CHAT, [REALTIME, ...many]);
+    expect(await fitting.waitClose()).toEqual({ code: 4401, reason: INVALID });
+    expect(fitting.frames).toEqual(GATEWAYS[0].refusal(INVALID));
 
     const after = offer(CHAT, [REALTIME, bearer(token({ sub: 'after-flood' }))]);
     expect(await after.frame()).toMatchObject({ type: 'connected', data: { user_id: 'after-flood' } });
     expect((await t.http('GET', '/ws/health')).status).toBe(200);
   });
 
-  it('selects nothing for a bearer offer without realtime.v1: the ws client then fails the handshake itself', async () => {
-    // What the server does: a 101 without Sec-WebSocket-Protocol (the bearer entry is never selected).
-    // The token is still read, so the upgrade itself is authenticated as usual.
+  it('refuses a bearer offer without realtime.v1 before the upgrade (400): no protocol could be selected', async () => {
+    // Every client would fail a 101 that selects none of its offers (RFC 6455 §4.1), so the server says why
+    // instead of admitting a connection the client is bound to drop; the token is not even read.
     const raw = await rawOffer(t, CHAT, bearer(token({ sub: 'no-realtime' })));
-    expect(raw.status).toBe(101);
-    expect(protocolHeaders(raw.head)).toEqual([]);
+    expect(raw.status).toBe(400);
+    expect(raw.body).toBe('Offer realtime.v1 beside a base64url.bearer subprotocol');
     expect(raw.head).not.toContain(PREFIX);
-    // What a client does with that answer: RFC 6455 §4.1 (and every browser) fails the connection.
     for (const protocols of [[bearer(token({ sub: 'no-realtime' }))], ['graphql-ws', bearer(token({ sub: 'gql' }))]]) {
       const client = offer(CHAT, protocols);
       const closed = await client.waitClose();
       expect(closed.code).toBe(1006);
-      expect(client.error?.message).toBe('Server sent no subprotocol');
-      expect(client.upgradeHeaders?.['sec-websocket-protocol']).toBeUndefined();
+      expect(client.status).toBe(400);
       expect(client.frames).toEqual([]);
     }
+    expect(await usersOf(t, 'chat')).not.toContainEqual(expect.objectContaining({ user_id: 'no-realtime' }));
   });
 
   it('keeps a plain offer as before: the first protocol offered is selected and ?token= authenticates', async () => {
@@ -395,10 +407,6 @@ describe('the Sec-WebSocket-Protocol bearer (issue 24)', () => {
 
   it('never logs an offered token, nor its base64url form', async () => {
     const text = output.lines.join('\n');
-    const { Logger } = await import('@nestjs/common');
-    new Logger('Dbg').warn('debug-warn-line');
-    process.stdout.write('direct-line\n');
-    (await import('node:fs')).writeFileSync('/tmp/sp-lines.txt', JSON.stringify([Logger.isLevelEnabled('log'), Logger.isLevelEnabled('warn'), process.stdout.write.toString().slice(0,100), ...output.lines.slice(0, 50)]));
     // The lines are there to check: the connects above were logged, their URL redacted.
     expect(text).toContain('connect ');
     expect(text).toContain('token=[REDACTED]');
@@ -426,6 +434,8 @@ function queryTokenOff(get: () => TestApp): void {
     'ignores ?token= on $gateway: the error frame, then 4401 "Authentication required"',
     async ({ path, refusal }) => {
       const client = connect(get().wsUrl(path, hsToken({ sub: 'query' })));
+      // The first frame first: an admitted connection (the query token used) fails here, without waiting.
+      expect(await client.frame()).toEqual(refusal(REQUIRED)[0]);
       expect(await client.waitClose()).toEqual({ code: 4401, reason: REQUIRED });
       expect(client.frames).toEqual(refusal(REQUIRED));
     },
@@ -490,6 +500,18 @@ describe('WS_ALLOW_QUERY_TOKEN=false in the standalone app module (issue 24)', (
     await app?.close();
     for (const key of Object.keys(process.env)) if (!(key in saved)) delete process.env[key];
     Object.assign(process.env, saved);
+  });
+
+  it('reads WS_ALLOW_QUERY_TOKEN=false (and 0) as false', async () => {
+    const { validateEnvironment } = await import('../src/config/environment.js');
+    for (const value of ['false', '0']) {
+      expect(validateEnvironment({ JWT_SECRET: TEST_SECRET, WS_ALLOW_QUERY_TOKEN: value }).WS_ALLOW_QUERY_TOKEN).toBe(
+        false,
+      );
+    }
+    expect(validateEnvironment({ JWT_SECRET: TEST_SECRET, WS_ALLOW_QUERY_TOKEN: 'true' }).WS_ALLOW_QUERY_TOKEN).toBe(
+      true,
+    );
   });
 
   queryTokenOff(() => t);

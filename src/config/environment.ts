@@ -24,8 +24,15 @@ export const DEV_JWT_SECRET = 'dev-insecure-secret-change-me-0123456789';
 /** Secrets that must never sign production tokens: the dev default and the `.env.example` placeholder. */
 const KNOWN_SECRETS = new Set([DEV_JWT_SECRET, 'change-me', 'changeme', 'secret', 'replace-with-a-long-random-secret']);
 
-const toBoolean = ({ value }: { value: unknown }): unknown =>
-  value === 'true' || value === '1' ? true : value === 'false' || value === '0' || value === '' ? false : value;
+/**
+ * `true`/`1` and `false`/`0`/empty; anything else stays as written and fails `@IsBoolean`. It reads the
+ * raw value: implicit conversion has already made `Boolean('false')` of it by the time `@Transform` runs.
+ */
+const toBoolean = ({ obj, key }: { obj: Record<string, unknown>; key: string }): unknown => {
+  const value = obj[key];
+  if (typeof value !== 'string') return value;
+  return value === 'true' || value === '1' ? true : value === 'false' || value === '0' || value === '' ? false : value;
+};
 
 const csv = ({ value }: { value: unknown }): unknown =>
   typeof value === 'string'

@@ -20,6 +20,7 @@ export { TokenVerifier } from './token-verifier.service.js';
 export {
   BEARER_SUBPROTOCOL_PREFIX,
   bearerToken,
+  bearerWithoutSubprotocol,
   REALTIME_SUBPROTOCOL,
   selectSubprotocol,
   upgradeCredential,

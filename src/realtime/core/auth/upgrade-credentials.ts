@@ -53,6 +53,16 @@ function subprotocolBearer(header: string): UpgradeCredential {
 }
 
 /**
+ * Whether the upgrade offers a bearer entry without `realtime.v1`: no protocol could be selected and
+ * every client would fail the handshake, so it is refused before the upgrade (HTTP 400).
+ */
+export function bearerWithoutSubprotocol(request: IncomingMessage): boolean {
+  const header = request.headers['sec-websocket-protocol'];
+  if (!header?.includes(BEARER_SUBPROTOCOL_PREFIX)) return false;
+  return !header.split(',').some((entry) => entry.trim() === REALTIME_SUBPROTOCOL);
+}
+
+/**
  * The subprotocol the 101 answer selects (`ws`'s `handleProtocols`): with a bearer entry offered,
  * `realtime.v1` (never the entry that holds the token); otherwise the first offered, as `ws` does.
  * A browser fails a connection whose offered protocols none was selected: a bearer offer must

@@ -8,7 +8,7 @@ import { REALTIME_CONFIG, type RealtimeConfig } from '../../config/index.js';
 import { REALTIME_MODULE_OPTIONS } from '../gateway/module-options.js';
 import type { Principal } from '../auth/principal.js';
 import { Authentication } from '../auth/authentication.service.js';
-import { selectSubprotocol } from '../auth/upgrade-credentials.js';
+import { bearerWithoutSubprotocol, selectSubprotocol } from '../auth/upgrade-credentials.js';
 import { DEFAULT_TOKEN_REFRESH } from '../gateway/token-refresh-frames.js';
 import { TokenRefresh } from './token-refresh.js';
 import { UpgradeAuthenticator, type UpgradeAuthResult } from '../auth/upgrade-authenticator.js';
@@ -41,6 +41,7 @@ import { rejectUpgrade, UpgradeGate, type GateDecision } from './upgrade-gate.js
 import { releaseSlot, UserSlotClaim, type SlotClaim } from './user-slot-claim.js';
 
 const SHUTDOWN_CLOSE_TIMEOUT_MS = 5_000;
+const BEARER_NEEDS_PROTOCOL = 'Offer realtime.v1 beside a base64url.bearer subprotocol';
 const TERMINATE_SETTLE_MS = 500;
 /** SPEC.md §10.1: an upgrade's headers, and a REST request with its body, must be complete within this. */
 const HEADER_TIMEOUT_MS = 10_000;
@@ -247,6 +248,7 @@ export class RealtimeTransport implements BeforeApplicationShutdown, OnApplicati
     this.pending.headersReceived(socket as Socket);
     const decision = this.gate.decide(request, this.shuttingDown);
     if ('status' in decision) return rejectUpgrade(socket, decision.status, decision.body);
+    if (bearerWithoutSubprotocol(request)) return rejectUpgrade(socket, 400, BEARER_NEEDS_PROTOCOL);
     const authResult = this.auth.authenticate(request, decision.url, this.address.of(request));
     // The socket stays a pending one of its address while an authenticator answers (SPEC.md §10.1).
     if (authResult instanceof Promise)

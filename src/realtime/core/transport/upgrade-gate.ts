@@ -45,7 +45,12 @@ export class UpgradeGate {
   }
 }
 
-const STATUS_TEXT: Record<number, string> = { 403: 'Forbidden', 404: 'Not Found', 503: 'Service Unavailable' };
+const STATUS_TEXT: Record<number, string> = {
+  400: 'Bad Request',
+  403: 'Forbidden',
+  404: 'Not Found',
+  503: 'Service Unavailable',
+};
 
 /** How long a refused upgrade's client gets to read the answer before its socket is destroyed. */
 const REJECTED_GRACE_MS = 2_000;
