@@ -150,10 +150,12 @@ describe('hostile input on the checkpoint gateway (SPEC §10)', () => {
         // the static token is a principal of its own, not the session's owner
         const notOwner = await rpc(hostile, 'list_checkpoints', { session_id: session });
         expect(notOwner).toEqual(failure(notOwner.id, NO_SESSION));
-        expect(await call(hostile, 'authenticate', { token: hsToken({ sub: OWNER }) })).toEqual({
-          authenticated: true,
-        });
-        expect((await list(hostile, session)).map((e) => e.id)).toEqual([existing, ...madeByThird]);
+        // An authenticated connection keeps its principal: a token of another one is refused (a refresh keeps the sub).
+        const switched = await rpc(hostile, 'authenticate', { token: hsToken({ sub: OWNER }) });
+        expect(switched).toEqual(failure(switched.id, INVALID_AUTH));
+        const stillNotOwner = await rpc(hostile, 'list_checkpoints', { session_id: session });
+        expect(stillNotOwner).toEqual(failure(stillNotOwner.id, NO_SESSION));
+        expect((await list(third, session)).map((e) => e.id)).toEqual([existing, ...madeByThird]);
       }
 
       // the bystander got exactly the third client's events, nothing caused by the barrage

@@ -196,7 +196,17 @@ describe('notify gateway: token expiry while connected (SPEC §2)', () => {
     await ping(client);
     expect(await client.waitClose(4000)).toEqual({ code: 4401, reason: 'Token expired' });
     expect(Date.now()).toBeGreaterThanOrEqual(exp * 1000 - 50);
-    expect(client.frames).toEqual([connectedFrame('expiring'), pongFrame(expect.any(String))]);
+    // Told first (issue 24: `token_expiring`, halfway through a lifetime shorter than the notice), then closed.
+    expect(client.frames).toEqual([
+      connectedFrame('expiring'),
+      pongFrame(expect.any(String)),
+      {
+        type: 'token_expiring',
+        content: 'Token expires soon',
+        meta: { expires_at: new Date(exp * 1000).toISOString(), expires_in: expect.any(Number) },
+        timestamp: expect.any(String),
+      },
+    ]);
     await eventually(async () => (await listedNotifyIds(t, ADMIN_TOKEN)).length === 1, 3000, 'expired one gone');
     expect(await listedNotifyIds(t, ADMIN_TOKEN)).toEqual(['keeper']);
     expect(keeper.socket.readyState).toBe(keeper.socket.OPEN);
