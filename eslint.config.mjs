@@ -5,7 +5,16 @@ import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'eslint.config.mjs'] },
+  {
+    ignores: [
+      'dist/**',
+      'client/dist/**',
+      'node_modules/**',
+      'coverage/**',
+      'eslint.config.mjs',
+      'client/src/frames.generated.ts',
+    ],
+  },
   eslint.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   eslintPluginPrettierRecommended,
@@ -33,7 +42,7 @@ export default tseslint.config(
   {
     // The library is strict: no `any`, nothing unsafe flowing from one (inbound JSON is decoded or
     // validated, not cast). Tests may poke at frames loosely.
-    files: ['src/**/*.ts'],
+    files: ['src/**/*.ts', 'client/src/**/*.ts'],
     rules: {
       '@typescript-eslint/no-explicit-any': 'error',
       '@typescript-eslint/no-unsafe-argument': 'error',
@@ -44,7 +53,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['scripts/**/*.mjs', 'bench/**/*.mjs'],
+    files: ['scripts/**/*.mjs', 'bench/**/*.mjs', 'client/scripts/**/*.mjs'],
     ...tseslint.configs.disableTypeChecked,
   },
 );
