@@ -11,6 +11,7 @@ import { writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { killAll, QUICK, seconds } from './compare/harness.mjs';
 import auth from './compare/scenarios/auth.mjs';
+import client from './compare/scenarios/client-size.mjs';
 import crossInstance from './compare/scenarios/cross-instance.mjs';
 import fanout from './compare/scenarios/fanout.mjs';
 import idle from './compare/scenarios/idle.mjs';
@@ -18,7 +19,7 @@ import joins from './compare/scenarios/joins.mjs';
 import manyRooms from './compare/scenarios/many-rooms.mjs';
 import scheduler from './compare/scenarios/scheduler.mjs';
 
-const SCENARIOS = [fanout, manyRooms, joins, scheduler, crossInstance, idle, auth];
+const SCENARIOS = [fanout, manyRooms, joins, scheduler, crossInstance, idle, auth, client];
 const TIMEOUT_MINUTES = Number(process.env.BENCH_TIMEOUT_MINUTES ?? (QUICK ? 10 : 45));
 
 const only = process.env.BENCH_ONLY?.split(',')

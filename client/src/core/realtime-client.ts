@@ -57,7 +57,7 @@ export interface ConnectionEvents {
   state: ConnectionState;
   /** The socket is open (`reconnected` after a loss) and every stream has been asked to resume. */
   open: { reconnected: boolean };
-  /** The socket closed; `delayMs` until the next try when it will reconnect. */
+  /** The socket closed; `delayMs` until the next try when it will reconnect (none while offline: `online` reconnects). */
   close: { code: number; reason: string; willReconnect: boolean; delayMs?: number };
   /** A stream whose missed events could not all be recovered: reload what it describes. */
   recovery: { stream: string; recovered: boolean };
@@ -202,8 +202,9 @@ export abstract class RealtimeClient<Events extends ConnectionEvents> extends Em
       else if (token && mode === 'query') url = this.withQuery(url, { token });
       else if (token) protocols = [SUBPROTOCOL, `base64url.bearer.${base64url(token)}`];
     } catch (error) {
-      this.fail(error);
-      return this.retry({ code: 1006, reason: 'No credential' });
+      // A server that is away (no answer, 5xx) is retried like a lost connection; a refusal is also told.
+      if (!(error instanceof ServerAway)) this.fail(error);
+      return this.retry({ code: 1006, reason: error instanceof Error ? error.message : 'No credential' });
     }
     if (this.stopped || this.socket) return;
     const Socket = this.options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
@@ -260,11 +261,12 @@ export abstract class RealtimeClient<Events extends ConnectionEvents> extends Em
   /** Reconnects after the backoff (at once when the browser comes back online). */
   private retry({ code, reason }: { code: number; reason: string }): void {
     if (this.stopped) return;
-    const delayMs = backoffDelay(this.attempts++, this.options.reconnect, this.options.random);
+    // Offline: no timer; the `online` event reconnects at once.
+    const offline = (globalThis as { navigator?: { onLine?: boolean } }).navigator?.onLine === false;
+    const delayMs = offline ? undefined : backoffDelay(this.attempts++, this.options.reconnect, this.options.random);
     this.emit('close', { code, reason, willReconnect: true, delayMs });
     this.setState('reconnecting');
-    // Offline: the `online` event reconnects at once, without the backoff.
-    if ((globalThis as { navigator?: { onLine?: boolean } }).navigator?.onLine === false) return;
+    if (delayMs === undefined) return;
     this.retryTimer = setTimeout(() => {
       this.retryTimer = undefined;
       void this.open();
@@ -324,13 +326,19 @@ export abstract class RealtimeClient<Events extends ConnectionEvents> extends Em
       method: 'POST',
       headers: token ? { authorization: `Bearer ${token}` } : {},
       credentials: token ? 'omit' : 'include',
+    }).catch(() => {
+      throw new ServerAway('POST /ws/ticket: no answer');
     });
+    if (response.status >= 500) throw new ServerAway(`POST /ws/ticket answered ${response.status}`);
     if (response.status !== 200) throw new Error(`POST /ws/ticket answered ${response.status}`);
     const body = (await response.json()) as { ticket?: unknown };
     if (typeof body.ticket !== 'string') throw new Error('POST /ws/ticket gave no ticket');
     return body.ticket;
   }
 }
+
+/** The server did not answer (or answered 5xx): retried quietly, like a lost connection. */
+class ServerAway extends Error {}
 
 function wsBase(url: string): string {
   return url.replace(/^http/, 'ws').replace(/\/+$/, '');
