@@ -50,10 +50,13 @@ export class ChatClient extends RealtimeClient<ChatEvents> {
   /** Joins `room` (`channel:1`, `project:7`, `task:3`) and keeps it joined across reconnects. */
   join(room: string): Promise<ChatRoomJoined> {
     this.rooms.add(room);
-    return new Promise((resolve, reject) => {
+    const joined = new Promise<ChatRoomJoined>((resolve, reject) => {
       this.joining.push({ room, resolve, reject });
       if (this.connectionState === 'open') this.sendNow(this.joinFrame(room));
     });
+    // A refusal is also told as `refused`: an app that does not await the join must not crash on it.
+    joined.catch(() => undefined);
+    return joined;
   }
 
   /** Leaves `room`; its events stop. */
@@ -120,7 +123,7 @@ export class ChatClient extends RealtimeClient<ChatEvents> {
     const { stream, offset, epoch, recovered } = frame.data;
     if (stream !== undefined && offset !== undefined && epoch !== undefined) {
       this.ownStream = stream;
-      if (recovered === false) this.emit('recovery', { stream, recovered });
+      if (recovered !== undefined) this.emit('recovery', { stream, recovered });
       if (recovered !== true) this.positions.set(stream, { offset, epoch });
     }
     this.emit('welcome', frame);

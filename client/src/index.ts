@@ -5,6 +5,26 @@
  */
 export { ChatClient, type ChatEvents, type ChatRoomEvent } from './chat-client.js';
 export {
+  SchedulerClient,
+  type SchedulerClientOptions,
+  type SchedulerEvent,
+  type SchedulerEvents,
+  type SchedulerPath,
+  type SchedulerResourceType,
+} from './scheduler-client.js';
+export {
+  CheckpointClient,
+  CheckpointRpcError,
+  CheckpointTimeoutError,
+  type CheckpointCallOptions,
+  type CheckpointClientOptions,
+  type CheckpointEvents,
+  type CheckpointMethod,
+  type CheckpointParams,
+  type CheckpointResults,
+} from './checkpoint-client.js';
+export { NotifyClient, type NotifyClientOptions, type NotifyEvents } from './notify-client.js';
+export {
   RealtimeClient,
   type ClientOptions,
   type ConnectionEvents,

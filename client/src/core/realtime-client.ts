@@ -59,7 +59,7 @@ export interface ConnectionEvents {
   open: { reconnected: boolean };
   /** The socket closed; `delayMs` until the next try when it will reconnect (none while offline: `online` reconnects). */
   close: { code: number; reason: string; willReconnect: boolean; delayMs?: number };
-  /** A stream whose missed events could not all be recovered: reload what it describes. */
+  /** A resume's answer for a stream; `recovered: false`: events were lost, reload what the stream describes. */
   recovery: { stream: string; recovered: boolean };
   /** Something the client could not do (a token, a ticket, a frame it could not read). */
   error: { error: Error };
@@ -166,7 +166,12 @@ export abstract class RealtimeClient<Events extends ConnectionEvents> extends Em
       this.socket.send(text);
       return Promise.resolve();
     }
-    return this.queue.push(text);
+    return this.queue.push(text, frame);
+  }
+
+  /** Takes `frame` back from the offline queue (it will not be sent); false when it is not there. */
+  protected withdraw(frame: object): boolean {
+    return this.queue.withdraw(frame);
   }
 
   /** Sends on the open socket, never queued (resumes, pings, refreshes); false when there is none. */
