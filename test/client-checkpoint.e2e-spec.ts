@@ -324,7 +324,7 @@ describe('CheckpointClient (issue 25)', () => {
     expect(harness.errors[0]).toBeInstanceOf(CheckpointRpcError);
     expect(harness.closes[0]).toMatchObject({ code: 4401, willReconnect: true });
     // The longest delay of each attempt: the refusal does not start the backoff over.
-    expect(harness.closes.slice(0, 2).map((close) => close.delayMs)).toEqual([20, 40]);
+    expect(harness.closes.slice(0, 2).map((close) => close.delayMs)).toEqual([40, 80]);
   });
 
   it('rejects a call with CheckpointTimeoutError once its timeout runs out, counted from the call', async () => {
@@ -613,7 +613,7 @@ describe('CheckpointClient (issue 25)', () => {
       await letBackIn(harness);
       await eventually(() => answered() > answeredBefore, 5000, 'an answered ping');
     }
-    expect(harness.closes.map((close) => close.delayMs)).toEqual([40, 40, 40]);
+    expect(harness.closes.map((close) => close.delayMs)).toEqual([80, 80, 80]);
     expect(new Set(wire.sent.map((frame) => frame.id)).size).toBe(wire.sent.length);
     expect(harness.errors).toEqual([]);
   });

@@ -52,7 +52,7 @@ export class ChatClient extends RealtimeClient<ChatEvents> {
     this.rooms.add(room);
     const joined = new Promise<ChatRoomJoined>((resolve, reject) => {
       this.joining.push({ room, resolve, reject });
-      if (this.connectionState === 'open') this.sendNow(this.joinFrame(room));
+      this.sendNow(this.joinFrame(room));
     });
     // A refusal is also told as `refused`: an app that does not await the join must not crash on it.
     joined.catch(() => undefined);
@@ -143,6 +143,8 @@ export class ChatClient extends RealtimeClient<ChatEvents> {
 
   private refusedOrNotice(frame: ChatError): void {
     const code = frame.data.code;
+    // Before the welcome, an error refuses the connection itself (4401, 4429 at the door): the close follows.
+    if (this.connectionState !== 'open') return this.emit('serverError', frame.data);
     const pending = code === 4403 || code === 4429 || code === 4400 ? this.joining.shift() : undefined;
     if (!pending) return this.emit('serverError', frame.data);
     this.rooms.delete(pending.room);

@@ -180,7 +180,7 @@ export class CheckpointClient extends RealtimeClient<CheckpointEvents> {
       );
     }
     // An answer proves the connection works (the gateway sends no welcome).
-    if (!this.pending.size) this.sendNow(this.ping());
+    if (!this.sent.size) this.sendNow(this.ping());
   }
 
   /** `metrics`: cheap and always answered; its id is no call's, so its answer settles nothing. */
@@ -198,7 +198,7 @@ export class CheckpointClient extends RealtimeClient<CheckpointEvents> {
   protected received(raw: Record<string, unknown>): void {
     const frame = raw as unknown as CheckpointServerFrame;
     if ('event_type' in frame) return frame.event_type === 'token_expiring' ? this.expiring() : this.deliver(frame);
-    if (frame.success && !this.proven) {
+    if (frame.id !== 'init' && !this.proven) {
       this.proven = true;
       this.established();
     }

@@ -87,7 +87,7 @@ export class SchedulerClient extends RealtimeClient<SchedulerEvents> {
       // A refusal is also the `refused` event: an app that does not await the promise is not hurt.
       entry.reply.catch(() => undefined);
       this.subs.set(key, (sub = entry));
-      if (this.connectionState === 'open') this.sendNow(this.subscribeFrame(key, sub));
+      this.sendNow(this.subscribeFrame(key, sub));
     }
     return sub.reply;
   }

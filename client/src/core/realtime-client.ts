@@ -146,6 +146,13 @@ export abstract class RealtimeClient<Events extends ConnectionEvents> extends Em
   /** Call on the gateway's welcome: the connection works, the backoff starts over. */
   protected established(): void {
     this.attempts = 0;
+    const socket = this.socket;
+    if (!socket || this.state === 'open') return;
+    const reconnected = this.everOpened;
+    this.everOpened = true;
+    this.setState('open');
+    this.queue.flush((frame) => socket.send(frame));
+    this.emit('open', { reconnected });
   }
 
   /** The server's notice that the token expires soon: a fresh one is sent on the live connection. */
@@ -216,6 +223,9 @@ export abstract class RealtimeClient<Events extends ConnectionEvents> extends Em
     if (!Socket) throw new Error('No WebSocket implementation: pass options.WebSocket (e.g. `ws`)');
     const socket = protocols ? new Socket(url, protocols) : new Socket(url);
     this.socket = socket;
+    // A connect that never completes is as dead as a silent connection.
+    this.lastHeard = Date.now();
+    this.startHeartbeat(socket);
     socket.onopen = () => this.opened(socket);
     socket.onmessage = ({ data }) => this.message(socket, data);
     socket.onclose = ({ code, reason }) => this.closed(socket, code, reason);
@@ -224,14 +234,8 @@ export abstract class RealtimeClient<Events extends ConnectionEvents> extends Em
 
   private opened(socket: WebSocketLike): void {
     if (socket !== this.socket) return;
-    const reconnected = this.everOpened;
-    this.everOpened = true;
     this.lastHeard = Date.now();
-    this.startHeartbeat(socket);
-    this.resume(reconnected);
-    this.setState('open');
-    this.queue.flush((frame) => socket.send(frame));
-    this.emit('open', { reconnected });
+    this.resume(this.everOpened);
   }
 
   private message(socket: WebSocketLike, data: unknown): void {
@@ -303,13 +307,21 @@ export abstract class RealtimeClient<Events extends ConnectionEvents> extends Em
   private startHeartbeat(socket: WebSocketLike): void {
     const intervalMs = this.options.heartbeat?.intervalMs ?? 25_000;
     const timeoutMs = this.options.heartbeat?.timeoutMs ?? 10_000;
-    let pinged = false;
+    let pingedAt: number | undefined;
+    let overdue = false;
     this.heartbeatTimer = setInterval(
       () => {
-        const quiet = Date.now() - this.lastHeard;
-        if (quiet >= intervalMs + timeoutMs) return this.abandon(socket, DEAD);
-        if (quiet < intervalMs) pinged = false;
-        else if (!pinged) pinged = this.sendNow(this.ping());
+        const now = Date.now();
+        if (pingedAt !== undefined && this.lastHeard >= pingedAt) pingedAt = undefined;
+        if (pingedAt === undefined) {
+          if (now - this.lastHeard < intervalMs) return void (overdue = false);
+          if (this.sendNow(this.ping())) return void ((pingedAt = now), (overdue = false));
+          // Not open: a connect that does not complete is dead after as long as a silent connection.
+          if (now - this.lastHeard < intervalMs + timeoutMs) return;
+        } else if (now - pingedAt < timeoutMs) return;
+        // Dead, seen on two ticks: a timer that fires late runs before the I/O that may hold the answer.
+        if (overdue) return this.abandon(socket, DEAD);
+        overdue = true;
       },
       Math.max(50, Math.min(intervalMs, timeoutMs) / 4),
     );
