@@ -5,21 +5,19 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import { validateEnvironment } from './config/environment.js';
 import { BatchingConsoleLogger, GatewayCatalog, RealtimeWsAdapter } from './realtime/index.js';
 
-/** SIGTERM/SIGINT: close sockets (1001) and the bus, then exit; past this, exit anyway (SPEC.md §9). */
-const SHUTDOWN_DEADLINE_MS = 10_000;
-
 async function bootstrap(): Promise<void> {
   const logger = new BatchingConsoleLogger('Realtime', { json: process.env.LOG_FORMAT === 'json' });
   // Validated first, so that a configuration error is one line naming the variable, not a stack.
-  validateEnvironment(process.env);
+  const env = validateEnvironment(process.env);
   const { AppModule } = await import('./app.module.js');
   const app = await NestFactory.create<NestExpressApplication>(AppModule, { logger });
   app.disable('x-powered-by');
   app.useWebSocketAdapter(new RealtimeWsAdapter(app));
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     process.once(signal, () => {
+      // SPEC.md §9: health 503 and the drain (WS_SHUTDOWN_DRAIN), then the bus; past WS_SHUTDOWN_TIMEOUT, exit anyway.
       Logger.log(`${signal}: shutting down`, 'Realtime');
-      setTimeout(() => process.exit(1), SHUTDOWN_DEADLINE_MS).unref();
+      setTimeout(() => process.exit(1), env.WS_SHUTDOWN_TIMEOUT * 1000).unref();
       app.close().then(
         () => process.exit(0),
         (error: Error) => {

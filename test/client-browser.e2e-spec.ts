@@ -278,9 +278,9 @@ describe('the client package in Chromium: resume across a server restart, no tok
     expect(new Set(log.events.map((e) => e.epoch))).toEqual(new Set([joined.epoch]));
     expect(log.events.every((e) => e.stream === room && e.room === room)).toBe(true);
 
-    // The restart was a server going away (1001), followed by a reconnect that resumed the room.
+    // The restart was a drain (1012, SPEC §9), followed by a reconnect that resumed the room.
     const closes = log.steps.filter((s) => s.what === 'close');
-    expect(closes[0]).toMatchObject({ code: 1001, willReconnect: true });
+    expect(closes[0]).toMatchObject({ code: 1012, willReconnect: true });
     expect(log.steps.filter((s) => s.what === 'open').map((s) => s.reconnected)).toEqual([false, true]);
     expect(log.recovery.length).toBeGreaterThanOrEqual(1);
     // Every stream resumed without loss: the room, and the user's own room (resumed from the query).

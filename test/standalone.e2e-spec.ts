@@ -27,8 +27,8 @@ describe('standalone app', () => {
     expect(await app.exited).toBe(0);
   });
 
-  it('shuts down gracefully on SIGTERM: 503 health, no new upgrades, close 1001 on every gateway, exit within 10 s, no token in logs', async () => {
-    const app = await startStandalone({ JWT_SECRET: SECRET, NODE_ENV: 'production' });
+  it('shuts down gracefully on SIGTERM (WS_SHUTDOWN_DRAIN=0): 503 health, no new upgrades, close 1012 on every gateway, exit within 10 s, no token in logs', async () => {
+    const app = await startStandalone({ JWT_SECRET: SECRET, NODE_ENV: 'production', WS_SHUTDOWN_DRAIN: '0' });
     const port = app.port;
     const token = hsToken({ sub: '1', username: 'a' }, SECRET);
     const url = `ws://127.0.0.1:${port}/api/v1/ws/connect?token=${token}`;
@@ -54,7 +54,7 @@ describe('standalone app', () => {
     const startedAt = Date.now();
     app.child.kill('SIGTERM');
     for (const client of clients)
-      expect(await client.waitClose()).toEqual({ code: 1001, reason: 'Server shutting down' });
+      expect(await client.waitClose()).toEqual({ code: 1012, reason: 'Server shutting down' });
     const health = await fetch(`http://127.0.0.1:${port}/ws/health`);
     expect(health.status).toBe(503);
     expect(((await health.json()) as { status: string }).status).toBe('shutting_down');
@@ -63,8 +63,8 @@ describe('standalone app', () => {
 
     expect(await app.exited).toBe(0);
     expect(Date.now() - startedAt).toBeLessThan(10_000);
-    expect(app.output()).toMatch(/disconnect gateway=chat .*code=1001/);
-    expect(app.output()).toMatch(/disconnect gateway=scheduler .*code=1001/);
+    expect(app.output()).toMatch(/disconnect gateway=chat .*code=1012/);
+    expect(app.output()).toMatch(/disconnect gateway=scheduler .*code=1012/);
     // Refusals from one address are summarized per second (SPEC §10.1): the scheduler's is its own
     // line, or counted in the summary when it came within the same second as the chat one.
     expect(app.output()).toMatch(/security.auth_failed gateway=chat .*ip=127\.0\.0\.1/);
@@ -76,6 +76,48 @@ describe('standalone app', () => {
     expect(app.output()).not.toContain(token.split('.')[2]);
     expect(app.output()).not.toContain('bad.token.value');
   }, 20_000);
+
+  it('drains on SIGTERM (SPEC §9): health 503 and upgrades refused at once, a request in flight answered, 1012 in waves over WS_SHUTDOWN_DRAIN, exit within WS_SHUTDOWN_TIMEOUT', async () => {
+    const app = await startStandalone({
+      JWT_SECRET: SECRET,
+      NODE_ENV: 'production',
+      WS_SHUTDOWN_DRAIN: '2',
+      WS_SHUTDOWN_TIMEOUT: '8',
+    });
+    const url = (sub: string): string =>
+      `ws://127.0.0.1:${app.port}/api/v1/ws/connect?token=${hsToken({ sub }, SECRET)}`;
+    const clients = await Promise.all(Array.from({ length: 40 }, (_, i) => TestClient.open(url(`drain-${i}`))));
+    await Promise.all(clients.map((client) => client.nextOfType('connected')));
+    const rpc = await TestClient.open(
+      `ws://127.0.0.1:${app.port}/ws/checkpoints?token=${hsToken({ sub: 'rpc' }, SECRET)}`,
+    );
+    const closedAt: number[] = [];
+    for (const client of [...clients, rpc]) void client.closed.then(() => closedAt.push(Date.now()));
+
+    rpc.send({ id: 'in-flight', method: 'create_session', params: { name: 'last words' } });
+    const signalledAt = Date.now();
+    app.child.kill('SIGTERM');
+    // The balancer's view turns at once: 503 while connections are still open, and no new upgrade.
+    await eventually(async () => (await fetch(`http://127.0.0.1:${app.port}/ws/health`)).status === 503, 3000, '503');
+    expect(closedAt.length).toBeLessThan(clients.length);
+    await expect(TestClient.open(url('late'))).rejects.toThrow(/HTTP 503/);
+
+    // The request in flight was answered before its connection closed.
+    expect(await rpc.next((frame) => frame.id === 'in-flight')).toMatchObject({ id: 'in-flight', success: true });
+    for (const client of [...clients, rpc]) {
+      expect(await client.waitClose(6000)).toEqual({ code: 1012, reason: 'Server shutting down' });
+    }
+    // Spread over the drain, not all at once: the closes span most of its 2 s, and no tenth of it holds a third of them.
+    const offsets = closedAt.map((at) => at - signalledAt).sort((a, b) => a - b);
+    expect(offsets[offsets.length - 1] - offsets[0]).toBeGreaterThan(1000);
+    const perTenth = new Map<number, number>();
+    for (const offset of offsets)
+      perTenth.set(Math.floor(offset / 200), (perTenth.get(Math.floor(offset / 200)) ?? 0) + 1);
+    expect(Math.max(...perTenth.values())).toBeLessThan(offsets.length / 3);
+    expect(await app.exited).toBe(0);
+    expect(Date.now() - signalledAt).toBeLessThan(8000);
+    expect(app.output()).toMatch(/shutdown connections=41 drain_ms=2000/);
+  }, 30_000);
 
   it('writes the log lines of a burst of connects whole and in order, each connect before its disconnect', async () => {
     const app = await startStandalone({ JWT_SECRET: SECRET, NODE_ENV: 'production' });

@@ -86,6 +86,8 @@ export class EnvironmentVariables {
   @IsString() @IsOptional() WS_ADMIN_TOKEN?: string;
   @Transform(toBoolean) @IsBoolean() WS_API_DOCS: boolean = true;
   @IsString() @IsOptional() WS_INSTANCE_ID?: string;
+  @IsNumber() @Min(0) @Max(600) WS_SHUTDOWN_DRAIN: number = CORE.shutdownDrainSec;
+  @IsNumber() @Min(1) @Max(3600) WS_SHUTDOWN_TIMEOUT: number = 15;
 
   @IsUrl({ protocols: ['redis', 'rediss'], require_tld: false, require_protocol: true })
   @IsOptional()

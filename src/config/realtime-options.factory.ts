@@ -54,6 +54,7 @@ export function realtimeOptionsFromEnv(config: ConfigService<EnvironmentVariable
     adminToken: get('WS_ADMIN_TOKEN'),
     apiDocs: get('WS_API_DOCS'),
     instanceId: get('WS_INSTANCE_ID'),
+    shutdownDrainSec: get('WS_SHUTDOWN_DRAIN'),
     redis:
       redisUrl || clusterNodes.length > 0 ? { url: redisUrl, clusterNodes, prefix: get('WS_REDIS_PREFIX') } : undefined,
     busBufferSize: get('WS_BUS_BUFFER_SIZE'),

@@ -38,6 +38,7 @@ export function resolveRealtimeConfig(options: RealtimeModuleOptions): RealtimeC
       options.historyTtlSec ?? defaults.historyTtlSec,
     ),
     instanceId: options.instanceId ?? `${hostname()}-${randomUUID().slice(0, 8)}`,
+    shutdownDrainMs: (options.shutdownDrainSec ?? defaults.shutdownDrainSec) * 1000,
   };
 }
 

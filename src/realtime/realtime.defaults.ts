@@ -27,4 +27,5 @@ export const REALTIME_DEFAULTS = {
   historySize: 100,
   historyTtlSec: 300,
   redisPrefix: '',
+  shutdownDrainSec: 10,
 } as const;

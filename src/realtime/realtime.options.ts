@@ -194,6 +194,12 @@ export interface RealtimeModuleOptions {
    * @default `<hostname>-<random>`
    */
   instanceId?: string;
+  /**
+   * Seconds a shutdown spreads the closes (1012) of its connections over, in waves, so that clients
+   * reconnect elsewhere without a stampede; 0 closes all at once (SPEC.md §9).
+   * @default 10
+   */
+  shutdownDrainSec?: number;
   /** Replaces the default access policy of SPEC.md §7 (e.g. a database-backed one). */
   accessPolicy?: AccessPolicy;
   /** The chat gateway (SPEC.md §3). */

@@ -24,6 +24,7 @@ export async function startAppProcess(id: string, env: Record<string, string>): 
   const started = await startStandalone({
     NO_COLOR: '1',
     JWT_SECRET: TEST_SECRET,
+    WS_SHUTDOWN_DRAIN: '0',
     WS_ADMIN_TOKEN: ADMIN_TOKEN,
     WS_INSTANCE_ID: id,
     ...env,

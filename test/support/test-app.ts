@@ -39,7 +39,13 @@ export async function startTestApp(
 ): Promise<TestApp> {
   const builder = Test.createTestingModule({
     imports: [
-      RealtimeModule.forRoot({ auth: { secret: TEST_SECRET }, adminToken: ADMIN_TOKEN, ...options }),
+      // No drain on close (SPEC §9's waves are tested where they are the subject).
+      RealtimeModule.forRoot({
+        auth: { secret: TEST_SECRET },
+        adminToken: ADMIN_TOKEN,
+        shutdownDrainSec: 0,
+        ...options,
+      }),
       ...imports,
     ],
   });

@@ -49,6 +49,8 @@ export interface RealtimeConfig {
   /** Per-stream history for resuming clients; `undefined` when off (size or TTL 0). */
   history?: { size: number; ttlMs: number };
   instanceId: string;
+  /** SPEC.md §9: how long a shutdown spreads the closes of its connections over (0: all at once). */
+  shutdownDrainMs: number;
 }
 
 /** A JWKS endpoint and when its key set is fetched. */

@@ -88,6 +88,19 @@ export class InboundPipeline {
     this.maxBacklog = limits.maxBacklog;
   }
 
+  /**
+   * Resolves once `connection` has no handler running and no frame waiting (at once for an idle one),
+   * or after `maxWaitMs`: a request in flight is answered before a drain closes its connection.
+   */
+  async idle(connection: Connection, maxWaitMs: number): Promise<void> {
+    const state = this.states.get(connection);
+    const deadline = Date.now() + maxWaitMs;
+    while (state && (state.busy || state.backlog) && connection.socket.readyState === WebSocket.OPEN) {
+      if (Date.now() >= deadline) return;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  }
+
   bind(connection: Connection, handlers: BoundHandlers): void {
     const state: InboundState = { handlers, busy: false, lastRateLimitNoticeAt: 0 };
     this.states.set(connection, state);

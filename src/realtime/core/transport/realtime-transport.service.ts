@@ -41,6 +41,10 @@ import { rejectUpgrade, UpgradeGate, type GateDecision } from './upgrade-gate.js
 import { releaseSlot, UserSlotClaim, type SlotClaim } from './user-slot-claim.js';
 
 const SHUTDOWN_CLOSE_TIMEOUT_MS = 5_000;
+/** A drain closes its connections in this many waves at most, evenly spread over `shutdownDrainMs`. */
+const DRAIN_WAVES = 20;
+/** How long a wave waits for a connection's request in flight to be answered before closing it. */
+const IN_FLIGHT_WAIT_MS = 2_000;
 const BEARER_NEEDS_PROTOCOL = 'Offer realtime.v1 beside a base64url.bearer subprotocol';
 const TERMINATE_SETTLE_MS = 500;
 /** SPEC.md §10.1: an upgrade's headers, and a REST request with its body, must be complete within this. */
@@ -217,19 +221,41 @@ export class RealtimeTransport implements BeforeApplicationShutdown, OnApplicati
     return this.lifecycle.authenticated(connection, principal);
   }
 
-  /** Health turns 503, upgrades are refused, and every socket is closed with 1001. */
+  /**
+   * The drain of SPEC.md §9: health turns 503 and upgrades are refused at once; the connections, in
+   * random order, are closed with 1012 in waves spread over `shutdownDrainMs` (all at once for 0),
+   * each after its request in flight is answered, so that clients come back elsewhere without a
+   * stampede; stragglers are terminated; the instance's cluster state is released.
+   */
   async shutdown(): Promise<void> {
     if (this.shuttingDown) return;
     this.shuttingDown = true;
-    const connections = this.registry.list();
-    this.log.info('shutdown', { connections: connections.length });
-    for (const connection of connections) connection.close(CloseCode.GOING_AWAY, 'Server shutting down');
+    const connections = shuffled(this.registry.list());
+    const drainMs = this.config.shutdownDrainMs;
+    this.log.info('shutdown', { connections: connections.length, drain_ms: drainMs });
+    const waves = drainMs > 0 ? Math.max(1, Math.min(DRAIN_WAVES, connections.length)) : 1;
+    const startedAt = Date.now();
+    for (let wave = 0; wave < waves; wave++) {
+      // Wave k leaves at k/(waves−1) of the drain: the first at once, the last at its end.
+      const at = waves > 1 ? startedAt + (wave * drainMs) / (waves - 1) : startedAt;
+      if (at > Date.now()) await sleep(at - Date.now());
+      const slice = connections.slice(
+        Math.floor((wave * connections.length) / waves),
+        Math.floor(((wave + 1) * connections.length) / waves),
+      );
+      await Promise.all(slice.map((connection) => this.closeForRestart(connection)));
+    }
     const deadline = Date.now() + SHUTDOWN_CLOSE_TIMEOUT_MS;
     while (this.registry.size > 0 && Date.now() < deadline) await sleep(25);
     for (const connection of this.registry.list()) connection.terminate();
     // Terminated sockets report their close on a later turn: their leaves go out before the cluster is left.
     while (this.registry.size > 0 && Date.now() < deadline + TERMINATE_SETTLE_MS) await sleep(10);
     await this.cluster.withdraw();
+  }
+
+  private async closeForRestart(connection: Connection): Promise<void> {
+    await this.inbound.idle(connection, IN_FLIGHT_WAIT_MS);
+    connection.close(CloseCode.SERVICE_RESTART, 'Server shutting down');
   }
 
   async beforeApplicationShutdown(): Promise<void> {
@@ -316,6 +342,14 @@ export class RealtimeTransport implements BeforeApplicationShutdown, OnApplicati
 /** The socket a request will carry: TLS servers hand it over once the handshake is done. */
 function connectionEvent(server: Server): 'connection' | 'secureConnection' {
   return server instanceof TlsServer ? 'secureConnection' : 'connection';
+}
+
+function shuffled<T>(items: T[]): T[] {
+  for (let i = items.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [items[i], items[j]] = [items[j], items[i]];
+  }
+  return items;
 }
 
 function sleep(ms: number): Promise<void> {
