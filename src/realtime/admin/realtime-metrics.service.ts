@@ -3,7 +3,7 @@ import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import { EVENT_BUS, type EventBus } from '../bus/index.js';
 import { Authentication, TokenVerifier } from '../core/auth/index.js';
 import { GatewayCatalog } from '../core/gateway/index.js';
-import { ConnectionRegistry } from '../core/registry/index.js';
+import { ConnectionRegistry, Fanout } from '../core/registry/index.js';
 import { TrafficStats, type GatewayTraffic } from '../core/transport/index.js';
 
 type PerGateway = (traffic: GatewayTraffic) => number;
@@ -25,6 +25,7 @@ export class RealtimeMetrics {
     @Inject(EVENT_BUS) private readonly bus: EventBus,
     private readonly authentication: Authentication,
     private readonly verifier: TokenVerifier,
+    private readonly fanout: Fanout,
   ) {
     collectDefaultMetrics({ register: this.registry });
     this.gauge('realtime_connections', 'Open connections', ['gateway'], (set) => {
@@ -74,6 +75,18 @@ export class RealtimeMetrics {
       inc({ result: 'ok' }, counters.fetched);
       inc({ result: 'failed' }, counters.failed);
     });
+    this.counter('realtime_history_reads_total', 'Stream histories read for joins and resumes', [], (inc) =>
+      inc({}, this.fanout.recoveryCounters.historyReads),
+    );
+    this.counter(
+      'realtime_recoveries_total',
+      'Resumes from a named position, by result: recovered (every missed event sent) or not (reload)',
+      ['result'],
+      (inc) => {
+        inc({ result: 'recovered' }, this.fanout.recoveryCounters.recovered);
+        inc({ result: 'not_recovered' }, this.fanout.recoveryCounters.notRecovered);
+      },
+    );
     this.counter('realtime_bus_published_total', 'Messages published to the bus', [], (inc) =>
       inc({}, this.bus.counters.published),
     );

@@ -11,6 +11,7 @@ import { ConnectionRegistry } from './connection-registry.service.js';
 import type { Joined, JoinedStream, StreamJoin } from './join-answer.js';
 import { PositionWaiters } from './position-waiters.js';
 import { StreamJoins } from './stream-joins.js';
+import type { RecoveryCounters } from './stream-recovery.js';
 
 type TopicsMessage = Extract<BusMessage, { kind: 'topics' }>;
 
@@ -60,6 +61,11 @@ export class Fanout implements OnModuleInit {
       return;
     }
     for (const topic of topics) this.bus.publish({ kind: 'topics', gateway, topics: [topic], frame: json, except });
+  }
+
+  /** History reads and resumes recovered or not, for `/metrics`. */
+  get recoveryCounters(): RecoveryCounters {
+    return this.joins.recovery.counters;
   }
 
   /** See `StreamJoins.join`: puts `connection` in `topic`; the caller replies, then `release()`s. */

@@ -28,7 +28,7 @@ const entered =
 export class StreamJoins {
   /** One recovering join per connection at a time: the next waits for the previous to be released. */
   private readonly joining = new WeakMap<Connection, Promise<void>>();
-  private readonly recovery = new StreamRecovery();
+  readonly recovery = new StreamRecovery();
 
   constructor(
     private readonly registry: ConnectionRegistry,

@@ -2,6 +2,12 @@ import type { Positions, StreamPosition } from '../../bus/stream-position.js';
 import type { Connection, HeldFrame } from '../transport/connection.js';
 import type { Joined, StreamRead } from './join-answer.js';
 
+export interface RecoveryCounters {
+  historyReads: number;
+  recovered: number;
+  notRecovered: number;
+}
+
 /** A join that is never released (a caller that failed in between) lets its held frames go after this. */
 const RELEASE_DEADLINE_MS = 10_000;
 
@@ -13,6 +19,8 @@ const RELEASE_DEADLINE_MS = 10_000;
  * had every event is kept.
  */
 export class StreamRecovery {
+  /** Stream histories read for joins, and resumes answered recovered or not (for `/metrics`). */
+  readonly counters: RecoveryCounters = { historyReads: 0, recovered: 0, notRecovered: 0 };
   private readonly covered = new WeakMap<Connection, Map<string, StreamPosition>>();
 
   /**
@@ -29,12 +37,12 @@ export class StreamRecovery {
       done();
     };
     const deadline = setTimeout(release, RELEASE_DEADLINE_MS).unref();
-    const streams = reads.map(({ topic, since, presenceChanged, read }) => ({
-      topic,
-      presenceChanged,
-      position: read?.position,
-      recovered: since ? (read?.recovered ?? false) : undefined,
-    }));
+    const streams = reads.map(({ topic, since, presenceChanged, read }) => {
+      const recovered = since ? (read?.recovered ?? false) : undefined;
+      if (read) this.counters.historyReads++;
+      if (recovered !== undefined) this.counters[recovered ? 'recovered' : 'notRecovered']++;
+      return { topic, presenceChanged, position: read?.position, recovered };
+    });
     return { streams, release };
   }
 
