@@ -19,6 +19,9 @@ import {
 } from './support/notify-client.js';
 import { openScheduler } from './support/scheduler-client.js';
 
+/** A REST publish answers once the event is stored, with its stream positions (issue 26). */
+const STORED = { stored: true, positions: expect.any(Object) };
+
 /**
  * SPEC §6 and §9 for the notify gateway on two instances sharing a Redis: a message to a client id
  * reaches it on whichever instance holds it, once; a broadcast reaches every notify client of the
@@ -156,15 +159,15 @@ describe('notify gateway on two instances on Redis (SPEC §6, §9)', () => {
     await settle(2);
     expect(await send(a, { type: 'rest', content: 'to B', client_id: 'rest-b' })).toEqual({
       status: 200,
-      body: { sent: true, reached: 1 },
+      body: { sent: true, reached: 1, ...STORED },
     });
     expect(await send(b, { type: 'rest', content: 'to A', meta: { via: 'B' }, client_id: 'rest-a' })).toEqual({
       status: 200,
-      body: { sent: true, reached: 1 },
+      body: { sent: true, reached: 1, ...STORED },
     });
     expect(await send(a, { type: 'rest', content: 'lost', client_id: 'nowhere' })).toEqual({
       status: 200,
-      body: { sent: true, reached: 0 },
+      body: { sent: true, reached: 0, ...STORED },
     });
     await waitMessages(onB, (f) => f.type === 'rest');
     await waitMessages(onA, (f) => f.type === 'rest');
@@ -178,8 +181,14 @@ describe('notify gateway on two instances on Redis (SPEC §6, §9)', () => {
     const chat = await b.chat({ sub: 'chat-user' });
     open.push(chat);
     await settle(5);
-    expect(await send(a, { type: 'all', content: 1 })).toEqual({ status: 200, body: { sent: true, reached: 4 } });
-    expect(await send(b, { type: 'all', content: 2 })).toEqual({ status: 200, body: { sent: true, reached: 4 } });
+    expect(await send(a, { type: 'all', content: 1 })).toEqual({
+      status: 200,
+      body: { sent: true, reached: 4, ...STORED },
+    });
+    expect(await send(b, { type: 'all', content: 2 })).toEqual({
+      status: 200,
+      body: { sent: true, reached: 4, ...STORED },
+    });
     for (const client of clients) await waitMessages(client, (f) => f.type === 'all', 2);
     await quiet(clients, 300);
     for (const client of clients) expect(messages(client)).toEqual([frame('all', 1), frame('all', 2)]);

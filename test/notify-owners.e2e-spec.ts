@@ -22,6 +22,9 @@ import {
   type StreamAt,
 } from './support/notify-client.js';
 
+/** A REST publish answers once the event is stored, with its stream positions (issue 26). */
+const STORED = { stored: true, positions: expect.any(Object) };
+
 /**
  * SPEC §6 "Client ids have owners", §7 and §11: a notify client id belongs to the principal that first
  * connected with it, while a connection or its history holds it. Another principal is refused (error
@@ -134,7 +137,7 @@ describe('notify client ids have owners, in one process (SPEC §6, §7, §11)', 
       token: ADMIN_TOKEN,
       body: { type: 'rest', content: 'x', client_id: 'desk-r' },
     });
-    expect(sent.body).toEqual({ sent: true, reached: 1 });
+    expect(sent.body).toEqual({ sent: true, reached: 1, ...STORED });
     await waitMessages(alice, (f) => f.type === 'rest');
 
     const again = track(await openNotify(t, 'desk-r', ALICE));

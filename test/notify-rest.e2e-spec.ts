@@ -6,6 +6,9 @@ import { openScheduler } from './support/scheduler-client.js';
 import { describeApp } from './support/describe-app.js';
 import { ID_64, noClients, now } from './support/notify-fixtures.js';
 
+/** A REST publish answers once the event is stored, with its stream positions (issue 26). */
+const STORED = { stored: true, positions: expect.any(Object) };
+
 /**
  * SPEC §8 (seed 002), the notify row `POST /ws/send-message`: the host's REST way to message one
  * notify client or all. Connections: test/notify-connections.e2e-spec.ts; messages from
@@ -28,7 +31,7 @@ describe('POST /ws/send-message (SPEC §8, seed 002)', () => {
       meta: { severity: 'high' },
       client_id: 'rest-target',
     });
-    expect(response).toEqual({ status: 200, body: { sent: true, reached: 1 } });
+    expect(response).toEqual({ status: 200, body: { sent: true, reached: 1, ...STORED } });
     await waitMessages(target, (f) => f.type === 'alert');
     await quiet([target, other]);
     expect(messages(target)).toEqual([frame('alert', { text: 'disk full' }, { severity: 'high' })]);
@@ -38,7 +41,7 @@ describe('POST /ws/send-message (SPEC §8, seed 002)', () => {
   it('accepts an admin-role JWT as well as the admin token, and refuses others with 401/403', async () => {
     const target = track(await openNotify(t, 'auth-target', { sub: 'u' }));
     const body = { type: 'ok', content: 'via jwt', client_id: 'auth-target' };
-    expect(await send(body, adminJwt)).toEqual({ status: 200, body: { sent: true, reached: 1 } });
+    expect(await send(body, adminJwt)).toEqual({ status: 200, body: { sent: true, reached: 1, ...STORED } });
     expect((await send({ ...body, content: 'no token' }, '')).status).toBe(401);
     expect((await send({ ...body, content: 'bad token' }, 'wrong')).status).toBe(401);
     expect(
@@ -60,7 +63,7 @@ describe('POST /ws/send-message (SPEC §8, seed 002)', () => {
     const chat = track(await t.chat({ sub: 'chat-user' }));
     const scheduler = track(await openScheduler(t, '/ws/user', { sub: 'sched-user' }));
     const response = await send({ type: 'announcement', content: 'maintenance at 5' });
-    expect(response).toEqual({ status: 200, body: { sent: true, reached: 3 } });
+    expect(response).toEqual({ status: 200, body: { sent: true, reached: 3, ...STORED } });
     for (const client of clients) await waitMessages(client, (f) => f.type === 'announcement');
     await quiet(clients, 300);
     for (const client of clients) expect(messages(client)).toEqual([frame('announcement', 'maintenance at 5')]);
@@ -69,14 +72,17 @@ describe('POST /ws/send-message (SPEC §8, seed 002)', () => {
   });
 
   it('answers reached 0 for a broadcast with no notify client and for an unknown client id', async () => {
-    expect(await send({ type: 'nobody', content: 1 })).toEqual({ status: 200, body: { sent: true, reached: 0 } });
+    expect(await send({ type: 'nobody', content: 1 })).toEqual({
+      status: 200,
+      body: { sent: true, reached: 0, ...STORED },
+    });
     const present = track(await openNotify(t, 'present', { sub: 'u' }));
     const chat = track(await t.chat({ sub: 'chat-user' }));
     const chatId = chat.frames[0].data.connection_id as string;
     for (const clientId of ['absent', 'Present', chatId]) {
       expect(await send({ type: 'lost', content: 1, client_id: clientId })).toEqual({
         status: 200,
-        body: { sent: true, reached: 0 },
+        body: { sent: true, reached: 0, ...STORED },
       });
     }
     await quiet([present], 200);
@@ -96,7 +102,7 @@ describe('POST /ws/send-message (SPEC §8, seed 002)', () => {
     const target = track(await openNotify(t, 'content', { sub: 'u' }));
     expect(await send({ type: 'c', content, client_id: 'content' })).toEqual({
       status: 200,
-      body: { sent: true, reached: 1 },
+      body: { sent: true, reached: 1, ...STORED },
     });
     await waitMessages(target, (f) => f.type === 'c');
     await quiet([target]);
@@ -151,11 +157,11 @@ describe('POST /ws/send-message (SPEC §8, seed 002)', () => {
     const b = track(await openNotify(t, ID_64, { sub: 'u' }));
     expect(await send({ type: 'id', content: 1, client_id: 'A-z_0.9-x' })).toEqual({
       status: 200,
-      body: { sent: true, reached: 1 },
+      body: { sent: true, reached: 1, ...STORED },
     });
     expect(await send({ type: 'id', content: 2, client_id: ID_64 })).toEqual({
       status: 200,
-      body: { sent: true, reached: 1 },
+      body: { sent: true, reached: 1, ...STORED },
     });
     expect(seedFields(await a.nextOfType('id'))).toEqual(frame('id', 1));
     expect(seedFields(await b.nextOfType('id'))).toEqual(frame('id', 2));

@@ -21,6 +21,9 @@ import {
   waitEvents,
 } from './support/scheduler-client.js';
 
+/** A REST publish answers once the event is stored, with its stream positions (issue 26). */
+const STORED = { stored: true, positions: expect.any(Object) };
+
 /** SPEC §9 for the scheduler: events published on one instance reach the right sockets on every instance, once, in order. */
 const ADMIN: Claims = { sub: 'root', roles: ['admin'] };
 
@@ -218,7 +221,13 @@ describe('scheduler routing across two instances on Redis (SPEC §9)', () => {
     });
     expect(response).toEqual({
       status: 200,
-      body: { published: true, gateway: 'scheduler', type: 'experiment_failed', id: idPattern('exp_e-rest') },
+      body: {
+        published: true,
+        gateway: 'scheduler',
+        type: 'experiment_failed',
+        id: idPattern('exp_e-rest'),
+        ...STORED,
+      },
     });
     const generic = pubB.publish('task_failed', taskData, { taskId: 't-rest', experimentId: 'e-rest' });
     await waitEvents(onA, (f) => f.id === response.body.id && f.type === 'experiment_failed');

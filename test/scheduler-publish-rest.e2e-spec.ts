@@ -16,6 +16,9 @@ import {
 } from './support/scheduler-client.js';
 import { ADMIN, at, expectRoutingCase, routingApp, type RoutingCase } from './support/scheduler-fixtures.js';
 
+/** A REST publish answers once the event is stored, with its stream positions (issue 26). */
+const STORED = { stored: true, positions: expect.any(Object) };
+
 /**
  * The scheduler over the admin REST API: `POST /ws/publish` (routed like the publisher's events,
  * its body validated, admins only) and the scheduler connections in `GET /ws/clients`.
@@ -81,7 +84,7 @@ describe('scheduler events and routing (SPEC §4)', () => {
         const response = await t.http('POST', '/ws/publish', { token: row.token, body: row.body });
         expect(response).toEqual({
           status: 200,
-          body: { published: true, gateway: 'scheduler', type: row.type, id: idPattern(row.idPrefix) },
+          body: { published: true, gateway: 'scheduler', type: row.type, id: idPattern(row.idPrefix), ...STORED },
         });
         expectEventId(response.body.id, row.idPrefix, before, Date.now());
         return response.body.id;
@@ -107,7 +110,13 @@ describe('scheduler events and routing (SPEC §4)', () => {
       });
       expect(worker).toEqual({
         status: 200,
-        body: { published: true, gateway: 'scheduler', type: 'worker_offline', id: idPattern('worker_w-rest') },
+        body: {
+          published: true,
+          gateway: 'scheduler',
+          type: 'worker_offline',
+          id: idPattern('worker_w-rest'),
+          ...STORED,
+        },
       });
       const system = await t.http('POST', '/ws/publish', {
         token: ADMIN_TOKEN,
@@ -115,7 +124,7 @@ describe('scheduler events and routing (SPEC §4)', () => {
       });
       expect(system).toEqual({
         status: 200,
-        body: { published: true, gateway: 'scheduler', type: 'system_status', id: idPattern('system') },
+        body: { published: true, gateway: 'scheduler', type: 'system_status', id: idPattern('system'), ...STORED },
       });
       await waitEvents(admin, (f) => f.id === system.body.id);
       await waitEvents(experiment, (f) => f.id === system.body.id);

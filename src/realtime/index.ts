@@ -44,7 +44,7 @@ export type { Connection } from './core/transport/connection.js';
 export type { PositionStyle, StreamPosition } from './bus/stream-position.js';
 export type { GatewayContract, JsonSchema, MessageContract } from './core/contract/index.js';
 export { RealtimeError, type RealtimeErrorKind } from './core/gateway/realtime-error.js';
-export { EVENT_BUS, type BusMessage, type BusStatus, type EventBus } from './bus/event-bus.js';
+export { EVENT_BUS, type BusMessage, type BusStatus, type EventBus, type PublishReceipt } from './bus/event-bus.js';
 export type { RedisClient, RedisOptions } from './redis/redis.options.js';
 export { ChatPublisher, type ChatEventType, type ChatOptions } from './chat/index.js';
 export {

@@ -1,8 +1,21 @@
-import { ApiBadRequestResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
-import { Body, HttpCode, Inject, Post } from '@nestjs/common';
+import {
+  ApiAcceptedResponse,
+  ApiBadRequestResponse,
+  ApiOkResponse,
+  ApiServiceUnavailableResponse,
+  ApiTags,
+} from '@nestjs/swagger';
+import { Body, HttpCode, Inject, Post, Res } from '@nestjs/common';
 import { PUBLISH_TARGETS, RealtimeError, type PublishTarget } from '../core/gateway/index.js';
 import { isRecord } from '../core/text/index.js';
-import { AdminOnly, AdminValidationPipe, ErrorBody, RealtimeController } from '../http/index.js';
+import {
+  AdminOnly,
+  AdminValidationPipe,
+  answerStatus,
+  ErrorBody,
+  RealtimeController,
+  type StatusSettable,
+} from '../http/index.js';
 
 /**
  * `POST /ws/publish`: server events from services in other languages, dispatched to the gateway
@@ -18,15 +31,24 @@ export class PublishController {
   ) {}
 
   @Post('publish')
-  @ApiOkResponse({ description: 'Published to every instance' })
+  @ApiOkResponse({
+    description: 'Stored (in Redis, with Redis) and published to every instance: `stored: true` and its `positions`',
+  })
+  @ApiAcceptedResponse({ description: 'Redis is away: delivered here, `buffered: true`, sent on once it is back' })
+  @ApiServiceUnavailableResponse({ description: 'Redis failed while storing it: retry', type: ErrorBody })
   @ApiBadRequestResponse({ description: 'A body of no gateway, or an invalid one', type: ErrorBody })
   @HttpCode(200)
-  async publish(@Body() body: unknown): Promise<Record<string, unknown>> {
+  async publish(
+    @Body() body: unknown,
+    @Res({ passthrough: true }) response: StatusSettable,
+  ): Promise<Record<string, unknown>> {
     if (!isRecord(body)) throw RealtimeError.invalid(['body must be a JSON object']);
     const { gateway, ...event } = body;
     const target = this.targetFor(gateway, event);
     const valid = (await this.validation.transform(event, { type: 'body', metatype: target.bodyType })) as object;
-    return target.publish(valid);
+    const answer = await target.publish(valid);
+    answerStatus(response, answer);
+    return answer;
   }
 
   private targetFor(gateway: unknown, event: Record<string, unknown>): PublishTarget {

@@ -52,6 +52,19 @@ export class BusCounters {
 }
 
 /**
+ * What became of a published event (issue 26: an acknowledged publish is never lost):
+ * - `stored`: in its streams (their histories, with Redis: Redis has it), at these positions;
+ * - `buffered`: Redis is away; delivered to this instance's sockets, sent to the others once it is
+ *   back (SPEC.md §9), no position yet;
+ * - `failed`: Redis failed while it was being stored: it may or may not have been; retry.
+ */
+export type PublishReceipt =
+  { status: 'stored'; positions?: Readonly<Positions> } | { status: 'buffered' } | { status: 'failed' };
+
+/** An event of topics, as `publishEvent` takes it. */
+export type TopicsMessage = Extract<BusMessage, { kind: 'topics' }>;
+
+/**
  * Delivers every published message to this instance's handlers at once (synchronously) and
  * to every other instance's handlers once.
  */
@@ -59,6 +72,8 @@ export interface EventBus {
   readonly name: 'memory' | 'redis';
   readonly counters: BusCounters;
   publish(message: BusMessage): void;
+  /** Publishes an event like `publish`, and tells once it is stored (never rejects). */
+  publishEvent(message: TopicsMessage): Promise<PublishReceipt>;
   subscribe(handler: BusHandler): void;
   /**
    * Starts receiving the events of a topic for `holder` (the local sockets in it, a host observer);

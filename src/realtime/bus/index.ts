@@ -1,4 +1,11 @@
-export { EVENT_BUS, type BusHandler, type BusMessage, type BusStatus, type EventBus } from './event-bus.js';
+export {
+  EVENT_BUS,
+  type BusHandler,
+  type BusMessage,
+  type BusStatus,
+  type EventBus,
+  type PublishReceipt,
+} from './event-bus.js';
 export { eventBusProvider } from './event-bus.provider.js';
 export { EventBusLifecycle } from './event-bus.lifecycle.js';
 export { BusCounters } from './event-bus.js';

@@ -1,7 +1,15 @@
 import type { GatewayName } from './event-bus.js';
-import { BusCounters, type BusHandler, type BusMessage, type BusStatus, type EventBus } from './event-bus.js';
+import {
+  BusCounters,
+  type BusHandler,
+  type BusMessage,
+  type BusStatus,
+  type EventBus,
+  type PublishReceipt,
+  type TopicsMessage,
+} from './event-bus.js';
 import { MemoryStreamLog, type HistoryLimits } from './memory-stream-log.js';
-import type { HistoryRead, StreamPosition } from './stream-position.js';
+import type { HistoryRead, Positions, StreamPosition } from './stream-position.js';
 import type { StreamStyles } from './stream-styles.js';
 
 /** One instance: publishing is delivering, and the history is this process's. */
@@ -19,12 +27,26 @@ export class MemoryEventBus implements EventBus {
   }
 
   publish(message: BusMessage): void {
+    if (message.kind === 'topics') {
+      void this.publishEvent(message);
+      return;
+    }
     this.counters.published++;
-    if (message.kind === 'topics' && this.log) {
+    this.deliverLocally(message);
+  }
+
+  /** In memory, an event is stored (in its streams' histories, when on) as it is published. */
+  publishEvent(message: TopicsMessage): Promise<PublishReceipt> {
+    this.counters.published++;
+    let positions: Positions | undefined;
+    if (this.log) {
       const { gateway, topics, frame, except } = message;
-      message = { ...message, ...this.log.append(gateway, topics, frame, this.styles.of(gateway), except) };
+      const appended = this.log.append(gateway, topics, frame, this.styles.of(gateway), except);
+      positions = appended.positions;
+      message = { ...message, ...appended };
     }
     this.deliverLocally(message);
+    return Promise.resolve({ status: 'stored', positions });
   }
 
   subscribe(handler: BusHandler): void {

@@ -1,12 +1,16 @@
 import type { Logger } from '@nestjs/common';
 import { encodeControl, envelopeHead, type DisconnectMessage } from './bus-envelope.js';
-import type { BusMessage } from './event-bus.js';
+import type { BusMessage, PublishReceipt, TopicsMessage } from './event-bus.js';
+import { isRecord } from '../core/text/json-decode.js';
 import { redisMetaTtlMs, redisStreamKeys, type RedisEventBusOptions } from './redis-bus-options.js';
 import { PublishBuffer } from './publish-buffer.js';
 import { PUBLISH_TO_STREAMS } from './stream-scripts.js';
-import { frameHead, newEpoch } from './stream-position.js';
+import { frameHead, newEpoch, type Positions } from './stream-position.js';
 
-export type TopicsMessage = Extract<BusMessage, { kind: 'topics' }>;
+export type { TopicsMessage };
+
+const BUFFERED: PublishReceipt = { status: 'buffered' };
+const FAILED: PublishReceipt = { status: 'failed' };
 
 /** What waits for the writer while Redis is away: an event, or an encoded control message. */
 type Buffered = { kind: 'event'; message: TopicsMessage } | { kind: 'control'; data: string };
@@ -30,13 +34,12 @@ export class RedisBusPublisher {
     options.writer.on('ready', () => this.drain());
   }
 
-  publishEvent(message: TopicsMessage): void {
-    if (this.writesNow()) {
-      this.runPublish(message, 0);
-      return;
-    }
+  /** Resolves once Redis has stored the event (its positions), at once when it waits for Redis. */
+  publishEvent(message: TopicsMessage): Promise<PublishReceipt> {
+    if (this.writesNow()) return this.runPublish(message, 0);
     this.deliverLocally(message);
     this.pending.push({ kind: 'event', message });
+    return Promise.resolve(BUFFERED);
   }
 
   /** Publishes on the control channel, for the other instances (the caller delivers it here). */
@@ -60,11 +63,11 @@ export class RedisBusPublisher {
   }
 
   private write(item: Buffered): void {
-    if (item.kind === 'event') this.runPublish(item.message, 1);
+    if (item.kind === 'event') void this.runPublish(item.message, 1);
     else this.options.writer.spublish(this.options.keys.control, item.data).catch((error: Error) => this.warn(error));
   }
 
-  private runPublish(message: TopicsMessage, deliveredLocally: 0 | 1): void {
+  private runPublish(message: TopicsMessage, deliveredLocally: 0 | 1): Promise<PublishReceipt> {
     const { writer, history, instanceId, styles } = this.options;
     const { gateway, topics, frame, except } = message;
     const streams = topics.map((topic) => redisStreamKeys(this.options, gateway, topic));
@@ -77,7 +80,7 @@ export class RedisBusPublisher {
       l: deliveredLocally,
       a: Date.now(),
     });
-    PUBLISH_TO_STREAMS.run(
+    return PUBLISH_TO_STREAMS.run(
       writer,
       streams.flatMap((stream) => [stream.meta, stream.history]),
       [
@@ -91,7 +94,13 @@ export class RedisBusPublisher {
         ...topics,
         ...streams.map((stream) => stream.channel),
       ],
-    ).catch((error: Error) => this.warn(error));
+    ).then(
+      (payload) => ({ status: 'stored', positions: history ? positionsOf(payload) : undefined }),
+      (error: Error) => {
+        this.warn(error);
+        return FAILED;
+      },
+    );
   }
 
   private drain(): void {
@@ -105,4 +114,23 @@ export class RedisBusPublisher {
   private warn(error: Error): void {
     this.logger.warn(`bus: ${error.message}`);
   }
+}
+
+/** The positions the script gave an event: the `p` of the envelope, its first line. */
+function positionsOf(payload: unknown): Positions | undefined {
+  if (typeof payload !== 'string') return undefined;
+  let head: unknown;
+  try {
+    head = JSON.parse(payload.slice(0, payload.indexOf('\n')));
+  } catch {
+    return undefined;
+  }
+  if (!isRecord(head) || !isRecord(head.p)) return undefined;
+  const positions: Positions = {};
+  for (const [topic, position] of Object.entries(head.p)) {
+    if (isRecord(position) && typeof position.offset === 'number' && typeof position.epoch === 'string') {
+      positions[topic] = { offset: position.offset, epoch: position.epoch };
+    }
+  }
+  return positions;
 }

@@ -2,7 +2,15 @@ import { Logger } from '@nestjs/common';
 import type { GatewayName } from './event-bus.js';
 import type { RedisClient } from '../redis/redis.options.js';
 import { decodeControl, type Envelope } from './bus-envelope.js';
-import { BusCounters, type BusHandler, type BusMessage, type BusStatus, type EventBus } from './event-bus.js';
+import {
+  BusCounters,
+  type BusHandler,
+  type BusMessage,
+  type BusStatus,
+  type EventBus,
+  type PublishReceipt,
+  type TopicsMessage,
+} from './event-bus.js';
 import type { RedisEventBusOptions } from './redis-bus-options.js';
 import { RedisBusPublisher } from './redis-bus-publisher.js';
 import { RedisChannelWatcher } from './redis-channel-watcher.js';
@@ -61,13 +69,18 @@ export class RedisEventBus implements EventBus {
   }
 
   publish(message: BusMessage): void {
-    this.counters.published++;
-    if (message.kind === 'disconnect') {
-      this.deliverLocally(message);
-      this.publisher.publishControl(message);
+    if (message.kind === 'topics') {
+      void this.publishEvent(message);
       return;
     }
-    this.publisher.publishEvent(message);
+    this.counters.published++;
+    this.deliverLocally(message);
+    this.publisher.publishControl(message);
+  }
+
+  publishEvent(message: TopicsMessage): Promise<PublishReceipt> {
+    this.counters.published++;
+    return this.publisher.publishEvent(message);
   }
 
   subscribe(handler: BusHandler): void {

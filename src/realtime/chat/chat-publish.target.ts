@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import type { PublishTarget } from '../core/gateway/index.js';
 import { PublishChatEventDto } from './chat.dto.js';
 import { ChatPublisher } from './chat.publisher.js';
+import { receiptFields } from '../http/index.js';
 
 /** `POST /ws/publish` with a `room`: a chat event from a service in another language. */
 @Injectable()
@@ -12,8 +13,8 @@ export class ChatPublishTarget implements PublishTarget<PublishChatEventDto> {
 
   constructor(private readonly chat: ChatPublisher) {}
 
-  publish(body: PublishChatEventDto): Record<string, unknown> {
-    this.chat.publish(body.room, body.type, body.data, body.sender ?? null);
-    return { published: true, gateway: 'chat', room: body.room, type: body.type };
+  async publish(body: PublishChatEventDto): Promise<Record<string, unknown>> {
+    const receipt = await this.chat.publishStored(body.room, body.type, body.data, body.sender ?? null);
+    return { published: true, gateway: 'chat', room: body.room, type: body.type, ...receiptFields(receipt) };
   }
 }

@@ -1,3 +1,4 @@
+import type { PublishReceipt } from '../bus/index.js';
 import { Injectable } from '@nestjs/common';
 import { RealtimeError } from '../core/gateway/index.js';
 import { isDeliverableRoom, userRoom } from './chat-room.js';
@@ -20,9 +21,17 @@ export class ChatPublisher {
 
   /** Publishes any chat event type to a `channel|project|task:<id>` or `user:<id>` room. */
   publish(room: string, type: ChatEventType, data: Data, sender: string | null = null): void {
+    void this.publishStored(room, type, data, sender);
+  }
+
+  /**
+   * Publishes like `publish`, and resolves once the event is stored (with Redis: Redis has it) with
+   * its positions, `buffered` while Redis is away, or `failed`; it never rejects.
+   */
+  publishStored(room: string, type: ChatEventType, data: Data, sender: string | null = null): Promise<PublishReceipt> {
     if (!isDeliverableRoom(room)) throw RealtimeError.badFrame(`Invalid room: ${room}`);
     if (!PUBLISHABLE.has(type)) throw RealtimeError.badFrame(`Unknown event type: ${type}`);
-    this.chat.publish(room, type, data, sender);
+    return this.chat.publish(room, type, data, sender);
   }
 
   message(room: string, data: Data, sender: string | null = null): void {

@@ -1,3 +1,4 @@
+import type { PublishReceipt } from '../bus/index.js';
 import { Inject, Injectable } from '@nestjs/common';
 import { ResourceAccess, type Principal } from '../core/auth/index.js';
 import { RealtimeError } from '../core/gateway/index.js';
@@ -29,7 +30,7 @@ export class ChatService {
     private readonly topicLimit: TopicLimit,
   ) {
     // A user of an instance that died, gone from the room on every instance (SPEC.md §9).
-    presence.onVanished('chat', (room, data) => this.publish(room, 'user_left', data, String(data.username)));
+    presence.onVanished('chat', (room, data) => void this.publish(room, 'user_left', data, String(data.username)));
   }
 
   /** Puts a new connection in its own `user:<sub>` room and returns the welcome frame. */
@@ -88,7 +89,7 @@ export class ChatService {
       throw RealtimeError.badFrame(`Invalid content: longer than ${this.config.maxContentLength} characters`);
     }
     const principal = connection.requirePrincipal();
-    this.publish(
+    void this.publish(
       room,
       'message',
       { content, user_id: principal.userId, username: principal.username },
@@ -103,14 +104,14 @@ export class ChatService {
     data: Record<string, unknown>,
     sender: string | null,
     except?: string,
-  ): void {
+  ): Promise<PublishReceipt> {
     const event: ChatEvent = { type, room, data, sender, timestamp: timestamp() };
-    this.fanout.toTopics('chat', [room], event, except);
+    return this.fanout.toTopics('chat', [room], event, except);
   }
 
   /** `user_joined` / `user_left` to the others in `room` (the user's own tabs are not told). */
   private announce(room: string, type: 'user_joined' | 'user_left', principal: Principal): void {
-    this.publish(room, type, presenceData(principal), principal.username, principal.sub);
+    void this.publish(room, type, presenceData(principal), principal.username, principal.sub);
   }
 
   private async leaveRoom(connection: Connection, room: string): Promise<void> {

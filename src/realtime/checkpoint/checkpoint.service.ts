@@ -185,7 +185,7 @@ export class CheckpointService implements OnModuleInit, OnApplicationShutdown {
       event_type: type,
       data: { ...extra, session_id: sessionId, timestamp: new Date().toISOString() },
     };
-    this.fanout.toTopics('checkpoint', [sessionTopic(sessionId)], event);
+    void this.fanout.toTopics('checkpoint', [sessionTopic(sessionId)], event);
   }
 
   /** Feeds `events()` from the bus, so host observers see the events of every instance. */

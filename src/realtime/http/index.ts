@@ -7,3 +7,4 @@ export { RealtimeController } from './realtime-controller.decorator.js';
 export { SecurityHeadersInterceptor } from './security-headers.interceptor.js';
 export { ADMIN_SECURITY, AdminOnly } from './admin-only.decorator.js';
 export { ErrorBody } from './error-body.js';
+export { answerStatus, BUFFERED_STATUS, NOT_STORED, receiptFields, type StatusSettable } from './publish-receipt.js';

@@ -1,3 +1,4 @@
+import type { PublishReceipt } from '../bus/index.js';
 import { Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import { Observable, Subject } from 'rxjs';
 import { ResourceAccess } from '../core/auth/index.js';
@@ -102,11 +103,15 @@ export class NotifyService implements OnApplicationShutdown {
   }
 
   /** To one client id (on whichever instance holds it), or to every notify client. */
-  send(message: NotifyMessage, clientId?: string): void {
+  send(message: NotifyMessage, clientId?: string): Promise<PublishReceipt> {
     const frame = notifyFrame(message.type, message.content ?? null, message.meta);
     // What the client's history keeps is its owner's: the id stays owned as long (SPEC.md §6, §11).
     if (clientId !== undefined) this.owners.touch(this.keys.clientOwner(clientId));
-    this.fanout.toTopics(NOTIFY_GATEWAY.gateway, [clientId === undefined ? BROADCAST : clientTopic(clientId)], frame);
+    return this.fanout.toTopics(
+      NOTIFY_GATEWAY.gateway,
+      [clientId === undefined ? BROADCAST : clientTopic(clientId)],
+      frame,
+    );
   }
 
   /** How many notify clients a message to `clientId` (or to all) reaches in the cluster now. */

@@ -1,6 +1,20 @@
-import { ApiBadRequestResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
-import { Body, HttpCode, Post, UsePipes } from '@nestjs/common';
-import { AdminOnly, AdminValidationPipe, ErrorBody, RealtimeController } from '../http/index.js';
+import {
+  ApiAcceptedResponse,
+  ApiBadRequestResponse,
+  ApiOkResponse,
+  ApiServiceUnavailableResponse,
+  ApiTags,
+} from '@nestjs/swagger';
+import { Body, HttpCode, Post, Res, UsePipes } from '@nestjs/common';
+import {
+  AdminOnly,
+  AdminValidationPipe,
+  answerStatus,
+  ErrorBody,
+  RealtimeController,
+  receiptFields,
+  type StatusSettable,
+} from '../http/index.js';
 import { SendMessageDto } from './notify.dto.js';
 import { NotifyService } from './notify.service.js';
 
@@ -14,12 +28,24 @@ export class SendMessageController {
 
   /** Answers how many clients it reached; an unknown client id reaches 0 (not a 404). */
   @Post('send-message')
-  @ApiOkResponse({ description: '`{sent: true, reached}`: how many clients it reached (0 for an unknown client id)' })
+  @ApiOkResponse({
+    description:
+      '`{sent: true, reached, stored: true, positions?}`: stored (in Redis, with Redis), and how many clients it reached (0 for an unknown client id)',
+  })
+  @ApiAcceptedResponse({
+    description: '`{sent: true, reached, buffered: true}`: Redis is away; sent on once it is back',
+  })
+  @ApiServiceUnavailableResponse({ description: 'Redis failed while storing it: retry', type: ErrorBody })
   @ApiBadRequestResponse({ description: 'An invalid body', type: ErrorBody })
   @HttpCode(200)
-  async send(@Body() body: SendMessageDto): Promise<{ sent: true; reached: number }> {
+  async send(
+    @Body() body: SendMessageDto,
+    @Res({ passthrough: true }) response: StatusSettable,
+  ): Promise<Record<string, unknown>> {
     const reached = await this.notify.reach(body.client_id);
-    this.notify.send({ type: body.type, content: body.content, meta: body.meta }, body.client_id);
-    return { sent: true, reached };
+    const receipt = await this.notify.send({ type: body.type, content: body.content, meta: body.meta }, body.client_id);
+    const fields = receiptFields(receipt);
+    answerStatus(response, fields);
+    return { sent: true, reached, ...fields };
   }
 }

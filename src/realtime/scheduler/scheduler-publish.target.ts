@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import type { PublishTarget } from '../core/gateway/index.js';
 import { PublishSchedulerEventDto } from './scheduler.dto.js';
 import { SchedulerService } from './scheduler.service.js';
+import { receiptFields } from '../http/index.js';
 
 /** `POST /ws/publish` with a `scope`: a scheduler event from a service in another language. */
 @Injectable()
@@ -12,8 +13,8 @@ export class SchedulerPublishTarget implements PublishTarget<PublishSchedulerEve
 
   constructor(private readonly scheduler: SchedulerService) {}
 
-  publish(body: PublishSchedulerEventDto): Record<string, unknown> {
-    const id = this.scheduler.publish(body.type, body.data, { ...body.scope });
-    return { published: true, gateway: 'scheduler', type: body.type, id };
+  async publish(body: PublishSchedulerEventDto): Promise<Record<string, unknown>> {
+    const { id, receipt } = this.scheduler.publishWithReceipt(body.type, body.data, { ...body.scope });
+    return { published: true, gateway: 'scheduler', type: body.type, id, ...receiptFields(await receipt) };
   }
 }

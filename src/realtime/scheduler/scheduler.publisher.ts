@@ -1,3 +1,4 @@
+import type { PublishReceipt } from '../bus/index.js';
 import { Injectable } from '@nestjs/common';
 import type {
   EventScope,
@@ -29,6 +30,15 @@ export class SchedulerPublisher {
   /** Any event type with its data as given, routed by `scope`. */
   publish(type: SchedulerEventType, data: Data, scope: EventScope): string {
     return this.scheduler.publish(type, data, scope);
+  }
+
+  /** Publishes like `publish`; await `receipt` for a durable publish (stored in Redis, with its positions). */
+  publishWithReceipt(
+    type: SchedulerEventType,
+    data: Data,
+    scope: EventScope,
+  ): { id: string; receipt: Promise<PublishReceipt> } {
+    return this.scheduler.publishWithReceipt(type, data, scope);
   }
 
   experimentCreated(experiment: SchedulerExperiment): string {

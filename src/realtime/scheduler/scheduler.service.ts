@@ -1,3 +1,4 @@
+import type { PublishReceipt } from '../bus/index.js';
 import { Injectable } from '@nestjs/common';
 import { ResourceAccess } from '../core/auth/index.js';
 import { RealtimeError } from '../core/gateway/index.js';
@@ -110,11 +111,20 @@ export class SchedulerService {
 
   /** Publishes an event to its routed subscribers on every instance; returns its id. */
   publish(type: SchedulerEventType, data: Record<string, unknown>, scope: EventScope): string {
+    return this.publishWithReceipt(type, data, scope).id;
+  }
+
+  /** Publishes like `publish`; `receipt` resolves once the event is stored (never rejects). */
+  publishWithReceipt(
+    type: SchedulerEventType,
+    data: Record<string, unknown>,
+    scope: EventScope,
+  ): { id: string; receipt: Promise<PublishReceipt> } {
     const route = routeEvent(type, scope);
     const now = Date.now();
     const frame: SchedulerFrame = { type, id: eventId(type, scope, now), timestamp: new Date(now).toISOString(), data };
-    this.fanout.toTopics(SCHEDULER_GATEWAY.gateway, route.everyone ? [BROADCAST] : route.topics, frame);
-    return frame.id;
+    const topics = route.everyone ? [BROADCAST] : route.topics;
+    return { id: frame.id, receipt: this.fanout.toTopics(SCHEDULER_GATEWAY.gateway, topics, frame) };
   }
 }
 

@@ -11,7 +11,8 @@ export interface PublishTarget<Body extends object = object> {
   /** The body field that marks a body naming no `gateway` as this one's (chat: `room`). */
   readonly marker: string;
   /** Publishes a validated body; the result is the REST answer. */
-  publish(body: Body): Record<string, unknown>;
+  /** What the answer says, once the event is stored (`receiptFields`: stored with positions, or buffered). */
+  publish(body: Body): Promise<Record<string, unknown>>;
 }
 
 /** The publish targets of every registered gateway, injected as an array. */

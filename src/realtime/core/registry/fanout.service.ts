@@ -1,5 +1,5 @@
 import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
-import { EVENT_BUS, type BusMessage, type EventBus } from '../../bus/event-bus.js';
+import { EVENT_BUS, type BusMessage, type EventBus, type PublishReceipt } from '../../bus/event-bus.js';
 import { StreamStyles } from '../../bus/stream-styles.js';
 import type { Positions, StreamPosition } from '../../bus/stream-position.js';
 import { REALTIME_CONFIG, type RealtimeConfig } from '../../config/index.js';
@@ -52,15 +52,17 @@ export class Fanout implements OnModuleInit {
   /**
    * Sends `frame` to the connections of `gateway` in any of `topics`, each once, on every instance;
    * not to the connections of user `except` (a user is not told of its own arrival). An event of a
-   * gateway whose streams are separate goes to each topic as its own event.
+   * gateway whose streams are separate goes to each topic as its own event. Resolves with where it
+   * was stored (never rejects): a caller that does not wait publishes and forgets.
    */
-  toTopics(gateway: GatewayName, topics: string[], frame: object, except?: string): void {
+  toTopics(gateway: GatewayName, topics: string[], frame: object, except?: string): Promise<PublishReceipt> {
     const json = JSON.stringify(frame);
     if (this.styles.of(gateway) === 'map' || topics.length === 1) {
-      this.bus.publish({ kind: 'topics', gateway, topics, frame: json, except });
-      return;
+      return this.bus.publishEvent({ kind: 'topics', gateway, topics, frame: json, except });
     }
-    for (const topic of topics) this.bus.publish({ kind: 'topics', gateway, topics: [topic], frame: json, except });
+    return Promise.all(
+      topics.map((topic) => this.bus.publishEvent({ kind: 'topics', gateway, topics: [topic], frame: json, except })),
+    ).then(combined);
   }
 
   /** History reads and resumes recovered or not, for `/metrics`. */
@@ -128,4 +130,14 @@ function lazySender(
   };
   send.count = 0;
   return send;
+}
+
+/** The receipt of one event published to several streams: the least of theirs, with every position. */
+function combined(receipts: PublishReceipt[]): PublishReceipt {
+  const worst =
+    receipts.find((receipt) => receipt.status === 'failed') ?? receipts.find((r) => r.status === 'buffered');
+  if (worst) return worst;
+  const positions: Positions = {};
+  for (const receipt of receipts) if (receipt.status === 'stored') Object.assign(positions, receipt.positions);
+  return { status: 'stored', positions };
 }

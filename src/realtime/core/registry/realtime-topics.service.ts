@@ -1,3 +1,4 @@
+import type { PublishReceipt } from '../../bus/event-bus.js';
 import { Injectable } from '@nestjs/common';
 import type { StreamPosition } from '../../bus/stream-position.js';
 import type { GatewayName } from '../gateway/gateway-name.js';
@@ -23,7 +24,12 @@ export class GatewayPublisher<TEvent extends object> {
   ) {}
 
   publish(topics: string | readonly string[], event: TEvent): void {
-    this.topics.publish(this.gateway, topics, event);
+    void this.topics.publishStored(this.gateway, topics, event);
+  }
+
+  /** Like `publish`, and resolves once the event is stored (see `RealtimeTopics.publishStored`). */
+  publishStored(topics: string | readonly string[], event: TEvent): Promise<PublishReceipt> {
+    return this.topics.publishStored(this.gateway, topics, event);
   }
 }
 
@@ -71,7 +77,15 @@ export class RealtimeTopics {
 
   /** Sends `event` to the connections of `gateway` in any of `topics`, each once, on every instance. */
   publish(gateway: GatewayName, topics: string | readonly string[], event: object): void {
-    this.fanout.toTopics(gateway, typeof topics === 'string' ? [topics] : [...topics], event);
+    void this.publishStored(gateway, topics, event);
+  }
+
+  /**
+   * Publishes like `publish`, and resolves once the event is stored (with Redis: Redis has it) with its
+   * positions, `buffered` while Redis is away, or `failed`; it never rejects.
+   */
+  publishStored(gateway: GatewayName, topics: string | readonly string[], event: object): Promise<PublishReceipt> {
+    return this.fanout.toTopics(gateway, typeof topics === 'string' ? [topics] : [...topics], event);
   }
 
   /** A typed publisher of `gateway`'s events. */
