@@ -1,7 +1,7 @@
 // `npm test`: every unit and e2e test, in two passes so that the suite stays short on two cores.
 // First every file whose assertions do not time one client against others' load, two at a time;
 // then, alone, the files that do (a bystander's round trip under a flood, slow consumers, write
-// batching, cluster races and costs, the spread of 1,000 reconnecting clients), so that nothing else runs beside them but what they start.
+// batching, cluster races and costs, the spread of 1,000 reconnecting clients, a rolling restart's event-loop lag), so that nothing else runs beside them but what they start.
 // With arguments (`npm test -- test/chat.e2e-spec.ts -t join`), jest runs them one file at a time.
 import { spawnSync } from 'node:child_process';
 
@@ -18,6 +18,7 @@ const ALONE = [
   'test/cluster-races.e2e-spec.ts',
   'test/cluster-costs.e2e-spec.ts',
   'test/client-core.e2e-spec.ts',
+  'test/rolling-restart.e2e-spec.ts',
 ];
 
 const JEST = ['--experimental-vm-modules', '--no-warnings=ExperimentalWarning', 'node_modules/jest/bin/jest.js'];

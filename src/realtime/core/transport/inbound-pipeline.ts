@@ -72,7 +72,8 @@ export class InboundPipeline {
   private readonly messageListener = sharedListener((socket: RealtimeSocket, data: RawData, isBinary: boolean) => {
     const connection = socket.connection;
     const state = connection && this.states.get(connection);
-    if (state) this.receive(connection, state, data, isBinary);
+    // A frame that arrives once the close has begun is not run: its answer could not be sent.
+    if (state && socket.readyState === WebSocket.OPEN) this.receive(connection, state, data, isBinary);
   });
 
   private readonly maxBacklog: number;

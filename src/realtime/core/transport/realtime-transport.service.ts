@@ -170,6 +170,8 @@ export class RealtimeTransport implements BeforeApplicationShutdown, OnApplicati
       server.off(connectionEvent(server), this.connectionListener);
       server.off('request', this.requestListener);
       server.off('upgrade', this.upgradeListener);
+      // Until the server stops listening, a stopping instance answers upgrades 503, never the app's 404.
+      if (this.shuttingDown) server.on('upgrade', refuseWhileStopping);
     }
     this.attached.clear();
     this.refusals.close();
@@ -354,6 +356,11 @@ function shuffled<T>(items: T[]): T[] {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function refuseWhileStopping(_request: IncomingMessage, socket: Duplex): void {
+  socket.on('error', destroyOnError);
+  rejectUpgrade(socket, 503, 'Server shutting down');
 }
 
 function destroyOnError(this: Duplex): void {
