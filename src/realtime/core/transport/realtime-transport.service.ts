@@ -3,64 +3,43 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { Server as TlsServer } from 'node:tls';
 import type { Duplex } from 'node:stream';
-import WebSocket, { WebSocketServer } from 'ws';
 import { REALTIME_CONFIG, type RealtimeConfig } from '../../config/index.js';
 import { REALTIME_MODULE_OPTIONS } from '../gateway/module-options.js';
 import type { Principal } from '../auth/principal.js';
 import { Authentication } from '../auth/authentication.service.js';
-import { bearerWithoutSubprotocol, selectSubprotocol } from '../auth/upgrade-credentials.js';
+import { bearerWithoutSubprotocol } from '../auth/upgrade-credentials.js';
 import { DEFAULT_TOKEN_REFRESH } from '../gateway/token-refresh-frames.js';
 import { TokenRefresh } from './token-refresh.js';
-import { UpgradeAuthenticator, type UpgradeAuthResult } from '../auth/upgrade-authenticator.js';
+import { UpgradeAuthenticator } from '../auth/upgrade-authenticator.js';
 import type { GatewayDefinition } from '../gateway/gateway-definition.js';
 import type { GatewayName } from '../gateway/gateway-name.js';
-import { CloseCode, RealtimeError } from '../gateway/realtime-error.js';
+import type { RealtimeError } from '../gateway/realtime-error.js';
 import { LifecycleLog } from '../logging/lifecycle-log.js';
-import { redactUrl } from '../logging/redact.js';
 import { RefusalLog } from '../logging/refusal-log.js';
 import { ClusterView } from '../cluster/cluster-view.service.js';
-import { UserSlot, UserSlots } from '../cluster/user-slots.service.js';
-import { resumeFromQuery, type ResumeFrom } from '../../bus/stream-position.js';
+import { UserSlots } from '../cluster/user-slots.service.js';
 import { ConnectionRegistry } from '../registry/connection-registry.service.js';
 import { ClientAddress } from './client-address.service.js';
 import type { Connection } from './connection.js';
 import { ConnectionFactory } from './connection-factory.js';
 import { ConnectionLifecycle } from './connection-lifecycle.js';
-import { GatewayRouter, type RouteMatch } from './gateway-router.js';
+import { GatewayRouter } from './gateway-router.js';
 import { GatewayServer } from './gateway-server.js';
 import { Heartbeat } from './heartbeat.js';
 import { InboundPipeline, type BoundHandlers, type FrameHandler } from './inbound-pipeline.js';
 import { OpenRequests } from './open-requests.js';
 import { PendingConnections } from './pending-connections.js';
-import { RealtimeSocket } from './realtime-socket.js';
 import type { RegisteredGateway } from './registered-gateway.js';
 import { SharedByteBudgets } from './shared-byte-budgets.js';
-import { sharedListener } from './shared-listener.js';
+import { ConnectionAdmission, destroyOnError } from './connection-admission.js';
+import { ShutdownDrain } from './shutdown-drain.js';
 import { TrafficStats } from './traffic-stats.service.js';
-import { rejectUpgrade, UpgradeGate, type GateDecision } from './upgrade-gate.js';
-import { releaseSlot, UserSlotClaim, type SlotClaim } from './user-slot-claim.js';
+import { rejectUpgrade, UpgradeGate } from './upgrade-gate.js';
+import { UserSlotClaim } from './user-slot-claim.js';
 
-const SHUTDOWN_CLOSE_TIMEOUT_MS = 5_000;
-/** A drain closes its connections in this many waves at most, evenly spread over `shutdownDrainMs`. */
-const DRAIN_WAVES = 20;
-/** How long a wave waits for a connection's request in flight to be answered before closing it. */
-const IN_FLIGHT_WAIT_MS = 2_000;
 const BEARER_NEEDS_PROTOCOL = 'Offer realtime.v1 beside a base64url.bearer subprotocol';
-const TERMINATE_SETTLE_MS = 500;
 /** SPEC.md §10.1: an upgrade's headers, and a REST request with its body, must be complete within this. */
 const HEADER_TIMEOUT_MS = 10_000;
-
-interface Upgrade {
-  ws: WebSocket;
-  request: IncomingMessage;
-  route: RouteMatch;
-  gateway: RegisteredGateway;
-  authResult: UpgradeAuthResult;
-  /** The user's place under the gateway's per-user limit, or why there was none. */
-  slot: SlotClaim;
-  /** Positions the client resumes its connect-time streams from (query string, SPEC.md §11). */
-  resumeFrom?: ResumeFrom;
-}
 
 /**
  * The shared transport of every gateway, coordinating its parts: on the host's HTTP server it
@@ -83,10 +62,11 @@ export class RealtimeTransport implements BeforeApplicationShutdown, OnApplicati
   private readonly connections: ConnectionFactory;
   private readonly inbound: InboundPipeline;
   private readonly tokenRefresh: TokenRefresh;
+  private readonly drain: ShutdownDrain;
   private readonly pending: PendingConnections;
   private readonly openRequests: OpenRequests;
   private readonly sharedBudgets: SharedByteBudgets;
-  private readonly wss: WebSocketServer;
+  private readonly admission: ConnectionAdmission;
   private readonly attached = new Set<Server>();
   private shuttingDown = false;
   private readonly upgradeListener = (request: IncomingMessage, socket: Duplex, head: Buffer): void =>
@@ -96,21 +76,17 @@ export class RealtimeTransport implements BeforeApplicationShutdown, OnApplicati
     this.pending.settled(request.socket);
     this.openRequests.opened(request, response);
   };
-  /** Shared by every admitted socket: each finds its connection on itself. */
-  private readonly socketErrorListener = sharedListener((socket: RealtimeSocket, error: Error & { code?: string }) =>
-    this.log.info('socket_error', { gateway: socket.connection?.gateway, reason: error.code ?? error.message }),
-  );
 
   constructor(
-    @Inject(REALTIME_CONFIG) private readonly config: RealtimeConfig,
+    @Inject(REALTIME_CONFIG) config: RealtimeConfig,
     /** Each gateway reads its limits from its own section of these. */
     @Inject(REALTIME_MODULE_OPTIONS) private readonly moduleOptions: object,
     private readonly auth: UpgradeAuthenticator,
     authentication: Authentication,
-    private readonly registry: ConnectionRegistry,
+    registry: ConnectionRegistry,
     traffic: TrafficStats,
     userSlots: UserSlots,
-    private readonly cluster: ClusterView,
+    cluster: ClusterView,
     private readonly address: ClientAddress,
   ) {
     const bounds = { perIp: config.maxPendingUpgradesPerIp, total: config.maxPendingUpgrades };
@@ -139,15 +115,17 @@ export class RealtimeTransport implements BeforeApplicationShutdown, OnApplicati
       this.log,
       this.refusals,
     );
-    this.wss = new WebSocketServer({
-      noServer: true,
-      maxPayload: config.messageMaxSize,
-      perMessageDeflate: false,
-      clientTracking: false,
-      WebSocket: RealtimeSocket,
-      // The 101 answer selects `realtime.v1`, never the bearer entry that carries the token.
-      handleProtocols: selectSubprotocol,
-    });
+    this.drain = new ShutdownDrain(config.shutdownDrainMs, registry, this.inbound, cluster, this.log);
+    this.admission = new ConnectionAdmission(
+      config,
+      this.slots,
+      this.connections,
+      registry,
+      this.lifecycle,
+      this.log,
+      this.refusals,
+      () => this.shuttingDown,
+    );
   }
 
   get isShuttingDown(): boolean {
@@ -223,41 +201,11 @@ export class RealtimeTransport implements BeforeApplicationShutdown, OnApplicati
     return this.lifecycle.authenticated(connection, principal);
   }
 
-  /**
-   * The drain of SPEC.md §9: health turns 503 and upgrades are refused at once; the connections, in
-   * random order, are closed with 1012 in waves spread over `shutdownDrainMs` (all at once for 0),
-   * each after its request in flight is answered, so that clients come back elsewhere without a
-   * stampede; stragglers are terminated; the instance's cluster state is released.
-   */
+  /** SPEC.md §9: health turns 503 and upgrades are refused at once, then the drain (`ShutdownDrain`). */
   async shutdown(): Promise<void> {
     if (this.shuttingDown) return;
     this.shuttingDown = true;
-    const connections = shuffled(this.registry.list());
-    const drainMs = this.config.shutdownDrainMs;
-    this.log.info('shutdown', { connections: connections.length, drain_ms: drainMs });
-    const waves = drainMs > 0 ? Math.max(1, Math.min(DRAIN_WAVES, connections.length)) : 1;
-    const startedAt = Date.now();
-    for (let wave = 0; wave < waves; wave++) {
-      // Wave k leaves at k/(waves−1) of the drain: the first at once, the last at its end.
-      const at = waves > 1 ? startedAt + (wave * drainMs) / (waves - 1) : startedAt;
-      if (at > Date.now()) await sleep(at - Date.now());
-      const slice = connections.slice(
-        Math.floor((wave * connections.length) / waves),
-        Math.floor(((wave + 1) * connections.length) / waves),
-      );
-      await Promise.all(slice.map((connection) => this.closeForRestart(connection)));
-    }
-    const deadline = Date.now() + SHUTDOWN_CLOSE_TIMEOUT_MS;
-    while (this.registry.size > 0 && Date.now() < deadline) await sleep(25);
-    for (const connection of this.registry.list()) connection.terminate();
-    // Terminated sockets report their close on a later turn: their leaves go out before the cluster is left.
-    while (this.registry.size > 0 && Date.now() < deadline + TERMINATE_SETTLE_MS) await sleep(10);
-    await this.cluster.withdraw();
-  }
-
-  private async closeForRestart(connection: Connection): Promise<void> {
-    await this.inbound.idle(connection, IN_FLIGHT_WAIT_MS);
-    connection.close(CloseCode.SERVICE_RESTART, 'Server shutting down');
+    await this.drain.run();
   }
 
   async beforeApplicationShutdown(): Promise<void> {
@@ -280,64 +228,8 @@ export class RealtimeTransport implements BeforeApplicationShutdown, OnApplicati
     const authResult = this.auth.authenticate(request, decision.url, this.address.of(request));
     // The socket stays a pending one of its address while an authenticator answers (SPEC.md §10.1).
     if (authResult instanceof Promise)
-      void authResult.then((result) => this.admit(request, socket, head, decision, result));
-    else this.admit(request, socket, head, decision, authResult);
-  }
-
-  /** Claims the user's place, then completes the upgrade (an authentication failure is told after it). */
-  private admit(
-    request: IncomingMessage,
-    socket: Duplex,
-    head: Buffer,
-    { route, gateway, url }: Extract<GateDecision, { route: RouteMatch }>,
-    authResult: UpgradeAuthResult,
-  ): void {
-    // Claimed before the upgrade, so no frame can arrive while the cluster is asked.
-    void this.slots.claim(gateway, authResult.principal, route).then((slot) => {
-      if (this.shuttingDown) {
-        releaseSlot(slot);
-        return rejectUpgrade(socket, 503, 'Server shutting down');
-      }
-      let accepted = false;
-      // The 101 response waits, corked, for the connection's first frames: one write for both.
-      socket.cork();
-      this.wss.handleUpgrade(request, socket, head, (ws) => {
-        accepted = true;
-        this.accept({ ws, request, route, gateway, authResult, slot, resumeFrom: resumeFromQuery(url.searchParams) });
-      });
-      // `ws` completes (or drops) the upgrade synchronously: a socket gone meanwhile gives its slot back.
-      if (!accepted) {
-        socket.uncork();
-        releaseSlot(slot);
-      }
-    });
-  }
-
-  /** Admits the upgraded connection within the gateway's limits, or refuses it in the gateway's words. */
-  private accept({ ws, request, route, gateway, authResult, slot, resumeFrom }: Upgrade): void {
-    const protocol = gateway.definition;
-    // `ws` handles the TCP socket's errors from now on.
-    request.socket.off('error', destroyOnError);
-    ws.on('error', this.socketErrorListener);
-    const connection = this.connections.create(ws, request, route, protocol, authResult.principal, resumeFrom);
-    if (authResult.error && !(authResult.anonymous && protocol.allowsAnonymous)) {
-      connection.traffic.authFailures++;
-      this.refusals.refused('auth_failed', connection.ip, {
-        gateway: protocol.gateway,
-        reason: authResult.error.message,
-      });
-      releaseSlot(slot);
-      return connection.refuse(authResult.error);
-    }
-    const overLimit = slot instanceof RealtimeError ? slot : this.registry.admit(connection, gateway.limits);
-    if (overLimit) {
-      releaseSlot(slot);
-      this.refusals.refused('limit_hit', connection.ip, { gateway: protocol.gateway, user: connection.principal?.sub });
-      return connection.refuse(overLimit);
-    }
-    this.lifecycle.track(connection, gateway, slot instanceof UserSlot ? slot : undefined, request.socket);
-    gateway.server.emit('connection', connection, request);
-    this.lifecycle.announce(connection, redactUrl(request.url));
+      void authResult.then((result) => this.admission.admit(request, socket, head, decision, result));
+    else this.admission.admit(request, socket, head, decision, authResult);
   }
 }
 
@@ -346,23 +238,7 @@ function connectionEvent(server: Server): 'connection' | 'secureConnection' {
   return server instanceof TlsServer ? 'secureConnection' : 'connection';
 }
 
-function shuffled<T>(items: T[]): T[] {
-  for (let i = items.length - 1; i > 0; i--) {
-    const j = Math.floor(Math.random() * (i + 1));
-    [items[i], items[j]] = [items[j], items[i]];
-  }
-  return items;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
 function refuseWhileStopping(_request: IncomingMessage, socket: Duplex): void {
   socket.on('error', destroyOnError);
   rejectUpgrade(socket, 503, 'Server shutting down');
-}
-
-function destroyOnError(this: Duplex): void {
-  this.destroy();
 }
