@@ -1,4 +1,3 @@
-import net from 'node:net';
 import WebSocket from 'ws';
 import {
   ChatClient,
@@ -9,6 +8,7 @@ import {
 import { startAppProcess, type AppProcess } from './support/app-processes.js';
 import { RedisServer, freePort } from './support/redis.js';
 import { ADMIN_TOKEN, type Endpoints } from './support/test-app.js';
+import { TcpProxy } from './support/tcp-proxy.js';
 import { eventually, sleep } from './support/test-client.js';
 import { hsToken } from './support/tokens.js';
 
@@ -24,75 +24,6 @@ const WS = WebSocket as unknown as WebSocketConstructor;
 /** Long enough for every frame in flight to have arrived: exact counts are checked after it. */
 const QUIET_MS = 500;
 const range = (from: number, to: number): string[] => Array.from({ length: to - from + 1 }, (_, k) => `e${from + k}`);
-
-/**
- * The load balancer: each new connection goes to the first target that accepts it (a killed
- * instance refuses: the next one is tried); `refusing` closes new connections at once (no
- * instance is live yet); `dropAll` cuts every connection.
- */
-class TcpProxy {
-  refusing = false;
-  port = 0;
-  private readonly open = new Set<net.Socket>();
-  private readonly server = net.createServer((client) => this.accept(client));
-
-  constructor(private readonly targets: () => number[]) {}
-
-  async listen(): Promise<this> {
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
-    this.port = (this.server.address() as net.AddressInfo).port;
-    return this;
-  }
-
-  get url(): string {
-    return `http://127.0.0.1:${this.port}`;
-  }
-
-  dropAll(): void {
-    for (const socket of [...this.open]) socket.destroy();
-  }
-
-  async close(): Promise<void> {
-    this.refusing = true;
-    this.dropAll();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
-  }
-
-  private accept(client: net.Socket): void {
-    client.on('error', () => undefined);
-    if (this.refusing) return void client.destroy();
-    this.track(client);
-    const pending: Buffer[] = [];
-    let upstream: net.Socket | undefined;
-    client.on('data', (chunk: Buffer) => (upstream ? upstream.write(chunk) : pending.push(chunk)));
-    const connect = ([port, ...others]: number[]): void => {
-      if (port === undefined || client.destroyed) return void client.destroy();
-      const socket = net.connect(port, '127.0.0.1');
-      let connected = false;
-      socket.on('error', () => {
-        if (!connected) connect(others);
-      });
-      socket.once('connect', () => {
-        connected = true;
-        if (client.destroyed) return void socket.destroy();
-        upstream = this.track(socket);
-        for (const chunk of pending.splice(0)) socket.write(chunk);
-      });
-      socket.on('data', (chunk: Buffer) => client.write(chunk));
-      socket.on('close', () => {
-        if (connected) client.destroy();
-      });
-    };
-    client.on('close', () => upstream?.destroy());
-    connect(this.targets());
-  }
-
-  private track(socket: net.Socket): net.Socket {
-    this.open.add(socket);
-    socket.on('close', () => this.open.delete(socket));
-    return socket;
-  }
-}
 
 interface Watched {
   client: ChatClient;
