@@ -18,8 +18,9 @@ import idle from './compare/scenarios/idle.mjs';
 import joins from './compare/scenarios/joins.mjs';
 import manyRooms from './compare/scenarios/many-rooms.mjs';
 import scheduler from './compare/scenarios/scheduler.mjs';
+import storm from './compare/scenarios/storm.mjs';
 
-const SCENARIOS = [fanout, manyRooms, joins, scheduler, crossInstance, idle, auth, client];
+const SCENARIOS = [fanout, manyRooms, joins, scheduler, crossInstance, idle, storm, auth, client];
 const TIMEOUT_MINUTES = Number(process.env.BENCH_TIMEOUT_MINUTES ?? (QUICK ? 10 : 45));
 
 const only = process.env.BENCH_ONLY?.split(',')

@@ -452,18 +452,30 @@ describe.each([
   });
 
   describe('an instance stopped with SIGTERM', () => {
-    it('announces its users gone once and leaves the cluster at once, not when its lease ends', async () => {
+    it('leaves the cluster at once and hands its users over: one who came back elsewhere stays present, one who did not is announced gone once', async () => {
       const room = 'channel:995';
       const member = await joined(a, 'stays', [room]);
       await joined(b, 'goes', [room]);
-      await member.next((f) => f.type === 'user_joined' && f.data.user_id === 'goes');
+      const moving = await joined(b, 'moves', [room]);
+      for (const user of ['goes', 'moves']) {
+        await member.next((f) => f.type === 'user_joined' && f.data.user_id === user);
+      }
+      // Sent away by the drain (1012), 'moves' comes back on C at once, as the client package does.
+      const back = moving.closed.then(async (close) => {
+        expect(close.code).toBe(1012);
+        return joined(c, 'moves', [room]);
+      });
       await b.stop('SIGTERM');
       expect(b.process.child.exitCode).toBe(0);
       // Its alive lease (0.6 × WS_HEARTBEAT_TIMEOUT) would still run: it was withdrawn, not left to expire.
       expect((await a.http('GET', '/ws/stats', { token: ADMIN_TOKEN })).body.cluster.instances).toBe(2);
-      await member.next((f) => f.type === 'user_left' && f.data.user_id === 'goes');
+      await back;
+      // The hand-over ends one lease later; the reaper then settles both users in one pass.
+      await member.next((f) => f.type === 'user_left' && f.data.user_id === 'goes', 10_000);
       await sleep(QUIET_MS);
       expect(presenceOf(member, 'user_left', 'goes')).toHaveLength(1);
+      expect(presenceOf(member, 'user_left', 'moves')).toHaveLength(0);
+      expect(presenceOf(member, 'user_joined', 'moves')).toHaveLength(1);
     });
   });
 });

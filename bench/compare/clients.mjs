@@ -6,6 +6,7 @@
 import WebSocket from 'ws';
 import { io } from 'socket.io-client';
 import { token } from '../token.mjs';
+import { serve } from './child.mjs';
 
 const SECRET = process.env.BENCH_JWT_SECRET;
 const SOURCE_ADDRESSES = 8;
@@ -193,12 +194,4 @@ const commands = {
   },
 };
 
-process.on('message', async (command) => {
-  try {
-    process.send({ id: command.id, ...(await commands[command.cmd](command)) });
-  } catch (error) {
-    process.send({ id: command.id, error: error.stack ?? String(error) });
-  }
-});
-// Orphaned by its parent: nothing left to drive.
-process.on('disconnect', () => process.exit(0));
+serve(commands);

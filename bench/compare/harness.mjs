@@ -56,7 +56,7 @@ export function deadline(promise, ms, what) {
  * A forked process driven by requests: `ask(command)` sends `{...command, id}` and resolves with the
  * child's `{id, ...}` reply (rejects on its `{id, error}`, on a deadline, or when the child exits).
  */
-function spawn(name, script, args, env, profiled = false) {
+export function spawn(name, script, args, env, profiled = false) {
   const child = fork(script, args, {
     env: { ...process.env, ...env, BENCH_JWT_SECRET: SECRET },
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
@@ -101,12 +101,20 @@ function spawn(name, script, args, env, profiled = false) {
       else child.kill('SIGKILL');
       running.delete(child);
     },
+    /** Sends `signal` (the process stops as it was written to); resolves once it has exited. */
+    stop(signal) {
+      if (exited) return Promise.resolve();
+      const ended = new Promise((resolve) => child.once('exit', resolve));
+      child.kill(signal);
+      return ended;
+    },
   };
 }
 
 /**
  * A server under test in its own process (`kind`: ws, socketio or app; `env` configures it), with
- * `usage()`: its own CPU time (µs), RSS and connection count, after a full GC unless `gc` is false.
+ * `usage()`: its own CPU time (µs), RSS, connection count and event-loop delay since the last
+ * `usage()` (`lag`: p99 and max ms), after a full GC unless `gc` is false.
  */
 export async function startServer(kind, env = {}, name = kind) {
   const server = spawn(
@@ -121,8 +129,8 @@ export async function startServer(kind, env = {}, name = kind) {
     ...server,
     port,
     async usage(gc = true) {
-      const { cpu, rss, connections } = await server.ask({ cmd: 'usage', gc });
-      return { cpuUs: cpu.user + cpu.system, rss, connections };
+      const { cpu, rss, connections, lag } = await server.ask({ cmd: 'usage', gc });
+      return { cpuUs: cpu.user + cpu.system, rss, connections, lag };
     },
   };
 }

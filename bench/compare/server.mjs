@@ -5,8 +5,14 @@
 // The parent asks for publishes (back to back, one, or at a steady rate with the send time in the
 // payload) and for the process's own CPU time, memory and connection count. Options come from the
 // environment: BENCH_HEARTBEAT_MS (peers' heartbeat sweeps), BENCH_REDIS_URL and BENCH_REDIS_KEY
-// (Socket.IO's Redis adapter; bare `ws` over Redis pub/sub); the app reads its own variables (REDIS_URL, WS_HEARTBEAT_INTERVAL, …).
+// (Socket.IO's Redis adapter; bare `ws` over Redis pub/sub), BENCH_RECOVERY=1 (Socket.IO's connection
+// state recovery, on its Redis streams adapter, the one that keeps sessions in Redis); the app reads
+// its own variables (REDIS_URL, WS_HEARTBEAT_INTERVAL, WS_SHUTDOWN_DRAIN, …). SIGTERM stops a server
+// the way its users would: the app through its shutdown hooks (the drain), Socket.IO with
+// `io.close()` (each socket's session kept for recovery), bare `ws` at once.
 import { createServer } from 'node:http';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { serve } from './child.mjs';
 
 const kind = process.argv[2];
 const PAYLOAD_PAD = 'x'.repeat(Number(process.env.PAYLOAD_BYTES ?? 64));
@@ -107,20 +113,35 @@ const kinds = {
     const { Server } = await import('socket.io');
     const http = createServer();
     const heartbeat = HEARTBEAT_MS > 0 ? { pingInterval: HEARTBEAT_MS, pingTimeout: 2 * HEARTBEAT_MS } : {};
+    const recovery = process.env.BENCH_RECOVERY === '1';
     const io = new Server(http, {
       transports: ['websocket'],
       perMessageDeflate: false,
       serveClient: false,
       ...heartbeat,
+      ...(recovery && { connectionStateRecovery: { maxDisconnectionDuration: 120_000, skipMiddlewares: true } }),
     });
+    let redis;
     if (process.env.BENCH_REDIS_URL) {
       const { Redis } = await import('ioredis');
-      const { createAdapter } = await import('@socket.io/redis-adapter');
-      const pub = new Redis(process.env.BENCH_REDIS_URL);
-      const sub = pub.duplicate();
-      io.adapter(createAdapter(pub, sub, { key: process.env.BENCH_REDIS_KEY ?? 'socket.io' }));
+      redis = new Redis(process.env.BENCH_REDIS_URL);
+      const key = process.env.BENCH_REDIS_KEY ?? 'socket.io';
+      if (recovery) {
+        const { createAdapter } = await import('@socket.io/redis-streams-adapter');
+        io.adapter(createAdapter(redis, { streamName: key, sessionKeyPrefix: `${key}:session:` }));
+      } else {
+        const { createAdapter } = await import('@socket.io/redis-adapter');
+        io.adapter(createAdapter(redis, redis.duplicate(), { key }));
+      }
     }
-    io.on('connection', (socket) => socket.join(String(socket.handshake.query.room)));
+    io.on('connection', (socket) => {
+      if (!socket.recovered) socket.join(String(socket.handshake.query.room));
+    });
+    process.once('SIGTERM', () => {
+      // Every socket's session is written (SET) before the close returns; the PING answers after them.
+      io.close();
+      void Promise.resolve(redis?.ping()).finally(() => process.exit(0));
+    });
     return {
       port: await listening(http),
       connections: () => io.engine.clientsCount,
@@ -144,6 +165,7 @@ const kinds = {
       await import('../../dist/realtime/index.js');
     const app = await NestFactory.create(AppModule, { logger: new BatchingConsoleLogger('Realtime') });
     app.useWebSocketAdapter(new RealtimeWsAdapter(app));
+    app.enableShutdownHooks(['SIGTERM']);
     await app.listen(0, '127.0.0.1');
     const chat = app.get(ChatPublisher);
     const scheduler = app.get(SchedulerPublisher);
@@ -196,6 +218,11 @@ function atRate(server, target, perSecond, seconds) {
 /** The server, listening; commands that arrive before it is wait for it. */
 const ready = kinds[kind]();
 let server;
+/** Event-loop delay since the last `usage` asked for it. */
+const lag = monitorEventLoopDelay({ resolution: 10 });
+lag.enable();
+/** The steady publisher's timer and how many events it sent. */
+let steady;
 
 const commands = {
   listen: () => ({ port: server.port }),
@@ -207,9 +234,21 @@ const commands = {
     publish(server, target, seq);
   },
   rate: ({ target, perSecond, seconds }) => atRate(server, target, perSecond, seconds),
+  /** Publishes `perSecond` events (seq 0, 1, …) until `stopSteady`, which answers how many. */
+  startSteady({ target, perSecond }) {
+    steady = { published: 0 };
+    steady.timer = setInterval(() => publish(server, target, steady.published++), 1000 / perSecond);
+    return {};
+  },
+  stopSteady() {
+    clearInterval(steady.timer);
+    return { published: steady.published };
+  },
   usage({ gc }) {
     if (gc) global.gc?.();
-    return { cpu: process.cpuUsage(), rss: process.memoryUsage.rss(), connections: server.connections() };
+    const delay = { p99Ms: lag.percentile(99) / 1e6, maxMs: lag.max / 1e6 };
+    lag.reset();
+    return { cpu: process.cpuUsage(), rss: process.memoryUsage.rss(), connections: server.connections(), lag: delay };
   },
   /** A heap snapshot written to `path` (what the idle connections keep, for `retainers`-style reading). */
   async snapshot({ path }) {
@@ -220,15 +259,6 @@ const commands = {
   exit: () => process.exit(0),
 };
 
-process.on('message', async (command) => {
-  try {
-    server ??= await ready;
-    const reply = await commands[command.cmd](command);
-    if (command.id !== undefined) process.send({ id: command.id, ...reply });
-  } catch (error) {
-    if (command.id !== undefined) process.send({ id: command.id, error: error.stack ?? String(error) });
-    else console.error(error);
-  }
+serve(commands, async () => {
+  server ??= await ready;
 });
-// Orphaned by its parent: nothing left to serve.
-process.on('disconnect', () => process.exit(0));

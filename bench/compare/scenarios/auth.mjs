@@ -108,7 +108,7 @@ export default {
       console.log('auth ticket', JSON.stringify(ticket));
       const baseline = results[0].cpuUs;
       return [
-        '## 7. What authenticating an upgrade costs',
+        '## 8. What authenticating an upgrade costs',
         '',
         `This app alone: ${CONNECTS} chat connections, ${CONCURRENCY} at a time, each opened, welcomed and closed, ` +
           'once per way of carrying the credential (HS256 JWTs); server CPU per connect, the connect itself ' +

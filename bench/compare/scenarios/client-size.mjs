@@ -9,7 +9,7 @@ export default {
     const table = sizeTable(sizes);
     console.log(table);
     return [
-      '## 8. The client package in a browser bundle',
+      '## 9. The client package in a browser bundle',
       '',
       'esbuild (bundle, minify, ESM, browser), then gzip level 9. For scale: `socket.io-client` is about 14.7 KB ' +
         'and `centrifuge-js` about 23 KB minified + gzipped.',

@@ -4,32 +4,15 @@
 // bare `ws` servers passing each event through Redis pub/sub (the floor of the hop); the publisher on instance A, the subscribers (chat room members) on instance B. Events at a steady rate,
 // their send time in the payload; receivers compute the latency. Knobs: CROSS_RATES (events/s, comma
 // list: 1000,5000), CROSS_SECONDS (per rate: 5; BENCH_QUICK: 1), CROSS_SUBSCRIBERS (10).
-import { Redis } from 'ioredis';
-import { cpuBetween, deadline, percentiles, QUICK, sleep, startClients, startServer } from '../harness.mjs';
+import { cpuBetween, percentiles, QUICK, sleep, startClients, startServer } from '../harness.mjs';
+import { deleteKeys, REDIS_URL, redisUp } from '../redis-run.mjs';
 import { fixed, groupBy, NAMES, ratioRows, table, whole } from '../report.mjs';
 
-const REDIS_URL = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
 const RATES = (process.env.CROSS_RATES ?? '1000,5000').split(',').map(Number);
 const SECONDS = Number(process.env.CROSS_SECONDS ?? (QUICK ? 1 : 5));
 const SUBSCRIBERS = Number(process.env.CROSS_SUBSCRIBERS ?? 10);
 const ROOM = 'channel:1';
 const KINDS = ['ws', 'socketio', 'app'];
-
-/** Resolves once the app's GET /ws/health reports Redis up. */
-async function redisUp(server) {
-  const url = `http://127.0.0.1:${server.port}/ws/health`;
-  const poll = async () => {
-    for (;;) {
-      const health = await fetch(url).then(
-        (response) => response.json(),
-        () => ({}),
-      );
-      if (health.redis === 'up') return;
-      await sleep(100);
-    }
-  };
-  await deadline(poll(), 30_000, `${server.name}: /ws/health reporting redis up`);
-}
 
 /** Publishes on A one event per 100 ms until every subscriber on B has one: both sides are subscribed. */
 async function warmUp(a, clients, what) {
@@ -105,22 +88,6 @@ async function measure(kind, run) {
   }
 }
 
-/** Deletes the keys the app's instances wrote under this run's prefix. */
-async function deleteKeys(run) {
-  const redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
-  try {
-    await redis.connect();
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `bench-${run}:*`, 'COUNT', 1000);
-      if (keys.length > 0) await redis.del(...keys);
-      cursor = next;
-    } while (cursor !== '0');
-  } finally {
-    redis.disconnect();
-  }
-}
-
 export default {
   name: 'crossinstance',
   async run() {
@@ -129,7 +96,7 @@ export default {
     try {
       for (const kind of KINDS) results.push(...(await measure(kind, run)));
     } finally {
-      await deleteKeys(run);
+      await deleteKeys(`bench-${run}:*`);
     }
     const metrics = [
       { pick: (r) => r.p50 },

@@ -2,7 +2,7 @@ import type { PublishReceipt } from '../bus/index.js';
 import { Inject, Injectable } from '@nestjs/common';
 import { ResourceAccess, type Principal } from '../core/auth/index.js';
 import { RealtimeError } from '../core/gateway/index.js';
-import { ClusterPresence } from '../core/cluster/index.js';
+import { ClusterPresence, type LeaveCause } from '../core/cluster/index.js';
 import type { StreamPosition } from '../bus/index.js';
 import {
   ConnectionRegistry,
@@ -54,7 +54,7 @@ export class ChatService {
 
   /** Leaves every room, so the rest of each room hears `user_left` for the user's last tab. */
   disconnect(connection: Connection): void {
-    for (const room of [...connection.topics]) void this.leaveRoom(connection, room);
+    for (const room of [...connection.topics]) void this.leaveRoom(connection, room, 'disconnected');
   }
 
   /** Joins `room`, resuming it after `since` when given; the reply tells where the room's stream is. */
@@ -114,11 +114,11 @@ export class ChatService {
     void this.publish(room, type, presenceData(principal), principal.username, principal.sub);
   }
 
-  private async leaveRoom(connection: Connection, room: string): Promise<void> {
+  private async leaveRoom(connection: Connection, room: string, cause: LeaveCause = 'left'): Promise<void> {
     const principal = connection.requirePrincipal();
     const { presenceChanged } = this.registry.leave(connection, room);
     if (room === userRoom(principal.sub) || !presenceChanged) return;
-    if (await this.presence.leave('chat', room, principal.sub)) this.announce(room, 'user_left', principal);
+    if (await this.presence.leave('chat', room, principal.sub, cause)) this.announce(room, 'user_left', principal);
   }
 
   private roomReply(type: 'room_joined' | 'room_left', room: string, position?: object): object {

@@ -38,6 +38,14 @@ export class RedisKeys {
     return `${this.prefix}{ws:cluster}:instance:${instanceId}:alive`;
   }
 
+  /**
+   * Present for one lease after an instance stopped (same slot as `instances`): until it ends, the
+   * others leave what it handed over (the presence of the users it drained) for them to come back.
+   */
+  instanceLeaving(instanceId: string): string {
+    return `${this.prefix}{ws:cluster}:instance:${instanceId}:leaving`;
+  }
+
   /** One instance's client descriptors (read by the admin views; same slot as `instances`). */
   instanceClients(instanceId: string): string {
     return `${this.prefix}{ws:cluster}:instance:${instanceId}:clients`;

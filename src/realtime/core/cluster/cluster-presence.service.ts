@@ -14,6 +14,9 @@ interface Entry {
   data: string;
 }
 
+/** Why a user's last tab here left a topic: it asked to, or its connection closed. */
+export type LeaveCause = 'left' | 'disconnected';
+
 /** A user of a dead instance who is now gone from `topic` in the whole cluster. */
 export type VanishedListener = (topic: string, data: Record<string, unknown>) => void;
 
@@ -60,8 +63,14 @@ export class ClusterPresence {
     return first === undefined || Number(first) === 1;
   }
 
-  /** `sub`'s last tab here left `topic`: whether it is gone from the whole cluster (announce it). */
-  async leave(gateway: GatewayName, topic: string, sub: string): Promise<boolean> {
+  /**
+   * `sub`'s last tab here left `topic` (`disconnected`: its connection closed): whether it is gone
+   * from the whole cluster (announce it). A connection this instance's drain closed is no user
+   * leaving: its entry stays, handed over at withdraw (`ClusterView.withdraw`), so that a user who
+   * reconnects elsewhere is neither announced gone nor joined again.
+   */
+  async leave(gateway: GatewayName, topic: string, sub: string, cause: LeaveCause = 'left'): Promise<boolean> {
+    if (cause === 'disconnected' && this.cluster.leaving) return false;
     const field = fieldOf(gateway, topic, sub);
     const entry = this.entries.get(field) ?? { gateway, topic, sub, data: '{}' };
     this.entries.delete(field);

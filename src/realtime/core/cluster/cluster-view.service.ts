@@ -49,6 +49,7 @@ export class ClusterView implements OnModuleInit, OnApplicationShutdown {
   private tickTimer?: NodeJS.Timeout;
   private ticking = false;
   private resyncDue = true;
+  private isLeaving = false;
 
   constructor(
     @Inject(REALTIME_CONFIG) private readonly config: RealtimeConfig,
@@ -103,19 +104,38 @@ export class ClusterView implements OnModuleInit, OnApplicationShutdown {
     this.tickTimer = setInterval(() => void this.tick(), this.timing.tickMs).unref();
   }
 
+  /** This instance is stopping (SPEC.md §9): leaves by disconnect are handed over, not announced. */
+  get leaving(): boolean {
+    return this.isLeaving;
+  }
+
+  /** The drain begins: from now on the users it disconnects are handed over at `withdraw`. */
+  beginLeaving(): void {
+    this.isLeaving = true;
+  }
+
   /**
-   * Leaves the cluster once this instance's sockets are closed (shutdown): what is still listed for
-   * it (a leave that timed out, a socket terminated late) is reaped as if it had died, then it is
-   * forgotten. The announcements this makes go out before the bus closes.
+   * Leaves the cluster once this instance's sockets are closed (shutdown): it stops counting at
+   * once (lease and client list deleted), and what is still listed for it (the presence of the
+   * users it drained, a leave that timed out) is handed to the others, which reap it as if it had
+   * died one lease later: a user who came back elsewhere meanwhile is neither announced gone nor
+   * joined again, the others are announced gone once.
    */
   async withdraw(): Promise<void> {
+    this.isLeaving = true;
     clearInterval(this.tickTimer);
     const redis = this.client;
     if (!redis) return;
     const { instanceId } = this.config;
     try {
-      await withTimeout(this.forget(redis, instanceId), QUERY_TIMEOUT_MS);
-      await redis.del(this.keys.instanceAlive(instanceId), this.keys.instanceClients(instanceId));
+      await withTimeout(
+        redis
+          .multi()
+          .set(this.keys.instanceLeaving(instanceId), '1', 'PX', this.timing.leaseMs)
+          .del(this.keys.instanceAlive(instanceId), this.keys.instanceClients(instanceId))
+          .exec(),
+        QUERY_TIMEOUT_MS,
+      );
     } catch (error) {
       this.logger.warn(`cluster withdraw: ${(error as Error).message}`);
     }
@@ -194,13 +214,16 @@ export class ClusterView implements OnModuleInit, OnApplicationShutdown {
     return replies?.[2]?.[1] === 1;
   }
 
-  /** Instances listed but without a live lease died: their listeners clean up, then they are forgotten. */
+  /**
+   * Instances listed without a live lease died, or stopped and their hand-over ended: their
+   * listeners clean up, then they are forgotten.
+   */
   private async reapGone(redis: RedisClient): Promise<void> {
     const ids = await this.otherInstances(redis);
     if (ids.length === 0) return;
-    const alive = await redis.mget(ids.map((id) => this.keys.instanceAlive(id)));
+    const held = await redis.mget(ids.flatMap((id) => [this.keys.instanceAlive(id), this.keys.instanceLeaving(id)]));
     for (const [i, id] of ids.entries()) {
-      if (alive[i] !== null) continue;
+      if (held[2 * i] !== null || held[2 * i + 1] !== null) continue;
       await this.forget(redis, id);
       this.logger.log(`instance ${id} is gone: its connections no longer count`);
     }
