@@ -2,13 +2,15 @@
 // logging on; in-memory bus, or Redis where a scenario says so) against a bare `ws` server and
 // Socket.IO 4, each server in its own process, driven by client processes (connections spread over
 // 127.0.0.2…9), measured in one run. Server CPU is the server process's own (process.cpuUsage()).
-//   npm run bench                          (every scenario; writes bench/RESULTS.md)
+//   npm run bench                          (every scenario; writes bench/RESULTS.md and bench/charts/*.svg)
 //   BENCH_QUICK=1 npm run bench            (a short version of every scenario)
 //   BENCH_ONLY=crossinstance,idle npm run bench   (some scenarios: printed, written only to BENCH_OUT)
 //   BENCH_CPU_PROF=/tmp/prof npm run bench   (each server under node --cpu-prof, profiles written there)
 // Scenarios and their knobs are in bench/compare/scenarios/. BENCH_TIMEOUT_MINUTES bounds the run.
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
+import { dirname, join } from 'node:path';
+import { barChart } from './compare/charts.mjs';
 import { killAll, QUICK, seconds } from './compare/harness.mjs';
 import auth from './compare/scenarios/auth.mjs';
 import client from './compare/scenarios/client-size.mjs';
@@ -49,6 +51,7 @@ setTimeout(
 for (const signal of ['SIGINT', 'SIGTERM']) process.once(signal, () => fail(`${signal}: stopped`));
 
 const sections = [];
+const charts = [];
 const took = [];
 const runStarted = process.hrtime.bigint();
 for (const scenario of selected) {
@@ -56,7 +59,17 @@ for (const scenario of selected) {
   const started = process.hrtime.bigint();
   console.log(`--- ${scenario.name}`);
   try {
-    sections.push(await scenario.run(), ['']);
+    // A scenario answers its section's lines, or {lines, charts}: its charts are linked under them.
+    const result = await scenario.run();
+    const { lines, charts: own = [] } = Array.isArray(result) ? { lines: result } : result;
+    sections.push(lines, ['']);
+    if (output && own.length > 0) {
+      sections.push(
+        own.map(({ file, title }) => `![${title}](charts/${file}.svg)`),
+        [''],
+      );
+      charts.push(...own);
+    }
   } catch (error) {
     fail(`scenario ${scenario.name} failed: ${error.stack ?? error}`);
   }
@@ -79,6 +92,11 @@ const lines = [
   ...sections.flat(),
 ];
 const markdown = lines.join('\n');
-if (output) writeFileSync(output, markdown);
+if (output) {
+  writeFileSync(output, markdown);
+  const directory = join(dirname(output), 'charts');
+  mkdirSync(directory, { recursive: true });
+  for (const chart of charts) writeFileSync(join(directory, `${chart.file}.svg`), barChart(chart));
+}
 console.log(`\n${markdown}${output ? `\n(written to ${output})` : ''}`);
 process.exit(0);

@@ -1,7 +1,8 @@
 // The load balancer in front of the reconnect storm: a TCP proxy that sends each new connection to
 // the first backend that is in rotation and accepts it. A backend with a `health` path is polled
-// every `HEALTH_PERIOD_MS` (a readiness probe: out of rotation while it answers other than 200); a
-// refused connect tries the next backend, as a balancer retries on another upstream.
+// every `HEALTH_PERIOD_MS` (a readiness probe: out of rotation while it answers other than 200 or
+// refuses connections); a refused connect tries the next backend, as a balancer retries on another
+// upstream.
 import { connect, createServer } from 'node:net';
 
 const HEALTH_PERIOD_MS = 100;
@@ -15,12 +16,15 @@ export async function startFailoverProxy(backends) {
   const probes = backends.map((backend, i) =>
     backend.health
       ? setInterval(() => {
-          fetch(`http://127.0.0.1:${backend.port}${backend.health}`, { signal: AbortSignal.timeout(1000) }).then(
+          fetch(`http://127.0.0.1:${backend.port}${backend.health}`, { signal: AbortSignal.timeout(5000) }).then(
             (response) => {
               inRotation[i] = response.ok;
               return response.body?.cancel();
             },
-            () => (inRotation[i] = false),
+            // Refused: the instance is gone. A probe that timed out (a busy instance) changes nothing.
+            (error) => {
+              if (error.cause?.code === 'ECONNREFUSED') inRotation[i] = false;
+            },
           );
         }, HEALTH_PERIOD_MS)
       : undefined,

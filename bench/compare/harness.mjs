@@ -97,8 +97,9 @@ export function spawn(name, script, args, env, profiled = false) {
       if (!exited) child.send(command);
     },
     kill() {
-      if (profiled) child.disconnect();
-      else child.kill('SIGKILL');
+      if (profiled) {
+        if (child.connected) child.disconnect();
+      } else child.kill('SIGKILL');
       running.delete(child);
     },
     /** Sends `signal` (the process stops as it was written to); resolves once it has exited. */

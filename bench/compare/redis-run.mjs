@@ -36,3 +36,20 @@ export async function deleteKeys(pattern) {
     redis.disconnect();
   }
 }
+
+/**
+ * Redis' own CPU (ms, `INFO cpu`) and the commands it ran (`INFO commandstats`), so far: what a phase
+ * cost the Redis every instance shares is the difference of two samples.
+ */
+export async function redisUsage() {
+  const redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  try {
+    await redis.connect();
+    const [cpu, stats] = await Promise.all([redis.info('cpu'), redis.info('commandstats')]);
+    const seconds = (field) => Number(new RegExp(`${field}:([\\d.]+)`).exec(cpu)?.[1] ?? 0);
+    const commands = [...stats.matchAll(/calls=(\d+)/g)].reduce((sum, match) => sum + Number(match[1]), 0);
+    return { cpuMs: (seconds('used_cpu_sys') + seconds('used_cpu_user')) * 1000, commands };
+  } finally {
+    redis.disconnect();
+  }
+}

@@ -1,5 +1,5 @@
 // Markdown for bench/RESULTS.md: figures, tables, and this app's figures over its peers'.
-import { PEERS } from './harness.mjs';
+import { KINDS, PEERS } from './harness.mjs';
 
 export const NAMES = { ws: 'bare `ws`', socketio: 'Socket.IO 4', app: 'this app' };
 const SHORT = { ws: 'ws', socketio: 'Socket.IO' };
@@ -46,4 +46,23 @@ export function groupBy(results, key) {
     groups.get(name).byKind[result.kind] = result;
   }
   return [...groups.values()];
+}
+
+/**
+ * A chart (see charts.mjs) of one figure per server: `pick(result)`, one group of bars per
+ * `groupOf(result)`; written as bench/charts/`file`.svg.
+ */
+export function kindChart(file, { title, unit, note }, results, groupOf, pick) {
+  const kinds = KINDS.filter((kind) => results.some((result) => result.kind === kind));
+  return {
+    file,
+    title,
+    unit,
+    note,
+    series: kinds.map((key) => ({ key, name: NAMES[key].replaceAll('`', '') })),
+    groups: groupBy(results, groupOf).map(({ key, byKind }) => ({
+      label: String(key),
+      values: Object.fromEntries(kinds.map((kind) => [kind, byKind[kind] ? pick(byKind[kind]) : NaN])),
+    })),
+  };
 }

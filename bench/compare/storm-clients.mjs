@@ -21,6 +21,11 @@ const now = () => performance.timeOrigin + performance.now();
  */
 const records = [];
 let markedAt = 0;
+/** After the mark: the connection attempts that failed, by close code (this app) or error (Socket.IO). */
+let failures = {};
+const failed = (why) => {
+  if (markedAt) failures[why] = (failures[why] ?? 0) + 1;
+};
 /** Waiters on a condition over every record, checked after each change. */
 const waiters = new Set();
 
@@ -59,7 +64,8 @@ async function appClient(record, { port, room }, index) {
   const client = new ChatClient({ url: `http://127.0.0.1:${port}`, getToken: () => jwt, WebSocket });
   record.close = () => client.close();
   client.on('message', (frame) => received(record, frame.data.seq));
-  client.on('close', () => {
+  client.on('close', ({ code }) => {
+    if (markedAt && record.lostAt) failed(code);
     if (markedAt && !record.lostAt) record.lostAt = now();
   });
   client.on('open', ({ reconnected }) => {
@@ -79,6 +85,7 @@ function socketIoClient(record, { port, room }) {
   socket.on('disconnect', () => {
     if (markedAt && !record.lostAt) record.lostAt = now();
   });
+  socket.io.on('reconnect_error', (error) => failed(error.message));
   return new Promise((resolve, reject) => {
     socket.once('connect_error', reject);
     socket.once('connect', () => {
@@ -116,6 +123,7 @@ const commands = {
   /** From now on (`at`, the instant the server was stopped), losses and reconnects are timed. */
   mark({ at }) {
     markedAt = at;
+    failures = {};
     for (const record of records) Object.assign(record, { lostAt: 0, connectedAt: 0, resumedAt: 0 });
     return {};
   },
@@ -127,6 +135,7 @@ const commands = {
       resumedMs: records.map((record) => record.resumedAt - markedAt),
       recovered: records.filter((record) => record.recovered).length,
       lostConnection: records.filter((record) => record.lostAt > 0).length,
+      failures,
     };
   },
   /**

@@ -5,8 +5,8 @@
 // their send time in the payload; receivers compute the latency. Knobs: CROSS_RATES (events/s, comma
 // list: 1000,5000), CROSS_SECONDS (per rate: 5; BENCH_QUICK: 1), CROSS_SUBSCRIBERS (10).
 import { cpuBetween, percentiles, QUICK, sleep, startClients, startServer } from '../harness.mjs';
-import { deleteKeys, REDIS_URL, redisUp } from '../redis-run.mjs';
-import { fixed, groupBy, NAMES, ratioRows, table, whole } from '../report.mjs';
+import { deleteKeys, REDIS_URL, redisUp, redisUsage } from '../redis-run.mjs';
+import { fixed, groupBy, NAMES, ratioRows, table, whole, kindChart } from '../report.mjs';
 
 const RATES = (process.env.CROSS_RATES ?? '1000,5000').split(',').map(Number);
 const SECONDS = Number(process.env.CROSS_SECONDS ?? (QUICK ? 1 : 5));
@@ -33,12 +33,14 @@ async function atRate(kind, a, b, clients, rate) {
   const events = Math.round(rate * SECONDS);
   await clients.expect(events);
   const before = [await a.usage(false), await b.usage(false)];
+  const redisBefore = await redisUsage();
   const published = await a.ask(
     { cmd: 'rate', target: { room: ROOM }, perSecond: rate, seconds: SECONDS },
     SECONDS * 1000 + 30_000,
   );
   await clients.delivered(what, 60_000);
   const after = [await a.usage(false), await b.usage(false)];
+  const redisAfter = await redisUsage();
   await clients.verify(what, SUBSCRIBERS);
   const { samples, lastArrival } = await clients.latencies();
   const tenth = Math.max(1, Math.floor(samples.length / 10));
@@ -59,6 +61,7 @@ async function atRate(kind, a, b, clients, rate) {
     // The publisher fell behind, the last events waited longer than the first ones, or arrived late.
     backlog: publishSeconds > 1.1 * SECONDS || last > 2 * first + 5 || drainMs > 50,
     cpuPerEventUs: [cpuBetween(before[0], after[0]) / events, cpuBetween(before[1], after[1]) / events],
+    redisCpuPerEventUs: ((redisAfter.cpuMs - redisBefore.cpuMs) * 1000) / events,
   };
 }
 
@@ -104,8 +107,10 @@ export default {
       { pick: (r) => r.max },
       { pick: (r) => r.cpuPerEventUs[0] },
       { pick: (r) => r.cpuPerEventUs[1] },
+      { pick: (r) => r.cpuPerEventUs[0] + r.cpuPerEventUs[1] },
+      { pick: (r) => r.redisCpuPerEventUs },
     ];
-    return [
+    const lines = [
       '## 5. Cross-instance delivery through Redis',
       '',
       `Two instances on one Redis (${REDIS_URL}); the publisher on instance A, ${SUBSCRIBERS} subscribers (members ` +
@@ -118,7 +123,8 @@ export default {
         'performance.now()` in both processes). Backlog: publishing took 10% longer than planned, the last tenth of ' +
         'the events arrived with a p50 above twice the first tenth’s plus 5 ms, or the drain took over 50 ms. Drain: from the last publish to the last arrival (the two processes’ ' +
         'clocks agree to about 0.1 ms). CPU per event: each instance’s own; A’s includes the publishing timer ' +
-        '(a 1 ms timer costs about 60 µs per tick on this machine, so it weighs most at 1,000 events/s).',
+        '(a 1 ms timer costs about 60 µs per tick on this machine, so it weighs most at 1,000 events/s). Redis CPU ' +
+        'per event: what the shared Redis spent (`INFO cpu`) over the phase, per event.',
       '',
       ...table(
         [
@@ -134,6 +140,7 @@ export default {
           'backlog',
           'CPU µs/event A',
           'CPU µs/event B',
+          'Redis CPU µs/event',
         ],
         results.map((r) => [
           NAMES[r.kind],
@@ -148,15 +155,38 @@ export default {
           r.backlog ? 'yes' : 'no',
           fixed(r.cpuPerEventUs[0]),
           fixed(r.cpuPerEventUs[1]),
+          fixed(r.redisCpuPerEventUs),
         ]),
       ),
       '',
       '**This app over each peer and over the best peer** (lower is better; the goal is against Socket.IO):',
       '',
       ...table(
-        ['events/s', 'peer', 'p50', 'p99', 'max', 'CPU/event A', 'CPU/event B'],
+        ['events/s', 'peer', 'p50', 'p99', 'max', 'CPU/event A', 'CPU/event B', 'CPU/event A + B', 'Redis CPU/event'],
         groupBy(results, (r) => r.rate).flatMap(({ key, byKind }) => ratioRows([whole(key)], byKind, metrics)),
       ),
     ];
+    const byRate = (r) => `${r.rate} events/s`;
+    const charts = [
+      kindChart(
+        'crossinstance-p99',
+        { title: 'Cross-instance delivery through Redis: p99 latency', unit: 'ms', note: 'lower is better' },
+        results,
+        byRate,
+        (r) => r.p99,
+      ),
+      kindChart(
+        'crossinstance-cpu',
+        {
+          title: 'Cross-instance delivery: CPU per event, both instances',
+          unit: 'µs per event (A + B)',
+          note: 'lower is better',
+        },
+        results,
+        byRate,
+        (r) => r.cpuPerEventUs[0] + r.cpuPerEventUs[1],
+      ),
+    ];
+    return { lines, charts };
   },
 };

@@ -1,7 +1,7 @@
 // Scenario `fanout`: one room of 100, 1,000 and 5,000 subscribers (BENCH_QUICK: 1,000), on
 // every server. Knobs: FANOUT_SUBSCRIBERS (comma list), BURST_EVENTS (200), PACED_EVENTS (100; BENCH_QUICK: 50).
 import { KINDS, QUICK } from '../harness.mjs';
-import { NAMES } from '../report.mjs';
+import { kindChart, NAMES } from '../report.mjs';
 import { broadcastTables, measureBroadcast } from './broadcast.mjs';
 
 const SUBSCRIBERS = (process.env.FANOUT_SUBSCRIBERS ?? (QUICK ? '1000' : '100,1000,5000')).split(',').map(Number);
@@ -29,7 +29,8 @@ export default {
         console.log(label, JSON.stringify(measured));
       }
     }
-    return [
+    const bySubscribers = (r) => `${r.subscribers} subscribers`;
+    const lines = [
       '## 1. Room fan-out',
       '',
       `One room; ${BURST_EVENTS} events back to back (burst), then ${PACED_EVENTS} one at a time, each published ` +
@@ -44,5 +45,34 @@ export default {
         ' (CPU and memory: lower is better; rates: higher is better)',
       ),
     ];
+    const charts = [
+      [
+        'fanout-burst-cpu',
+        'Room fan-out, burst: server CPU per delivery',
+        'µs per delivery',
+        (r) => r.burst.cpuPerDeliveryUs,
+      ],
+      [
+        'fanout-paced-cpu',
+        'Room fan-out, paced: server CPU per delivery',
+        'µs per delivery',
+        (r) => r.paced.cpuPerDeliveryUs,
+      ],
+      [
+        'fanout-connects',
+        'Connects per second (this app: JWT, welcome, log line)',
+        'connects/s',
+        (r) => r.connectsPerSec,
+      ],
+    ].map(([file, title, unit, pick]) =>
+      kindChart(
+        file,
+        { title, unit, note: unit === 'connects/s' ? 'higher is better' : 'lower is better' },
+        results,
+        bySubscribers,
+        pick,
+      ),
+    );
+    return { lines, charts };
   },
 };

@@ -7,7 +7,7 @@
 // IDLE_SECONDS (this app: 150; BENCH_QUICK: 5), IDLE_PEER_SECONDS (60; BENCH_QUICK: 3),
 // IDLE_HEARTBEAT (seconds: 5; timeout 3×), IDLE_KINDS (comma list: ws,socketio,app).
 import { KINDS, percentiles, QUICK, sleep, startClients, startServer } from '../harness.mjs';
-import { fixed, groupBy, mib, NAMES, ratioRows, table, whole } from '../report.mjs';
+import { fixed, groupBy, mib, NAMES, ratioRows, table, whole, kindChart } from '../report.mjs';
 
 const CONNECTIONS = Number(process.env.IDLE_CONNECTIONS ?? (QUICK ? 1000 : 19000));
 const APP_SECONDS = Number(process.env.IDLE_SECONDS ?? (QUICK ? 5 : 150));
@@ -108,7 +108,7 @@ export default {
       { pick: (r) => r.connectsPerSec, higher: true },
     ];
     const app = results.find((r) => r.kind === 'app');
-    return [
+    const lines = [
       `## 6. ${CONNECTIONS} idle connections with heartbeats`,
       '',
       `${CONNECTIONS} connections on one server (this app: authenticated chat connections, each in its own user ` +
@@ -172,5 +172,22 @@ export default {
           ]
         : []),
     ];
+    const charts = [
+      kindChart(
+        'idle-memory',
+        {
+          title: `Memory per idle connection (${CONNECTIONS} connections)`,
+          unit: 'KiB per connection',
+          note: 'lower is better',
+        },
+        results.flatMap((r) => [
+          { kind: r.kind, when: 'at the start', kib: r.kibStart },
+          { kind: r.kind, when: 'at the end', kib: r.kibEnd },
+        ]),
+        (r) => r.when,
+        (r) => r.kib,
+      ),
+    ];
+    return { lines, charts };
   },
 };

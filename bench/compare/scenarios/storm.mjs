@@ -8,26 +8,31 @@
 // defaults: backoff 500 ms doubling, full jitter), positions in Redis; Socket.IO: socket.io-client
 // (defaults: 1 s doubling to 5 s, ±50%) and connection state recovery on `@socket.io/redis-streams-adapter`
 // (the adapter that keeps sessions in Redis). Knobs: STORM_CLIENTS (2000; BENCH_QUICK 300),
-// STORM_RATE (events/s published during the storm: 20).
+// STORM_RATE (events/s published during the storm: 5), STORM_KINDS (socketio,app), STORM_STOPS
+// (SIGKILL,SIGTERM).
 import { startFailoverProxy } from '../failover-proxy.mjs';
 import { cpuBetween, deadline, percentiles, QUICK, spawn, startServer } from '../harness.mjs';
-import { deleteKeys, REDIS_URL, redisUp } from '../redis-run.mjs';
-import { fixed, NAMES, table, whole } from '../report.mjs';
+import { deleteKeys, REDIS_URL, redisUp, redisUsage } from '../redis-run.mjs';
+import { fixed, kindChart, NAMES, table, whole } from '../report.mjs';
 
 const CLIENTS = Number(process.env.STORM_CLIENTS ?? (QUICK ? 300 : 2000));
-const RATE = Number(process.env.STORM_RATE ?? 20);
+const RATE = Number(process.env.STORM_RATE ?? 5);
 const ROOM = 'channel:7';
 const CLIENT_PROCESSES = 2;
 const now = () => performance.timeOrigin + performance.now();
 
 /** The storms: which server, how instance A is stopped, and the app's drain. */
-const CASES = [
+const ALL_CASES = [
   { kind: 'socketio', stop: 'SIGKILL' },
   { kind: 'app', stop: 'SIGKILL' },
   { kind: 'socketio', stop: 'SIGTERM' },
   { kind: 'app', stop: 'SIGTERM', drain: 0 },
   { kind: 'app', stop: 'SIGTERM', drain: QUICK ? 2 : 10 },
 ];
+
+const KINDS = (process.env.STORM_KINDS ?? 'socketio,app').split(',');
+const STOPS = (process.env.STORM_STOPS ?? 'SIGKILL,SIGTERM').split(',');
+const CASES = ALL_CASES.filter(({ kind, stop }) => KINDS.includes(kind) && STOPS.includes(stop));
 
 const describe = ({ stop, drain }) =>
   stop === 'SIGKILL' ? 'killed (SIGKILL)' : `stopped (SIGTERM${drain === undefined ? '' : `, drain ${drain} s`})`;
@@ -71,12 +76,14 @@ async function storm(testCase, run, index) {
     await each({ cmd: 'flowing', seq: RATE }, 30_000);
 
     const before = await b.usage(false);
+    const redisBefore = await redisUsage();
     const stoppedAt = now();
     await each({ cmd: 'mark', at: stoppedAt });
     const stopped = stop === 'SIGKILL' ? (a.kill(), Promise.resolve()) : a.stop(stop);
     const replies = await each({ cmd: 'resumed' }, 180_000);
     const resumedAt = now();
     const after = await b.usage(false);
+    const redisAfter = await redisUsage();
     await deadline(stopped, 60_000, `${what}: instance A exiting`);
     const { published } = await b.ask({ cmd: 'stopSteady' });
     const delivery = await each({ cmd: 'caughtUp', last: published - 1, ms: 10_000 }, 30_000);
@@ -89,11 +96,17 @@ async function storm(testCase, run, index) {
       connected,
       resumed,
       recovered: sum(replies, 'recovered'),
+      failures: replies.reduce((all, reply) => {
+        for (const [why, count] of Object.entries(reply.failures)) all[why] = (all[why] ?? 0) + count;
+        return all;
+      }, {}),
       published,
       missing: sum(delivery, 'missing'),
       late: sum(delivery, 'late'),
       incomplete: sum(delivery, 'incomplete'),
       cpuMs: cpuBetween(before, after) / 1000,
+      redisCpuMs: redisAfter.cpuMs - redisBefore.cpuMs,
+      redisCommands: redisAfter.commands - redisBefore.commands,
       stormSeconds: (resumedAt - stoppedAt) / 1000,
       lag: after.lag,
     };
@@ -123,7 +136,7 @@ export default {
     } finally {
       await deleteKeys(`bench-${run}-*`);
     }
-    return [
+    const lines = [
       '## 7. Reconnect storm',
       '',
       `${results[0].clients} clients, all on instance A of two (one Redis, ${REDIS_URL}), behind a failover TCP ` +
@@ -137,7 +150,8 @@ export default {
         '`@socket.io/redis-streams-adapter`. Connected: from the stop to the client connected to B again; resumed: ' +
         'to its resume answered (this app: `room_joined`, recovered or not; Socket.IO: `connect`, `socket.recovered`). ' +
         'Missing / twice: over every client, once the storm is over and the publisher stopped. B’s CPU and ' +
-        'event-loop delay: from the stop until the last client resumed.',
+        'event-loop delay, and what Redis spent (its own CPU, `INFO cpu`; the commands it ran, `INFO ' +
+        'commandstats`): from the stop until the last client resumed.',
       '',
       ...table(
         [
@@ -151,6 +165,8 @@ export default {
           'B CPU ms',
           'B CPU µs/client',
           'B event-loop delay p99 / max ms',
+          'Redis CPU ms',
+          'Redis commands',
         ],
         results.map((r) => [
           NAMES[r.kind],
@@ -163,8 +179,33 @@ export default {
           whole(r.cpuMs),
           whole((r.cpuMs * 1000) / r.clients),
           `${fixed(r.lag.p99Ms, 1)} / ${fixed(r.lag.maxMs, 1)}`,
+          whole(r.redisCpuMs),
+          whole(r.redisCommands),
         ]),
       ),
     ];
+    const byStop = ({ stop, drain }) =>
+      stop === 'SIGKILL' ? 'killed (SIGKILL)' : drain ? `stopped, drain ${drain} s` : 'stopped, all at once';
+    const charts = [
+      kindChart(
+        'storm-resumed',
+        {
+          title: `Reconnect storm, ${results[0].clients} clients: the last to resume (p99)`,
+          unit: 'ms from the stop',
+          note: 'lower is better; this app resumes every client without a gap',
+        },
+        results,
+        byStop,
+        (r) => r.resumed.p99,
+      ),
+      kindChart(
+        'storm-cpu',
+        { title: 'Reconnect storm: the survivor’s CPU per client', unit: 'µs per client', note: 'lower is better' },
+        results,
+        byStop,
+        (r) => (r.cpuMs * 1000) / r.clients,
+      ),
+    ];
+    return { lines, charts };
   },
 };

@@ -24,12 +24,32 @@ const WRITER_WAIT_MS = 15_000;
 /** How many events of a stream one history read may return (every one a resume can ask for). */
 const READ_LIMIT = 100_000;
 
+/** The resumes asked during one event-loop turn, read when it ends: one read per stream and position. */
+interface ReadTurn {
+  ends: Promise<void>;
+  reads: Map<string, Promise<HistoryRead>>;
+}
+
 /** Reads the streams' positions and histories in Redis (`READ_STREAM`), on the writer connection. */
 export class RedisStreamHistory {
+  private turn?: ReadTurn;
+
   constructor(private readonly options: Pick<RedisEventBusOptions, 'writer' | 'keys' | 'styles' | 'history'>) {}
 
-  async resume(gateway: GatewayName, topic: string, since?: StreamPosition): Promise<HistoryRead> {
-    return toHistoryRead(await this.read(gateway, topic, { mode: 'resume', ...since }));
+  /**
+   * A stream's history after `since`. Resumes of the same stream from the same position asked in
+   * one turn (a reconnect storm: every client of a room comes back from where the room was) share
+   * one read, sent once the turn ends: after every one of them joined, so none misses an event.
+   */
+  resume(gateway: GatewayName, topic: string, since?: StreamPosition): Promise<HistoryRead> {
+    const turn = (this.turn ??= this.nextTurn());
+    const key = `${gateway}\n${since?.offset ?? ''}\n${since?.epoch ?? ''}\n${topic}`;
+    let read = turn.reads.get(key);
+    if (!read) {
+      read = turn.ends.then(async () => toHistoryRead(await this.read(gateway, topic, { mode: 'resume', ...since })));
+      turn.reads.set(key, read);
+    }
+    return read;
   }
 
   async list(gateway: GatewayName, topic: string, since: number, limit: number): Promise<HistoryRead> {
@@ -50,6 +70,16 @@ export class RedisStreamHistory {
       [mode, offset ?? '', epoch, history?.ttlMs ?? 0, redisMetaTtlMs(history), limit, newEpoch()],
     );
     return decodeReadReply(reply);
+  }
+
+  private nextTurn(): ReadTurn {
+    const ends = new Promise<void>((resolve) =>
+      setImmediate(() => {
+        this.turn = undefined;
+        resolve();
+      }),
+    );
+    return { ends, reads: new Map() };
   }
 
   /** Resolves once the writer is connected (the subscriber may be back first), or after a while. */

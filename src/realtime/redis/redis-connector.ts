@@ -11,7 +11,11 @@ import type { RedisClient } from './redis.options.js';
  * of piling commands up in the client.
  */
 const ROLES = {
-  /** Publishes to the bus and reads stream histories; a command in flight when the link drops is retried after reconnect. */
+  /**
+   * Publishes to the bus and reads stream histories; a command in flight when the link drops is
+   * retried after reconnect. Not auto-pipelined: at 5,000 publishes/s a pipeline per turn cost the
+   * publisher more CPU than the writes it saved (`npm run bench`, scenario 5).
+   */
   'bus-writer': { maxRetriesPerRequest: null },
   /** Shard-subscribes to topic channels (on a Redis Cluster, one connection per shard); resubscribed on reconnect. */
   'bus-subscriber': { maxRetriesPerRequest: null },

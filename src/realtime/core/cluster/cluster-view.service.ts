@@ -22,8 +22,11 @@ export type TickListener = (redis: RedisClient, resync: boolean) => Promise<void
 export type GoneListener = (redis: RedisClient, instanceId: string) => Promise<void>;
 
 const PUBLISH_DEBOUNCE_MS = 50;
+/** The client list's publish waits this many times what building it last cost. */
+const PUBLISH_COST_SHARE = 50;
 /** A bound on the list's publish after a change, with room for the Redis round trips of a busy instance. */
 const VIEW_SETTLE_MS = 1_000;
+const PUBLISH_DELAY_MAX_MS = VIEW_SETTLE_MS / 2;
 const QUERY_TIMEOUT_MS = 500;
 
 function clusterTiming(heartbeatTimeoutMs: number): ClusterTiming {
@@ -50,6 +53,8 @@ export class ClusterView implements OnModuleInit, OnApplicationShutdown {
   private ticking = false;
   private resyncDue = true;
   private isLeaving = false;
+  /** What building the client list took last time (ms). */
+  private listCostMs = 0;
 
   constructor(
     @Inject(REALTIME_CONFIG) private readonly config: RealtimeConfig,
@@ -235,17 +240,26 @@ export class ClusterView implements OnModuleInit, OnApplicationShutdown {
     await redis.srem(this.keys.instances, instanceId);
   }
 
+  /**
+   * Publishes the client list a while after a change: 50 ms, or longer when the list is large, so
+   * that writing it costs at most 1/`PUBLISH_COST_SHARE` of the time (a storm of thousands of
+   * connects would otherwise write the whole list every 50 ms), never past `VIEW_SETTLE_MS`.
+   */
   private scheduleClientsPublish(): void {
+    const delay = Math.min(Math.max(PUBLISH_DEBOUNCE_MS, this.listCostMs * PUBLISH_COST_SHARE), PUBLISH_DELAY_MAX_MS);
     this.publishTimer ??= setTimeout(() => {
       this.publishTimer = undefined;
       void this.query('cluster publish', (redis) =>
         redis.set(this.keys.instanceClients(this.config.instanceId), this.clientsJson(), 'PX', this.timing.leaseMs),
       );
-    }, PUBLISH_DEBOUNCE_MS);
+    }, delay);
   }
 
   private clientsJson(): string {
     const { instanceId } = this.config;
-    return JSON.stringify(this.registry.list().map((connection) => describeConnection(connection, instanceId)));
+    const started = performance.now();
+    const json = JSON.stringify(this.registry.list().map((connection) => describeConnection(connection, instanceId)));
+    this.listCostMs = performance.now() - started;
+    return json;
   }
 }
