@@ -3,6 +3,8 @@
 export interface ChartSeries {
   key: string;
   name: string;
+  /** A CSS colour; by default the palette's, in order. */
+  colour?: string;
 }
 
 export interface ChartGroup {

@@ -8,6 +8,9 @@ const MARGIN = { top: 56, right: 24, bottom: 64, left: 72 };
 /** One colour per series, in the order given (peers first, this app last). */
 const COLOURS = ['#8c8c8c', '#4c78a8', '#e45756', '#54a24b', '#f58518', '#b279a2'];
 
+/** Series `s`'s own colour, or the palette's. */
+const colourOf = (series, s) => series[s].colour ?? COLOURS[s % COLOURS.length];
+
 const escape = (text) =>
   String(text).replace(/[<>&"']/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;', "'": '&#39;' })[c]);
 
@@ -33,7 +36,7 @@ export function ticks(max) {
 /**
  * A grouped bar chart as SVG text.
  * - `title`, `unit` (the axis), `note` (a line under the title: lower or higher is better);
- * - `series`: `[{key, name}]`, one bar each per group, in this order;
+ * - `series`: `[{key, name, colour?}]`, one bar each per group, in this order;
  * - `groups`: `[{label, values: {[key]: number}}]`; a missing or non-finite value draws no bar.
  */
 export function barChart({ title, unit, note, series, groups }) {
@@ -65,12 +68,13 @@ export function barChart({ title, unit, note, series, groups }) {
     const first = centre - (barWidth * series.length) / 2;
     for (const [s, { key, name }] of series.entries()) {
       const value = group.values[key];
+      const fill = colourOf(series, s);
       if (!Number.isFinite(value)) continue;
       const x = first + s * barWidth;
       const height = Math.max(0, y(0) - y(value));
       parts.push(
         `<rect class="bar" data-series="${escape(key)}" data-group="${escape(group.label)}" data-value="${value}" ` +
-          `x="${x + 1}" y="${y(0) - height}" width="${barWidth - 2}" height="${height}" fill="${COLOURS[s % COLOURS.length]}">` +
+          `x="${x + 1}" y="${y(0) - height}" width="${barWidth - 2}" height="${height}" fill="${fill}">` +
           `<title>${escape(`${name}, ${group.label}: ${label(value)} ${unit}`)}</title></rect>`,
         `<text x="${x + barWidth / 2}" y="${y(0) - height - 4}" text-anchor="middle" font-size="10">${label(value)}</text>`,
       );
@@ -85,7 +89,7 @@ export function barChart({ title, unit, note, series, groups }) {
   let x = (WIDTH - legendWidth) / 2;
   for (const [s, { name }] of series.entries()) {
     parts.push(
-      `<rect x="${x}" y="${HEIGHT - 24}" width="12" height="12" fill="${COLOURS[s % COLOURS.length]}"/>`,
+      `<rect x="${x}" y="${HEIGHT - 24}" width="12" height="12" fill="${colourOf(series, s)}"/>`,
       `<text x="${x + 16}" y="${HEIGHT - 14}">${escape(name)}</text>`,
     );
     x += 24 + name.length * 7;

@@ -3,6 +3,8 @@ import { KINDS, PEERS } from './harness.mjs';
 
 export const NAMES = { ws: 'bare `ws`', socketio: 'Socket.IO 4', app: 'this app' };
 const SHORT = { ws: 'ws', socketio: 'Socket.IO' };
+/** Each server's colour in every chart. */
+const COLOURS = { ws: '#8c8c8c', socketio: '#4c78a8', app: '#e45756' };
 
 /** `value` with `digits` decimals; a dash when there is none. */
 export const fixed = (value, digits = 2) => (Number.isFinite(value) ? value.toFixed(digits) : '–');
@@ -59,7 +61,7 @@ export function kindChart(file, { title, unit, note }, results, groupOf, pick) {
     title,
     unit,
     note,
-    series: kinds.map((key) => ({ key, name: NAMES[key].replaceAll('`', '') })),
+    series: kinds.map((key) => ({ key, name: NAMES[key].replaceAll('`', ''), colour: COLOURS[key] })),
     groups: groupBy(results, groupOf).map(({ key, byKind }) => ({
       label: String(key),
       values: Object.fromEntries(kinds.map((kind) => [kind, byKind[kind] ? pick(byKind[kind]) : NaN])),

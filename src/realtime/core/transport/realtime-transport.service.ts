@@ -1,4 +1,10 @@
-import { Inject, Injectable, type BeforeApplicationShutdown, type OnApplicationShutdown } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  type BeforeApplicationShutdown,
+  type OnApplicationShutdown,
+  type OnModuleDestroy,
+} from '@nestjs/common';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { Server as TlsServer } from 'node:tls';
@@ -50,7 +56,7 @@ const HEADER_TIMEOUT_MS = 10_000;
  * and it shuts down gracefully. Gateways only see admitted `Connection`s and parsed frames.
  */
 @Injectable()
-export class RealtimeTransport implements BeforeApplicationShutdown, OnApplicationShutdown {
+export class RealtimeTransport implements OnModuleDestroy, BeforeApplicationShutdown, OnApplicationShutdown {
   private readonly log = new LifecycleLog();
   private readonly router = new GatewayRouter();
   private readonly gateways = new Map<GatewayName, RegisteredGateway>();
@@ -69,6 +75,7 @@ export class RealtimeTransport implements BeforeApplicationShutdown, OnApplicati
   private readonly admission: ConnectionAdmission;
   private readonly attached = new Set<Server>();
   private shuttingDown = false;
+  private drained?: Promise<void>;
   private readonly upgradeListener = (request: IncomingMessage, socket: Duplex, head: Buffer): void =>
     this.handleUpgrade(request, socket, head);
   private readonly connectionListener = (socket: Socket): void => this.pending.accepted(socket);
@@ -202,10 +209,14 @@ export class RealtimeTransport implements BeforeApplicationShutdown, OnApplicati
   }
 
   /** SPEC.md §9: health turns 503 and upgrades are refused at once, then the drain (`ShutdownDrain`). */
-  async shutdown(): Promise<void> {
-    if (this.shuttingDown) return;
+  shutdown(): Promise<void> {
     this.shuttingDown = true;
-    await this.drain.run();
+    return (this.drained ??= this.drain.run());
+  }
+
+  /** The first hook of a shutdown: from here on health is 503 and upgrades are refused. */
+  onModuleDestroy(): void {
+    this.shuttingDown = true;
   }
 
   async beforeApplicationShutdown(): Promise<void> {
