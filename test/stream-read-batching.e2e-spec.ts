@@ -31,7 +31,7 @@ describe('resumes of one stream asked in one turn (RedisStreamHistory)', () => {
     topics: ['channel:1'],
     frame: JSON.stringify({ type: 'message', room: 'channel:1', data: { seq } }),
   });
-  const seqs = (read: { entries: Array<{ frame: string }> }): number[] =>
+  const seqs = (read: { entries: ReadonlyArray<{ frame: string }> }): number[] =>
     read.entries.map((entry) => (JSON.parse(entry.frame) as { data: { seq: number } }).data.seq);
 
   beforeAll(async () => {

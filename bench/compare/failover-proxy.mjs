@@ -13,19 +13,25 @@ const HEALTH_PERIOD_MS = 100;
  */
 export async function startFailoverProxy(backends) {
   const inRotation = backends.map(() => true);
+  const probing = backends.map(() => false);
   const probes = backends.map((backend, i) =>
     backend.health
       ? setInterval(() => {
-          fetch(`http://127.0.0.1:${backend.port}${backend.health}`, { signal: AbortSignal.timeout(5000) }).then(
-            (response) => {
-              inRotation[i] = response.ok;
-              return response.body?.cancel();
-            },
-            // Refused: the instance is gone. A probe that timed out (a busy instance) changes nothing.
-            (error) => {
-              if (error.cause?.code === 'ECONNREFUSED') inRotation[i] = false;
-            },
-          );
+          // One probe at a time per backend: a slow answer does not pile probes up on a busy instance.
+          if (probing[i]) return;
+          probing[i] = true;
+          fetch(`http://127.0.0.1:${backend.port}${backend.health}`, { signal: AbortSignal.timeout(5000) })
+            .then(
+              (response) => {
+                inRotation[i] = response.ok;
+                return response.body?.cancel();
+              },
+              // Refused: the instance is gone. A probe that timed out (a busy instance) changes nothing.
+              (error) => {
+                if (error.cause?.code === 'ECONNREFUSED') inRotation[i] = false;
+              },
+            )
+            .finally(() => (probing[i] = false));
         }, HEALTH_PERIOD_MS)
       : undefined,
   );

@@ -73,7 +73,7 @@ export class ClientsController {
 
   /**
    * The client on another instance. One that connected a moment ago may not be in the cluster view
-   * yet (its instance publishes its list 50 ms after a change): 404 only once the view has had
+   * yet (its instance publishes its list 50–250 ms after a change): 404 only once the view has had
    * time to show it.
    */
   private async findElsewhere(clientId: string): Promise<ClientDescriptor> {

@@ -2,7 +2,8 @@ import { jest } from '@jest/globals';
 import { MemoryStreamLog, streamMetaTtlMs } from './memory-stream-log.js';
 
 const TTL_MS = 10_000;
-const frames = (read: { entries: Array<{ frame: string }> }): string[] => read.entries.map((entry) => entry.frame);
+const frames = (read: { entries: ReadonlyArray<{ frame: string }> }): string[] =>
+  read.entries.map((entry) => entry.frame);
 
 describe('MemoryStreamLog', () => {
   let log: MemoryStreamLog;

@@ -28,7 +28,8 @@ export interface HistoryRead {
   position: StreamPosition;
   /** The position asked for was found: `entries` are every event after it, in order. */
   recovered: boolean;
-  entries: HistoryEntry[];
+  /** Shared by every resume of one read: read-only. */
+  readonly entries: readonly HistoryEntry[];
 }
 
 export interface HistoryEntry {

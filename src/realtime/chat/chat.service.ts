@@ -1,7 +1,7 @@
 import type { PublishReceipt } from '../bus/index.js';
 import { Inject, Injectable } from '@nestjs/common';
 import { ResourceAccess, type Principal } from '../core/auth/index.js';
-import { RealtimeError } from '../core/gateway/index.js';
+import { CloseCode, RealtimeError } from '../core/gateway/index.js';
 import { ClusterPresence, type LeaveCause } from '../core/cluster/index.js';
 import type { StreamPosition } from '../bus/index.js';
 import {
@@ -54,7 +54,9 @@ export class ChatService {
 
   /** Leaves every room, so the rest of each room hears `user_left` for the user's last tab. */
   disconnect(connection: Connection): void {
-    for (const room of [...connection.topics]) void this.leaveRoom(connection, room, 'disconnected');
+    // Closed by this instance's drain (1012): the user is moving to another instance, not leaving.
+    const cause = connection.closeCode === CloseCode.SERVICE_RESTART ? 'drained' : 'left';
+    for (const room of [...connection.topics]) void this.leaveRoom(connection, room, cause);
   }
 
   /** Joins `room`, resuming it after `since` when given; the reply tells where the room's stream is. */

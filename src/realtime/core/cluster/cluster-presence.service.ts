@@ -14,8 +14,8 @@ interface Entry {
   data: string;
 }
 
-/** Why a user's last tab here left a topic: it asked to, or its connection closed. */
-export type LeaveCause = 'left' | 'disconnected';
+/** Why a user's last tab here left a topic: it left (or its connection ended), or the drain closed it. */
+export type LeaveCause = 'left' | 'drained';
 
 /** A user of a dead instance who is now gone from `topic` in the whole cluster. */
 export type VanishedListener = (topic: string, data: Record<string, unknown>) => void;
@@ -64,13 +64,13 @@ export class ClusterPresence {
   }
 
   /**
-   * `sub`'s last tab here left `topic` (`disconnected`: its connection closed): whether it is gone
-   * from the whole cluster (announce it). A connection this instance's drain closed is no user
-   * leaving: its entry stays, handed over at withdraw (`ClusterView.withdraw`), so that a user who
-   * reconnects elsewhere is neither announced gone nor joined again.
+   * `sub`'s last tab here left `topic`: whether it is gone from the whole cluster (announce it).
+   * A tab this instance's drain closed (`drained`) is no user leaving: in a cluster its entry stays,
+   * handed over at withdraw (`ClusterView.withdraw`), so that a user who reconnects elsewhere is
+   * neither announced gone nor joined again.
    */
   async leave(gateway: GatewayName, topic: string, sub: string, cause: LeaveCause = 'left'): Promise<boolean> {
-    if (cause === 'disconnected' && this.cluster.leaving) return false;
+    if (cause === 'drained' && this.cluster.clustered) return false;
     const field = fieldOf(gateway, topic, sub);
     const entry = this.entries.get(field) ?? { gateway, topic, sub, data: '{}' };
     this.entries.delete(field);

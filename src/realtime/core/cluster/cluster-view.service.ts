@@ -2,7 +2,8 @@ import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleIn
 import { withTimeout } from '../async/with-timeout.js';
 import { REALTIME_CONFIG, type RealtimeConfig } from '../../config/index.js';
 import { RedisConnector, type RedisClient, type RedisKeys } from '../../redis/index.js';
-import { describeConnection, isClientList, type ClientDescriptor } from '../registry/client-descriptor.js';
+import { isClientList, type ClientDescriptor } from '../registry/client-descriptor.js';
+import { ClientList } from './client-list.js';
 import { decodeJson } from '../text/json-decode.js';
 import { ConnectionRegistry } from '../registry/connection-registry.service.js';
 
@@ -21,12 +22,10 @@ export type TickListener = (redis: RedisClient, resync: boolean) => Promise<void
 /** Cleans up after an instance whose lease ended (it died without closing anything). */
 export type GoneListener = (redis: RedisClient, instanceId: string) => Promise<void>;
 
-const PUBLISH_DEBOUNCE_MS = 50;
-/** The client list's publish waits this many times what building it last cost. */
-const PUBLISH_COST_SHARE = 50;
 /** A bound on the list's publish after a change, with room for the Redis round trips of a busy instance. */
 const VIEW_SETTLE_MS = 1_000;
-const PUBLISH_DELAY_MAX_MS = VIEW_SETTLE_MS / 2;
+/** The client list is published at most this long after a change, well within `VIEW_SETTLE_MS`. */
+const PUBLISH_DELAY_MAX_MS = VIEW_SETTLE_MS / 4;
 const QUERY_TIMEOUT_MS = 500;
 
 function clusterTiming(heartbeatTimeoutMs: number): ClusterTiming {
@@ -48,13 +47,11 @@ export class ClusterView implements OnModuleInit, OnApplicationShutdown {
   private readonly keys: RedisKeys;
   private readonly tickListeners: TickListener[] = [];
   private readonly goneListeners: GoneListener[] = [];
-  private publishTimer?: NodeJS.Timeout;
+  private readonly clients: ClientList;
   private tickTimer?: NodeJS.Timeout;
   private ticking = false;
   private resyncDue = true;
-  private isLeaving = false;
-  /** What building the client list took last time (ms). */
-  private listCostMs = 0;
+  private withdrawn = false;
 
   constructor(
     @Inject(REALTIME_CONFIG) private readonly config: RealtimeConfig,
@@ -63,6 +60,7 @@ export class ClusterView implements OnModuleInit, OnApplicationShutdown {
   ) {
     this.keys = connector.keys;
     this.timing = clusterTiming(config.heartbeatTimeoutMs);
+    this.clients = new ClientList(registry, config.instanceId, PUBLISH_DELAY_MAX_MS);
     if (connector.enabled) {
       this.redis = connector.create('cluster');
       this.redis.on('ready', () => {
@@ -105,18 +103,13 @@ export class ClusterView implements OnModuleInit, OnApplicationShutdown {
     if (!this.redis) return;
     // The connector logs connection failures; the view answers locally until Redis is there.
     this.redis.connect().catch(() => undefined);
-    this.registry.onChange(() => this.scheduleClientsPublish());
+    this.registry.onChange(() => this.clients.schedule((json) => void this.publishClients(json)));
     this.tickTimer = setInterval(() => void this.tick(), this.timing.tickMs).unref();
   }
 
-  /** This instance is stopping (SPEC.md §9): leaves by disconnect are handed over, not announced. */
-  get leaving(): boolean {
-    return this.isLeaving;
-  }
-
-  /** The drain begins: from now on the users it disconnects are handed over at `withdraw`. */
-  beginLeaving(): void {
-    this.isLeaving = true;
+  /** Other instances may share this one's state (Redis is configured, whether or not it answers now). */
+  get clustered(): boolean {
+    return this.redis !== undefined;
   }
 
   /**
@@ -127,8 +120,10 @@ export class ClusterView implements OnModuleInit, OnApplicationShutdown {
    * joined again, the others are announced gone once.
    */
   async withdraw(): Promise<void> {
-    this.isLeaving = true;
+    // Nothing may write this instance back: no tick (its lease), no client list.
+    this.withdrawn = true;
     clearInterval(this.tickTimer);
+    this.clients.stop();
     const redis = this.client;
     if (!redis) return;
     const { instanceId } = this.config;
@@ -148,7 +143,7 @@ export class ClusterView implements OnModuleInit, OnApplicationShutdown {
 
   async onApplicationShutdown(): Promise<void> {
     clearInterval(this.tickTimer);
-    clearTimeout(this.publishTimer);
+    this.clients.stop();
     if (!this.redis) return;
     // What was written before (the slots closing sockets gave back) goes out before QUIT.
     if (this.redis.status === 'ready') await withTimeout(this.redis.quit(), QUERY_TIMEOUT_MS).catch(() => undefined);
@@ -157,7 +152,7 @@ export class ClusterView implements OnModuleInit, OnApplicationShutdown {
 
   /**
    * How long a client that just connected elsewhere may take to appear in `clientsElsewhere()`:
-   * its instance publishes its list 50 ms after a change; 0 without Redis (no other instance).
+   * its instance publishes its list 50–250 ms after a change; 0 without Redis (no other instance).
    */
   get settleMs(): number {
     return this.redis ? VIEW_SETTLE_MS : 0;
@@ -190,7 +185,7 @@ export class ClusterView implements OnModuleInit, OnApplicationShutdown {
 
   private async tick(): Promise<void> {
     const redis = this.client;
-    if (!redis || this.ticking) return;
+    if (!redis || this.ticking || this.withdrawn) return;
     this.ticking = true;
     let resync = this.resyncDue;
     this.resyncDue = false;
@@ -213,7 +208,7 @@ export class ClusterView implements OnModuleInit, OnApplicationShutdown {
     const replies = await redis
       .multi()
       .set(this.keys.instanceAlive(instanceId), String(Date.now()), 'PX', this.timing.leaseMs)
-      .set(this.keys.instanceClients(instanceId), this.clientsJson(), 'PX', this.timing.leaseMs)
+      .set(this.keys.instanceClients(instanceId), this.clients.json(), 'PX', this.timing.leaseMs)
       .sadd(this.keys.instances, instanceId)
       .exec();
     return replies?.[2]?.[1] === 1;
@@ -240,26 +235,9 @@ export class ClusterView implements OnModuleInit, OnApplicationShutdown {
     await redis.srem(this.keys.instances, instanceId);
   }
 
-  /**
-   * Publishes the client list a while after a change: 50 ms, or longer when the list is large, so
-   * that writing it costs at most 1/`PUBLISH_COST_SHARE` of the time (a storm of thousands of
-   * connects would otherwise write the whole list every 50 ms), never past `VIEW_SETTLE_MS`.
-   */
-  private scheduleClientsPublish(): void {
-    const delay = Math.min(Math.max(PUBLISH_DEBOUNCE_MS, this.listCostMs * PUBLISH_COST_SHARE), PUBLISH_DELAY_MAX_MS);
-    this.publishTimer ??= setTimeout(() => {
-      this.publishTimer = undefined;
-      void this.query('cluster publish', (redis) =>
-        redis.set(this.keys.instanceClients(this.config.instanceId), this.clientsJson(), 'PX', this.timing.leaseMs),
-      );
-    }, delay);
-  }
-
-  private clientsJson(): string {
-    const { instanceId } = this.config;
-    const started = performance.now();
-    const json = JSON.stringify(this.registry.list().map((connection) => describeConnection(connection, instanceId)));
-    this.listCostMs = performance.now() - started;
-    return json;
+  private publishClients(json: string): Promise<unknown> {
+    return this.query('cluster publish', (redis) =>
+      redis.set(this.keys.instanceClients(this.config.instanceId), json, 'PX', this.timing.leaseMs),
+    );
   }
 }

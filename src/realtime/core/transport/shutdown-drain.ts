@@ -17,7 +17,7 @@ const IN_FLIGHT_WAIT_MS = 2_000;
  * are closed with 1012 in waves spread over `drainMs` (all at once for 0), each after its request
  * in flight is answered, so that clients come back elsewhere without a stampede; stragglers are
  * terminated; the instance's cluster state is released (the presence of the users it closed
- * handed over: see `ClusterView.withdraw`).
+ * handed over: see `ClusterPresence.leave`, `ClusterView.withdraw`).
  */
 export class ShutdownDrain {
   constructor(
@@ -29,7 +29,6 @@ export class ShutdownDrain {
   ) {}
 
   async run(): Promise<void> {
-    this.cluster.beginLeaving();
     const connections = shuffled(this.registry.list());
     this.log.info('shutdown', { connections: connections.length, drain_ms: this.drainMs });
     const waves = this.drainMs > 0 ? Math.max(1, Math.min(DRAIN_WAVES, connections.length)) : 1;
