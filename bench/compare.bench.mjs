@@ -93,9 +93,9 @@ const lines = [
 ];
 const markdown = lines.join('\n');
 if (output) {
-  writeFileSync(output, markdown);
   const directory = join(dirname(output), 'charts');
   mkdirSync(directory, { recursive: true });
+  writeFileSync(output, markdown);
   for (const chart of charts) writeFileSync(join(directory, `${chart.file}.svg`), barChart(chart));
 }
 console.log(`\n${markdown}${output ? `\n(written to ${output})` : ''}`);
