@@ -449,6 +449,19 @@ describe('the connection, through ChatClient', () => {
     await t?.close();
   });
 
+  /** An observer in a new room, and a member of it through the proxy, cut off (its close seen; no way back yet). */
+  async function cutOff(
+    options: Parameters<typeof watch>[1] = {},
+  ): Promise<{ room: string; observer: Watched; w: Watched }> {
+    const room = newRoom();
+    const observer = await member(t.baseUrl, room);
+    const w = await member(proxy.url, room, options);
+    proxy.refusing = true;
+    proxy.dropAll();
+    await until(() => w.closes.length === 1, 'the cut seen');
+    return { room, observer, w };
+  }
+
   describe('close codes', () => {
     it('4401 at the door (an expired token): asks getToken() again before the next try, then connects', async () => {
       const now = Math.floor(Date.now() / 1000);
@@ -576,12 +589,7 @@ describe('the connection, through ChatClient', () => {
     });
 
     it('disconnect(): closes for good, queued sends reject, no try after it', async () => {
-      const room = newRoom();
-      const observer = await member(t.baseUrl, room);
-      const w = await member(proxy.url, room);
-      proxy.refusing = true;
-      proxy.dropAll();
-      await until(() => w.closes.length === 1, 'the cut seen');
+      const { room, observer, w } = await cutOff();
       const queued = [w.client.sendMessage(room, 'one'), w.client.sendMessage(room, 'two')];
       const states: string[] = [];
       w.client.on('state', (state) => states.push(state));
@@ -647,12 +655,7 @@ describe('the connection, through ChatClient', () => {
 
   describe('offline queue', () => {
     it('sends what was sent while disconnected, in order, once the connection is back', async () => {
-      const room = newRoom();
-      const observer = await member(t.baseUrl, room);
-      const w = await member(proxy.url, room);
-      proxy.refusing = true;
-      proxy.dropAll();
-      await until(() => w.closes.length === 1, 'the cut seen');
+      const { room, observer, w } = await cutOff();
       const sent = ['q1', 'q2', 'q3', 'q4', 'q5'].map((content) => w.client.sendMessage(room, content));
       expect(w.client.queued).toBe(5);
       proxy.refusing = false;
@@ -666,12 +669,7 @@ describe('the connection, through ChatClient', () => {
     });
 
     it('holds offlineQueueLimit frames: over it the oldest fail with the queue error, the newest are sent', async () => {
-      const room = newRoom();
-      const observer = await member(t.baseUrl, room);
-      const w = await member(proxy.url, room, { offlineQueueLimit: 3 });
-      proxy.refusing = true;
-      proxy.dropAll();
-      await until(() => w.closes.length === 1, 'the cut seen');
+      const { room, observer, w } = await cutOff({ offlineQueueLimit: 3 });
       const outcomes: string[] = [];
       const sent = ['m1', 'm2', 'm3', 'm4', 'm5'].map((content) =>
         w.client.sendMessage(room, content).then(

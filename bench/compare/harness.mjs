@@ -97,9 +97,9 @@ export function spawn(name, script, args, env, profiled = false) {
       if (!exited) child.send(command);
     },
     kill() {
-      if (profiled) {
-        if (child.connected) child.disconnect();
-      } else child.kill('SIGKILL');
+      // A profiled server exits by itself when its channel closes, writing its profile.
+      if (!profiled) child.kill('SIGKILL');
+      else if (child.connected) child.disconnect();
       running.delete(child);
     },
     /** Sends `signal` (the process stops as it was written to); resolves once it has exited. */

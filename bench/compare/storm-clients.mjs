@@ -2,7 +2,7 @@
 // client its users would run with its defaults (this app's ChatClient from the client package, which
 // resumes rooms from positions; socket.io-client, which Socket.IO's connection state recovery
 // resumes). Every one is in one room and checks the `seq` of the events it receives: each once and
-// in order. After `mark`, each records when it lost its server, when it was connected again and
+// in order. After `mark`, each records when it was connected again and
 // when its resume was answered (recovered or not).
 import WebSocket from 'ws';
 import { io } from 'socket.io-client';
@@ -17,15 +17,10 @@ const now = () => performance.timeOrigin + performance.now();
 
 /**
  * Every client: `next` seq expected, events `missing` (skipped over) and `late` (a seq already
- * passed: a duplicate), and since the mark `lostAt`, `connectedAt`, `resumedAt`, `recovered`.
+ * passed: a duplicate), and since the mark `connectedAt`, `resumedAt`, `recovered`.
  */
 const records = [];
 let markedAt = 0;
-/** After the mark: the connection attempts that failed, by close code (this app) or error (Socket.IO). */
-let failures = {};
-const failed = (why) => {
-  if (markedAt) failures[why] = (failures[why] ?? 0) + 1;
-};
 /** Waiters on a condition over every record, checked after each change. */
 const waiters = new Set();
 
@@ -64,10 +59,6 @@ async function appClient(record, { port, room }, index) {
   const client = new ChatClient({ url: `http://127.0.0.1:${port}`, getToken: () => jwt, WebSocket });
   record.close = () => client.close();
   client.on('message', (frame) => received(record, frame.data.seq));
-  client.on('close', ({ code }) => {
-    if (markedAt && record.lostAt) failed(code);
-    if (markedAt && !record.lostAt) record.lostAt = now();
-  });
   client.on('open', ({ reconnected }) => {
     if (reconnected && markedAt && !record.connectedAt) record.connectedAt = now();
   });
@@ -82,10 +73,6 @@ function socketIoClient(record, { port, room }) {
   const socket = io(`http://127.0.0.1:${port}`, { transports: ['websocket'], query: { room } });
   record.close = () => socket.disconnect();
   socket.on('message', (payload) => received(record, payload.data.seq));
-  socket.on('disconnect', () => {
-    if (markedAt && !record.lostAt) record.lostAt = now();
-  });
-  socket.io.on('reconnect_error', (error) => failed(error.message));
   return new Promise((resolve, reject) => {
     socket.once('connect_error', reject);
     socket.once('connect', () => {
@@ -123,8 +110,7 @@ const commands = {
   /** From now on (`at`, the instant the server was stopped), losses and reconnects are timed. */
   mark({ at }) {
     markedAt = at;
-    failures = {};
-    for (const record of records) Object.assign(record, { lostAt: 0, connectedAt: 0, resumedAt: 0 });
+    for (const record of records) Object.assign(record, { connectedAt: 0, resumedAt: 0 });
     return {};
   },
   /** Resolves once every client is connected again and its resume answered: times from the mark, in ms. */
@@ -134,8 +120,6 @@ const commands = {
       connectedMs: records.map((record) => record.connectedAt - markedAt),
       resumedMs: records.map((record) => record.resumedAt - markedAt),
       recovered: records.filter((record) => record.recovered).length,
-      lostConnection: records.filter((record) => record.lostAt > 0).length,
-      failures,
     };
   },
   /**

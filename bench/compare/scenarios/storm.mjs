@@ -81,7 +81,6 @@ async function storm(testCase, run, index) {
     await each({ cmd: 'mark', at: stoppedAt });
     const stopped = stop === 'SIGKILL' ? (a.kill(), Promise.resolve()) : a.stop(stop);
     const replies = await each({ cmd: 'resumed' }, 180_000);
-    const resumedAt = now();
     const after = await b.usage(false);
     const redisAfter = await redisUsage();
     await deadline(stopped, 60_000, `${what}: instance A exiting`);
@@ -96,10 +95,6 @@ async function storm(testCase, run, index) {
       connected,
       resumed,
       recovered: sum(replies, 'recovered'),
-      failures: replies.reduce((all, reply) => {
-        for (const [why, count] of Object.entries(reply.failures)) all[why] = (all[why] ?? 0) + count;
-        return all;
-      }, {}),
       published,
       missing: sum(delivery, 'missing'),
       late: sum(delivery, 'late'),
@@ -107,7 +102,6 @@ async function storm(testCase, run, index) {
       cpuMs: cpuBetween(before, after) / 1000,
       redisCpuMs: redisAfter.cpuMs - redisBefore.cpuMs,
       redisCommands: redisAfter.commands - redisBefore.commands,
-      stormSeconds: (resumedAt - stoppedAt) / 1000,
       lag: after.lag,
     };
     console.log(what, JSON.stringify(result));
